@@ -1,0 +1,177 @@
+//! The command line: argument definitions, and one function per command.
+//!
+//! Output: human tables on stdout, logs and errors on stderr, `--json` for
+//! scripts. Exit codes are [`ExitCode`]'s, documented in the README.
+
+mod commands;
+mod output;
+
+use crate::config::{self, Config};
+use crate::error::{exit_code_for, ExitCode};
+use crate::executions::{Lane, TriggerSource};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Market Spine: run domain pipelines from plugins over one SQLite database.
+#[derive(Debug, Parser)]
+#[command(
+    name = "spine-host",
+    version,
+    after_help = "Examples:\n  spine-host db init\n  spine-host list\n  spine-host run example.hello -p name=Bob\n  \
+                  spine-host run otc.ingest -p file_path=data/finra\n\n\
+                  Exit codes: 0 success, 1 pipeline failed, 2 bad usage, 3 environment (database, \
+                  migrations, plugins), 4 logical key busy, 130 cancelled (Ctrl-C)."
+)]
+pub struct Cli {
+    /// SQLite database file
+    #[arg(
+        long = "db",
+        global = true,
+        env = "SPINE_DATABASE_PATH",
+        default_value = "spine.db"
+    )]
+    pub database_path: PathBuf,
+    /// Folder scanned for plugin libraries (lib*.so)
+    #[arg(long, global = true, env = "SPINE_PLUGINS_DIR", default_value = "plugins")]
+    pub plugins_dir: PathBuf,
+    /// Folder where relative data paths are also looked up
+    #[arg(long, global = true, env = "SPINE_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Log level on stderr: error, warn, info, debug, trace or off
+    #[arg(long, global = true, env = "SPINE_LOG_LEVEL", default_value = "INFO", value_parser = parse_level)]
+    pub log_level: log::LevelFilter,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+fn parse_level(text: &str) -> Result<log::LevelFilter, String> {
+    text.parse()
+        .map_err(|_| format!("`{text}` is not a log level (error, warn, info, debug, trace, off)"))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, reset or inspect the database and its migrations
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// List every pipeline of every loaded plugin
+    #[command(after_help = "Example:\n  spine-host list --json")]
+    List {
+        /// One JSON array instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one pipeline and record the execution
+    #[command(after_help = "Examples:\n  spine-host run example.count -p n=100\n  \
+                            spine-host run otc.ingest -p file_path=data/finra --logical-key otc-weekly --json")]
+    Run(RunArgs),
+    /// Show loaded plugins and refused files with their reasons
+    #[command(after_help = "Example:\n  spine-host plugins --json")]
+    Plugins {
+        /// One JSON object instead of tables
+        #[arg(long)]
+        json: bool,
+    },
+    /// List past executions, newest first, or show one
+    #[command(
+        after_help = "Examples:\n  spine-host executions --status failed --limit 5\n  spine-host executions show 0191a2"
+    )]
+    Executions(ExecutionsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Create the database and apply every migration
+    #[command(after_help = "Example:\n  spine-host --db market.db db init")]
+    Init,
+    /// Delete the database file and create it again
+    #[command(after_help = "Example:\n  spine-host db reset --yes")]
+    Reset {
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Show applied and pending migrations per domain
+    #[command(after_help = "Example:\n  spine-host db status")]
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Pipeline name, such as otc.ingest
+    pub pipeline: String,
+    /// A parameter, as key=value (repeatable)
+    #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// Lane the execution is recorded under
+    #[arg(long, value_enum, default_value = "normal")]
+    pub lane: Lane,
+    /// What started this run
+    #[arg(long, value_enum, default_value = "cli")]
+    pub trigger: TriggerSource,
+    /// Refuse to start while another run with this key is running
+    #[arg(long)]
+    pub logical_key: Option<String>,
+    /// Print the execution as one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ExecutionsArgs {
+    #[command(subcommand)]
+    pub show: Option<ExecutionsCommand>,
+    /// Only this pipeline
+    #[arg(long)]
+    pub pipeline: Option<String>,
+    /// Only this status (running, completed, failed, cancelled)
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only executions created on or after this date (YYYY-MM-DD)
+    #[arg(long)]
+    pub since: Option<String>,
+    /// At most this many rows
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+    /// One JSON array instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExecutionsCommand {
+    /// Everything stored about one execution (a unique id prefix is enough)
+    Show {
+        id: String,
+        /// One JSON object
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    if let Err(error) = config::load_dotenv() {
+        eprintln!("error: {error:#}");
+        return ExitCode::Usage as i32;
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    crate::logging::init(cli.log_level);
+    let config = Config {
+        database_path: cli.database_path,
+        plugins_dir: cli.plugins_dir,
+        data_dir: cli.data_dir,
+        log_level: cli.log_level,
+    };
+    match commands::dispatch(config, cli.command) {
+        Ok(code) => code as i32,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            exit_code_for(&error) as i32
+        }
+    }
+}

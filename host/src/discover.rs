@@ -1,0 +1,57 @@
+//! Finding candidate plugin files in the plugins folder.
+//!
+//! A candidate is a dynamic library (by extension) directly in the folder or
+//! one folder down. Hidden folders, `target/` and source crates (folders with
+//! a `Cargo.toml`) are skipped, so plugin sources beside the built `.so`
+//! files are never mistaken for plugins.
+
+use anyhow::{bail, Context as _, Result};
+use std::path::{Path, PathBuf};
+use walkdir::{DirEntry, WalkDir};
+
+/// Candidate library files under `dir`, sorted by path.
+pub fn candidates(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let walker = WalkDir::new(dir)
+        .min_depth(1)
+        .max_depth(2)
+        .sort_by_file_name()
+        .into_iter();
+    for entry in walker.filter_entry(|e| e.depth() == 0 || !is_skipped_folder(e)) {
+        let entry = entry.with_context(|| format!("scanning plugins folder {}", dir.display()))?;
+        if !entry.file_type().is_dir() && has_library_extension(entry.path()) {
+            found.push(entry.into_path());
+        }
+    }
+    Ok(found)
+}
+
+/// Refuses a plugins folder that anyone may write to: loading a library runs
+/// its code, so such a folder would let any local user run code as us.
+pub fn check_folder_is_safe(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let metadata =
+        std::fs::metadata(dir).with_context(|| format!("reading plugins folder {}", dir.display()))?;
+    if metadata.permissions().mode() & 0o002 != 0 {
+        bail!(
+            "plugins folder {} is writable by every user, and loading a plugin runs its code; \
+             refusing to load from it (fix: chmod o-w {})",
+            dir.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn is_skipped_folder(entry: &DirEntry) -> bool {
+    if !entry.file_type().is_dir() {
+        return false;
+    }
+    let name = entry.file_name().to_string_lossy();
+    name.starts_with('.') || name == "target" || entry.path().join("Cargo.toml").exists()
+}
+
+fn has_library_extension(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|ext| ext == std::env::consts::DLL_EXTENSION)
+}

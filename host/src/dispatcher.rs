@@ -1,0 +1,160 @@
+//! The dispatcher: every run goes through [`Dispatcher::submit`], which
+//! checks the request, records the execution, runs it, and records the end.
+//!
+//! The execution row is written and updated outside the pipeline's
+//! transaction, so a failed or cancelled run is recorded too. The logical-key
+//! check and the insert share one write transaction, so two processes cannot
+//! both start a run with the same key.
+
+use crate::db::Database;
+use crate::error::{usage, ConflictError};
+use crate::executions::{self, Execution, Lane, Status, TriggerSource};
+use crate::params;
+use crate::progress::Progress;
+use crate::registry::Registry;
+use crate::runner::{self, RunRequest};
+use anyhow::{Context as _, Result};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+/// A request to run one pipeline.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub pipeline: String,
+    /// `key=value` pairs as given; checked against the pipeline's spec.
+    pub params: Vec<(String, String)>,
+    pub lane: Lane,
+    pub trigger: TriggerSource,
+    pub logical_key: Option<String>,
+}
+
+impl Submission {
+    /// A CLI-triggered run on the normal lane with no logical key.
+    pub fn new(pipeline: &str, params: &[(&str, &str)]) -> Self {
+        Self {
+            pipeline: pipeline.to_owned(),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            lane: Lane::Normal,
+            trigger: TriggerSource::Cli,
+            logical_key: None,
+        }
+    }
+}
+
+/// Runs submissions against one registry and one database.
+pub struct Dispatcher<'a> {
+    pub registry: &'a Registry,
+    pub db: &'a Database,
+    pub data_dir: &'a Path,
+    pub cancel: &'a AtomicBool,
+}
+
+impl Dispatcher<'_> {
+    /// Checks, records, runs and records the end of one execution. `Err` is
+    /// for requests refused before anything ran (unknown pipeline, bad
+    /// parameters, a busy logical key) and for host failures.
+    pub fn submit(&self, submission: &Submission, progress: &Progress) -> Result<Execution> {
+        let Some((plugin, spec)) = self.registry.pipeline(&submission.pipeline) else {
+            return Err(usage(self.unknown_pipeline(&submission.pipeline)));
+        };
+        let params = params::validate(spec, &submission.params, self.data_dir)?;
+        let mut execution = Execution {
+            id: executions::new_id(),
+            pipeline: spec.name.clone(),
+            params: serde_json::Value::Object(params.clone()),
+            lane: submission.lane.as_str().to_owned(),
+            trigger_source: submission.trigger.as_str().to_owned(),
+            logical_key: submission.logical_key.clone(),
+            status: Status::Running,
+            created_at: executions::now(),
+            started_at: None,
+            completed_at: None,
+            duration_ms: None,
+            metrics: None,
+            error: None,
+            plugin_domain: plugin.domain.clone(),
+            plugin_version: plugin.version.clone(),
+            host_pid: i64::from(std::process::id()),
+        };
+        execution.started_at = Some(execution.created_at.clone());
+        self.record_start(&execution)?;
+
+        let started = Instant::now();
+        let request = RunRequest {
+            plugin,
+            pipeline: &spec.name,
+            params: &params,
+            execution_id: &execution.id,
+            progress,
+            cancel: self.cancel,
+        };
+        let outcome = runner::run(self.db, &request)
+            .with_context(|| format!("running {} (execution {})", spec.name, execution.id));
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(error) => runner::RunOutcome {
+                status: Status::Failed,
+                metrics: None,
+                error: Some(format!("{error:#}")),
+            },
+        };
+        execution.status = outcome.status;
+        execution.metrics = outcome.metrics;
+        execution.error = outcome.error;
+        execution.completed_at = Some(executions::now());
+        execution.duration_ms = Some(i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX));
+        executions::finish(&self.db.conn, &execution)?;
+        Ok(execution)
+    }
+
+    /// Writes the `running` row, refusing a logical key that is in use.
+    fn record_start(&self, execution: &Execution) -> Result<()> {
+        let conn = &self.db.conn;
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .context("recording the execution")?;
+        let result = (|| {
+            executions::fail_orphans(conn)?;
+            if let Some(key) = &execution.logical_key {
+                if let Some(running) = executions::running_with_key(conn, key)? {
+                    return Err(ConflictError(format!(
+                        "logical key `{key}` is held by running execution {} ({}, started {}, process {}); \
+                         wait for it to finish",
+                        running.id,
+                        running.pipeline,
+                        running.started_at.as_deref().unwrap_or("?"),
+                        running.host_pid
+                    ))
+                    .into());
+                }
+            }
+            executions::insert_running(conn, execution)
+        })();
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        conn.execute_batch(end).context("recording the execution")?;
+        result
+    }
+
+    fn unknown_pipeline(&self, name: &str) -> String {
+        let names = self.registry.pipeline_names();
+        let mut message = format!("no pipeline named `{name}`");
+        if let Some(suggestion) = params::did_you_mean(name, names.iter().copied()) {
+            message.push_str(&format!("; did you mean `{suggestion}`?"));
+        }
+        if names.is_empty() {
+            message.push_str(" (no plugins are loaded; see `spine-host plugins`)");
+        } else {
+            message.push_str(" (see `spine-host list`)");
+        }
+        if !self.registry.refused.is_empty() {
+            message.push_str(&format!(
+                "; {} plugin file(s) were refused, see `spine-host plugins`",
+                self.registry.refused.len()
+            ));
+        }
+        message
+    }
+}

@@ -1,0 +1,30 @@
+//! `spine-host`: loads domain plugins, keeps the SQLite database up to date,
+//! and runs pipelines through a dispatcher that records every execution.
+//!
+//! The binary (`main.rs` and [`cli`]) is a thin edge over this library:
+//! - [`discover`] and [`load`] find plugin files and run the load checks;
+//!   [`registry`] holds what loaded and what was refused;
+//! - [`db`] opens the one SQLite connection and fences plugin SQL;
+//!   [`migrate`] applies core and per-domain migrations;
+//! - [`params`], [`services`] and [`runner`] run one pipeline in one
+//!   transaction; [`dispatcher`] and [`executions`] record every run.
+//!
+//! This crate is the only one that links SQLite and the only one that opens
+//! libraries. It never unloads a library: see [`load`].
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod discover;
+pub mod dispatcher;
+pub mod error;
+pub mod executions;
+pub mod load;
+pub mod logging;
+pub mod migrate;
+pub mod params;
+pub mod progress;
+pub mod registry;
+pub mod runner;
+pub mod services;
+pub mod session;

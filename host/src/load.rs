@@ -1,0 +1,268 @@
+//! Loading one plugin file, with every check, in order:
+//! 1. a byte scan: a library that embeds its own SQLite is refused;
+//! 2. the plain C symbol `spine_plugin_abi`: is it a plugin, of our ABI family;
+//! 3. abi_stable's header (`lib_header_from_path`, one library per file);
+//! 4. the `spine-plugin-api` version the plugin was built against;
+//! 5. the full layout check (`init_root_module`);
+//! 6. the manifest and migrations (domain and pipeline names).
+//!
+//! Each failure is one line naming the file and the reason. Libraries are
+//! never unloaded: their vtables and strings stay referenced until exit, and
+//! abi_stable does not support unloading.
+
+use abi_stable::library::{lib_header_from_path, LibraryError};
+use spine_plugin_api::abi::{self, SpinePluginRef, ABI_FAMILY, ABI_FAMILY_SYMBOL, API_VERSION};
+use std::path::{Path, PathBuf};
+
+/// A plugin that passed every check.
+pub struct LoadedPlugin {
+    pub path: PathBuf,
+    pub domain: String,
+    pub version: String,
+    pub description: String,
+    /// The `spine-plugin-api` version the plugin was built against.
+    pub api_version: String,
+    pub pipelines: Vec<PipelineSpec>,
+    pub migrations: Vec<Migration>,
+    pub(crate) module: SpinePluginRef,
+}
+
+/// A pipeline as the plugin declared it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PipelineSpec {
+    pub name: String,
+    pub description: String,
+    pub params: Vec<ParamSpec>,
+}
+
+/// A parameter as the plugin declared it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ParamSpec {
+    pub name: String,
+    pub kind: String,
+    pub required: bool,
+    pub default: Option<String>,
+    pub help: String,
+}
+
+/// One embedded SQL migration.
+#[derive(Debug, Clone)]
+pub struct Migration {
+    pub version: u32,
+    pub name: String,
+    pub sql: String,
+}
+
+/// The parameter kinds this host can check; anything else is refused at load.
+pub const PARAM_KINDS: &[&str] = &["string", "integer", "number", "boolean", "date", "path"];
+
+/// Runs every check on `path` and loads the plugin, or says in one line why not.
+pub fn load_plugin(path: &Path) -> Result<LoadedPlugin, String> {
+    check_no_embedded_sqlite(path)?;
+    check_abi_family(path)?;
+    let header = lib_header_from_path(path).map_err(|e| describe_library_error(&e))?;
+    let api_version = header.version_strings().version.to_string();
+    check_api_version(&api_version)?;
+    let module = header
+        .init_root_module::<SpinePluginRef>()
+        .map_err(|e| describe_library_error(&e))?;
+    let manifest = module.manifest()()
+        .into_result()
+        .map_err(|e| plugin_error("reading its manifest", &e))?;
+    let migrations = module.migrations()()
+        .into_result()
+        .map_err(|e| plugin_error("reading its migrations", &e))?;
+    let plugin = LoadedPlugin {
+        path: path.to_path_buf(),
+        domain: manifest.domain.to_string(),
+        version: manifest.version.to_string(),
+        description: manifest.description.to_string(),
+        api_version,
+        pipelines: manifest.pipelines.iter().map(pipeline_spec).collect(),
+        migrations: migrations
+            .iter()
+            .map(|m| Migration {
+                version: m.version,
+                name: m.name.to_string(),
+                sql: m.sql.to_string(),
+            })
+            .collect(),
+        module,
+    };
+    check_manifest(&plugin)?;
+    Ok(plugin)
+}
+
+/// Every build of SQLite carries this header string, even after `strip`.
+const SQLITE_MARKER: &[u8] = b"SQLite format 3";
+
+fn check_no_embedded_sqlite(path: &Path) -> Result<(), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
+    if bytes.is_empty() {
+        return Err("is an empty file, not a plugin".to_owned());
+    }
+    if memchr::memmem::find(&bytes, SQLITE_MARKER).is_some() {
+        return Err(
+            "links its own copy of SQLite; plugins must use the host's database service, \
+                    because two SQLite copies in one process can corrupt the database \
+                    (remove rusqlite/libsqlite3-sys from the plugin)"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
+fn check_abi_family(path: &Path) -> Result<(), String> {
+    // SAFETY: opening a library runs its initialisers; the plugins folder is
+    // trusted (see `discover::check_folder_is_safe`). The handle is leaked on
+    // purpose: libraries are never unloaded.
+    let library = unsafe { libloading::Library::new(path) }
+        .map_err(|e| format!("cannot be opened as a library: {}", one_line(&e.to_string())))?;
+    let family = {
+        // SAFETY: `spine_plugin_abi` is `extern "C" fn() -> u32` in every family.
+        let symbol = unsafe { library.get::<extern "C" fn() -> u32>(ABI_FAMILY_SYMBOL.as_bytes()) };
+        symbol.map(|f| f()).map_err(|_| {
+            "is not a Market Spine plugin (it has no `spine_plugin_abi` symbol; \
+             plugins are built with spine_plugin_api::export_plugin!)"
+                .to_owned()
+        })
+    };
+    std::mem::forget(library);
+    match family? {
+        ABI_FAMILY => Ok(()),
+        other => Err(format!(
+            "speaks plugin ABI family {other}, but this host speaks family {ABI_FAMILY} \
+             (spine-plugin-api {API_VERSION}); rebuild the plugin against spine-plugin-api {}",
+            compatible_line(API_VERSION)
+        )),
+    }
+}
+
+/// abi_stable requires the same major, and for 0.y the same minor, version.
+fn check_api_version(plugin_api: &str) -> Result<(), String> {
+    if compatible_line(plugin_api) == compatible_line(API_VERSION) {
+        return Ok(());
+    }
+    Err(format!(
+        "was built against spine-plugin-api {plugin_api}; this host speaks {} — rebuild the plugin \
+         against spine-plugin-api {}",
+        compatible_line(API_VERSION),
+        compatible_line(API_VERSION),
+    ))
+}
+
+/// `0.1.3` → `0.1`, `1.4.0` → `1`: the part of a version that must match.
+fn compatible_line(version: &str) -> String {
+    let mut parts = version.split('.');
+    match (parts.next(), parts.next()) {
+        (Some("0"), Some(minor)) => format!("0.{minor}"),
+        (Some(major), _) => major.to_owned(),
+        (None, _) => version.to_owned(),
+    }
+}
+
+fn check_manifest(plugin: &LoadedPlugin) -> Result<(), String> {
+    let domain = &plugin.domain;
+    let valid_domain = !domain.is_empty()
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && domain.starts_with(|c: char| c.is_ascii_lowercase());
+    if !valid_domain {
+        return Err(format!(
+            "declares domain `{domain}`; a domain is lowercase letters, digits and `_`, starting with a letter"
+        ));
+    }
+    if domain == crate::migrate::CORE_DOMAIN {
+        return Err("declares domain `core`, which is reserved for the host".to_owned());
+    }
+    let mut seen = std::collections::HashSet::new();
+    for pipeline in &plugin.pipelines {
+        let prefix = format!("{domain}.");
+        if !pipeline.name.starts_with(&prefix) || pipeline.name.len() == prefix.len() {
+            return Err(format!(
+                "declares pipeline `{}`, whose name does not start with `{prefix}`",
+                pipeline.name
+            ));
+        }
+        if !seen.insert(pipeline.name.as_str()) {
+            return Err(format!("declares pipeline `{}` twice", pipeline.name));
+        }
+        if let Some(param) = pipeline
+            .params
+            .iter()
+            .find(|p| !PARAM_KINDS.contains(&p.kind.as_str()))
+        {
+            return Err(format!(
+                "pipeline `{}` declares parameter `{}` of unknown kind `{}` (this host knows: {})",
+                pipeline.name,
+                param.name,
+                param.kind,
+                PARAM_KINDS.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn pipeline_spec(spec: &abi::PipelineSpec) -> PipelineSpec {
+    PipelineSpec {
+        name: spec.name.to_string(),
+        description: spec.description.to_string(),
+        params: spec
+            .params
+            .iter()
+            .map(|p| ParamSpec {
+                name: p.name.to_string(),
+                kind: p.kind.to_string(),
+                required: p.required,
+                default: p.default.as_ref().into_option().map(|d| d.to_string()),
+                help: p.help.to_string(),
+            })
+            .collect(),
+    }
+}
+
+fn plugin_error(doing: &str, error: &abi::PluginError) -> String {
+    format!("failed while {doing}: {}", error.message)
+}
+
+/// One line for an abi_stable error; the full layout dump goes to the debug log.
+fn describe_library_error(error: &LibraryError) -> String {
+    let full = error.to_string();
+    log::debug!("full abi_stable report:\n{full}");
+    let summary = match error {
+        LibraryError::OpenError { .. } => "cannot be opened as a library".to_owned(),
+        LibraryError::GetSymbolError { .. } => "has no abi_stable root module".to_owned(),
+        LibraryError::InvalidAbiHeader(_) => "was built with an incompatible abi_stable".to_owned(),
+        LibraryError::IncompatibleVersionNumber {
+            expected_version,
+            actual_version,
+            ..
+        } => format!(
+            "was built against spine-plugin-api {actual_version}; this host speaks {expected_version} \
+             — rebuild the plugin"
+        ),
+        LibraryError::AbiInstability(_) => {
+            let detail: Vec<&str> = full
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.starts_with("Error:") || l.starts_with("Expected:") || l.starts_with("Found:"))
+                .take(3)
+                .collect();
+            format!(
+                "has a plugin ABI layout that differs from this host's ({}); rebuild it against \
+                 spine-plugin-api {} (details with --log-level debug)",
+                detail.join(" "),
+                compatible_line(API_VERSION)
+            )
+        }
+        LibraryError::RootModule { .. } => format!("failed to start: {}", one_line(&full)),
+        _ => one_line(&full),
+    };
+    summary
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

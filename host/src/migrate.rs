@@ -1,0 +1,221 @@
+//! Migrations: the host's core set (embedded from `migrations/`) and each
+//! plugin's own, tracked per domain in `core_migrations`.
+//!
+//! The recipe: ensure the tracking table; read what is applied; refuse a
+//! changed checksum, a database ahead of the code, or a gap in the numbering;
+//! apply each pending migration in its own transaction together with its
+//! tracking row, so a migration is either wholly applied and recorded or not
+//! at all.
+
+use crate::load::{LoadedPlugin, Migration};
+use anyhow::{bail, Context as _, Result};
+use rusqlite::{params, Connection, TransactionBehavior};
+use sha2::{Digest, Sha256};
+
+/// The domain name of the host's own migrations.
+pub const CORE_DOMAIN: &str = "core";
+
+/// The host's own migrations, embedded at compile time.
+pub fn core_migrations() -> Vec<Migration> {
+    vec![Migration {
+        version: 1,
+        name: "core_executions".to_owned(),
+        sql: include_str!("../../migrations/001_core_executions.sql").to_owned(),
+    }]
+}
+
+/// One domain's migrations and where they came from (for messages).
+pub struct MigrationSet {
+    pub domain: String,
+    pub source: String,
+    pub migrations: Vec<Migration>,
+}
+
+impl MigrationSet {
+    /// The core set followed by every loaded plugin's set.
+    pub fn all(plugins: &[LoadedPlugin]) -> Vec<MigrationSet> {
+        let core = MigrationSet {
+            domain: CORE_DOMAIN.to_owned(),
+            source: "the spine-host binary".to_owned(),
+            migrations: core_migrations(),
+        };
+        std::iter::once(core)
+            .chain(plugins.iter().map(|p| MigrationSet {
+                domain: p.domain.clone(),
+                source: p.path.display().to_string(),
+                migrations: p.migrations.clone(),
+            }))
+            .collect()
+    }
+}
+
+/// Where one domain stands.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DomainStatus {
+    pub domain: String,
+    pub applied: Vec<AppliedMigration>,
+    pub pending: Vec<String>,
+}
+
+/// A migration recorded in the tracking table.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AppliedMigration {
+    pub version: u32,
+    pub name: String,
+    pub checksum: String,
+    pub applied_at: String,
+}
+
+/// The checksum of a migration: SHA-256 of its exact SQL text, in lowercase hex.
+/// Pinned on purpose: any edit, even whitespace, counts as a change, because an
+/// applied migration must be the one that ran.
+pub fn checksum(sql: &str) -> String {
+    Sha256::digest(sql.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn ensure_tracking_table(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS core_migrations (
+             domain     TEXT NOT NULL,
+             version    INTEGER NOT NULL,
+             name       TEXT NOT NULL,
+             checksum   TEXT NOT NULL,
+             applied_at TEXT NOT NULL,
+             PRIMARY KEY (domain, version)
+         )",
+    )
+    .context("creating the migrations tracking table core_migrations")
+}
+
+fn applied(conn: &Connection, domain: &str) -> Result<Vec<AppliedMigration>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT version, name, checksum, applied_at FROM core_migrations WHERE domain = ?1 ORDER BY version",
+    )?;
+    let rows = stmt.query_map([domain], |row| {
+        Ok(AppliedMigration {
+            version: row.get(0)?,
+            name: row.get(1)?,
+            checksum: row.get(2)?,
+            applied_at: row.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Checks one domain against the database and returns its status, or the
+/// reason the database and the code disagree.
+fn check(conn: &Connection, set: &MigrationSet) -> Result<DomainStatus> {
+    for (index, migration) in set.migrations.iter().enumerate() {
+        let expected = index as u32 + 1;
+        if migration.version != expected {
+            bail!(
+                "migrations of domain `{}` in {} are not numbered 1, 2, 3, …: expected version {expected}, \
+                 found {} ({})",
+                set.domain,
+                set.source,
+                migration.version,
+                migration.name
+            );
+        }
+    }
+    let applied = applied(conn, &set.domain)?;
+    for row in &applied {
+        let Some(known) = set.migrations.iter().find(|m| m.version == row.version) else {
+            bail!(
+                "the database is ahead of domain `{}`: migration {} ({}) is applied, but {} only knows \
+                 migrations up to {}; install the newer plugin, or use a database made by this one",
+                set.domain,
+                row.version,
+                row.name,
+                set.source,
+                set.migrations.len()
+            );
+        };
+        let now = checksum(&known.sql);
+        if now != row.checksum {
+            bail!(
+                "migration {} ({}) of domain `{}` changed after it was applied: checksum {} in the \
+                 database, {} in {}; restore the original SQL and put the change in a new migration",
+                row.version,
+                row.name,
+                set.domain,
+                short(&row.checksum),
+                short(&now),
+                set.source
+            );
+        }
+    }
+    let pending = set
+        .migrations
+        .iter()
+        .filter(|m| !applied.iter().any(|a| a.version == m.version))
+        .map(|m| format!("{:03}_{}", m.version, m.name))
+        .collect();
+    Ok(DomainStatus {
+        domain: set.domain.clone(),
+        applied,
+        pending,
+    })
+}
+
+fn short(checksum: &str) -> &str {
+    &checksum[..checksum.len().min(12)]
+}
+
+/// Where every domain stands, refusing drift as `apply_pending` would.
+pub fn status(conn: &Connection, sets: &[MigrationSet]) -> Result<Vec<DomainStatus>> {
+    ensure_tracking_table(conn)?;
+    sets.iter().map(|set| check(conn, set)).collect()
+}
+
+/// Applies every pending migration; returns the ones applied (`domain/NNN_name`).
+pub fn apply_pending(conn: &mut Connection, sets: &[MigrationSet]) -> Result<Vec<String>> {
+    ensure_tracking_table(conn)?;
+    let mut done = Vec::new();
+    for set in sets {
+        check(conn, set)?;
+        for migration in &set.migrations {
+            if apply_one(conn, &set.domain, migration).with_context(|| {
+                format!(
+                    "applying migration {}/{:03}_{}",
+                    set.domain, migration.version, migration.name
+                )
+            })? {
+                done.push(format!(
+                    "{}/{:03}_{}",
+                    set.domain, migration.version, migration.name
+                ));
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Applies one migration with its tracking row in one transaction; false if
+/// it was already applied (perhaps by another process a moment ago).
+fn apply_one(conn: &mut Connection, domain: &str, migration: &Migration) -> Result<bool> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let already: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM core_migrations WHERE domain = ?1 AND version = ?2)",
+        params![domain, migration.version],
+        |row| row.get(0),
+    )?;
+    if already {
+        return Ok(false);
+    }
+    tx.execute_batch(&migration.sql)?;
+    tx.execute(
+        "INSERT INTO core_migrations (domain, version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![domain, migration.version, migration.name, checksum(&migration.sql), crate::executions::now()],
+    )?;
+    tx.commit()?;
+    log::info!(
+        "applied migration {domain}/{:03}_{}",
+        migration.version,
+        migration.name
+    );
+    Ok(true)
+}

@@ -1,0 +1,195 @@
+//! Checking `-p key=value` parameters against a pipeline's spec, before
+//! anything runs: unknown names (with a did-you-mean), missing required ones,
+//! and values of the wrong kind are refused; defaults are filled in.
+
+use crate::error::usage;
+use crate::load::{ParamSpec, PipelineSpec};
+use anyhow::Result;
+use serde_json::{Map, Value as Json};
+use std::path::Path;
+
+/// Splits `key=value`; the value may itself contain `=`.
+pub fn parse_assignment(text: &str) -> Result<(String, String)> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
+        _ => Err(usage(format!(
+            "parameter `{text}` is not of the form key=value (for example -p name=Bob)"
+        ))),
+    }
+}
+
+/// The closest of `candidates` to `wanted`, if any is close enough to suggest.
+pub fn did_you_mean<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(wanted, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// Checks `given` against `spec` and returns the parameters as the JSON object
+/// the plugin receives. Relative paths that do not exist from the working
+/// folder are looked up in `data_dir`.
+pub fn validate(
+    spec: &PipelineSpec,
+    given: &[(String, String)],
+    data_dir: &Path,
+) -> Result<Map<String, Json>> {
+    let mut values = Map::new();
+    for (name, text) in given {
+        let Some(param) = spec.params.iter().find(|p| &p.name == name) else {
+            return Err(usage(unknown_parameter(spec, name)));
+        };
+        if values.contains_key(name) {
+            return Err(usage(format!(
+                "parameter `{name}` of {} is given twice",
+                spec.name
+            )));
+        }
+        values.insert(name.clone(), convert(spec, param, text, data_dir)?);
+    }
+    for param in &spec.params {
+        if values.contains_key(&param.name) {
+            continue;
+        }
+        match (&param.default, param.required) {
+            (Some(default), _) => {
+                values.insert(param.name.clone(), convert(spec, param, default, data_dir)?);
+            }
+            (None, true) => {
+                return Err(usage(format!(
+                    "{} needs parameter `{}` ({}{}); pass it with -p {}=...",
+                    spec.name,
+                    param.name,
+                    param.kind,
+                    if param.help.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", param.help)
+                    },
+                    param.name
+                )))
+            }
+            (None, false) => {}
+        }
+    }
+    Ok(values)
+}
+
+fn unknown_parameter(spec: &PipelineSpec, name: &str) -> String {
+    let names: Vec<&str> = spec.params.iter().map(|p| p.name.as_str()).collect();
+    let mut message = format!("{} has no parameter `{name}`", spec.name);
+    if let Some(suggestion) = did_you_mean(name, names.iter().copied()) {
+        message.push_str(&format!("; did you mean `{suggestion}`?"));
+    }
+    if names.is_empty() {
+        message.push_str(" (it takes no parameters)");
+    } else {
+        message.push_str(&format!(" (it takes: {})", names.join(", ")));
+    }
+    message
+}
+
+fn convert(spec: &PipelineSpec, param: &ParamSpec, text: &str, data_dir: &Path) -> Result<Json> {
+    let bad = |expected: &str| {
+        usage(format!(
+            "parameter `{}` of {} expects {expected}, got `{text}`",
+            param.name, spec.name
+        ))
+    };
+    Ok(match param.kind.as_str() {
+        "integer" => Json::from(text.trim().parse::<i64>().map_err(|_| bad("an integer"))?),
+        "number" => {
+            let number = text
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite())
+                .ok_or_else(|| bad("a number"))?;
+            Json::from(number)
+        }
+        "boolean" => match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "1" => Json::Bool(true),
+            "false" | "no" | "0" => Json::Bool(false),
+            _ => return Err(bad("true or false")),
+        },
+        "date" => {
+            chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+                .map_err(|_| bad("a date (YYYY-MM-DD)"))?;
+            Json::String(text.trim().to_owned())
+        }
+        "path" => Json::String(resolve_path(text, data_dir)),
+        _ => Json::String(text.to_owned()),
+    })
+}
+
+fn resolve_path(text: &str, data_dir: &Path) -> String {
+    let path = Path::new(text);
+    if path.is_relative() && !path.exists() && data_dir.join(path).exists() {
+        data_dir.join(path).display().to_string()
+    } else {
+        text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> PipelineSpec {
+        let param = |name: &str, kind: &str, required: bool, default: Option<&str>| ParamSpec {
+            name: name.into(),
+            kind: kind.into(),
+            required,
+            default: default.map(Into::into),
+            help: String::new(),
+        };
+        PipelineSpec {
+            name: "t.p".into(),
+            description: String::new(),
+            params: vec![
+                param("name", "string", false, Some("World")),
+                param("n", "integer", true, None),
+            ],
+        }
+    }
+
+    fn run(given: &[(&str, &str)]) -> Result<Map<String, Json>> {
+        let given: Vec<(String, String)> = given
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        validate(&spec(), &given, Path::new("."))
+    }
+
+    #[test]
+    fn fills_defaults_and_types_values() {
+        let values = run(&[("n", "5")]).unwrap();
+        assert_eq!(values["n"], Json::from(5));
+        assert_eq!(values["name"], Json::from("World"));
+    }
+
+    #[test]
+    fn refuses_unknown_with_suggestion_missing_and_wrong_type() {
+        let message = run(&[("n", "1"), ("nmae", "x")]).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            "t.p has no parameter `nmae`; did you mean `name`? (it takes: name, n)"
+        );
+        let message = run(&[]).unwrap_err().to_string();
+        assert_eq!(
+            message,
+            "t.p needs parameter `n` (integer); pass it with -p n=..."
+        );
+        let message = run(&[("n", "ten")]).unwrap_err().to_string();
+        assert_eq!(message, "parameter `n` of t.p expects an integer, got `ten`");
+    }
+
+    #[test]
+    fn assignment_needs_an_equals_sign() {
+        assert_eq!(parse_assignment("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert!(parse_assignment("novalue").is_err());
+        assert!(parse_assignment("=x").is_err());
+    }
+}

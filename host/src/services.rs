@@ -1,0 +1,223 @@
+//! The host side of `HostServices`: what a running pipeline may ask for.
+//!
+//! Database calls run on the host's one connection, inside the run's
+//! transaction, with prepared statements cached by SQL text (a bulk load
+//! prepares its INSERT once). Once the operator presses Ctrl-C every call
+//! fails with `host.cancelled`, so even a pipeline that never checks
+//! `cancelled()` stops at its next database call.
+
+use crate::db::Database;
+use crate::progress::Progress;
+use abi_stable::{
+    sabi_types::RMut,
+    std_types::{RResult, RSlice, RStr, RString},
+};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::ToSql;
+use spine_plugin_api::abi::{HostServices, LogLevel, PluginError, RowSink_TO, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What the host lends one pipeline run.
+pub struct RunServices<'r> {
+    pub db: &'r Database,
+    pub progress: &'r Progress,
+    pub cancel: &'r AtomicBool,
+    /// Answers the `execution.info` service: id, pipeline and parameters.
+    pub execution_info: serde_json::Value,
+    pub domain: &'r str,
+}
+
+/// Binds an ABI value as a SQL parameter without copying text or blobs.
+struct Bind<'v>(&'v Value<'v>);
+
+impl ToSql for Bind<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self.0 {
+            Value::Null => ValueRef::Null,
+            Value::Integer(v) => ValueRef::Integer(*v),
+            Value::Real(v) => ValueRef::Real(*v),
+            Value::Text(v) => ValueRef::Text(v.as_str().as_bytes()),
+            Value::Blob(v) => ValueRef::Blob(v.as_slice()),
+        }))
+    }
+}
+
+fn error(code: &str, message: impl Into<String>) -> PluginError {
+    PluginError {
+        code: code.into(),
+        message: RString::from(message.into()),
+        help: None.into(),
+        location: None.into(),
+    }
+}
+
+impl RunServices<'_> {
+    fn check_cancelled(&self) -> Result<(), PluginError> {
+        if self.cancel.load(Ordering::SeqCst) {
+            return Err(error("host.cancelled", "the run was cancelled (Ctrl-C)"));
+        }
+        Ok(())
+    }
+
+    /// A SQL error as the plugin sees it: the fence's reason when the fence
+    /// refused the statement, else SQLite's message, with the statement.
+    fn sql_error(&self, sql: &str, err: rusqlite::Error) -> PluginError {
+        let statement: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+        let statement = if statement.len() > 120 {
+            format!("{}…", &statement[..statement.floor_char_boundary(120)])
+        } else {
+            statement
+        };
+        match self.db.take_fence_refusal() {
+            Some(reason) => error("host.sql.refused", format!("{reason} (in `{statement}`)")),
+            None => error("host.sql", format!("{err} (in `{statement}`)")),
+        }
+    }
+
+    fn guarded<T>(&self, sql: &str, work: impl FnOnce() -> rusqlite::Result<T>) -> RResult<T, PluginError> {
+        if let Err(e) = self.check_cancelled() {
+            return RResult::RErr(e);
+        }
+        work().map_err(|e| self.sql_error(sql, e)).into()
+    }
+}
+
+fn to_abi(index: usize, value: ValueRef<'_>) -> rusqlite::Result<Value<'_>> {
+    Ok(match value {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(v) => Value::Integer(v),
+        ValueRef::Real(v) => Value::Real(v),
+        ValueRef::Text(bytes) => Value::Text(
+            std::str::from_utf8(bytes)
+                .map_err(|e| rusqlite::Error::Utf8Error(index, e))?
+                .into(),
+        ),
+        ValueRef::Blob(bytes) => Value::Blob(bytes.into()),
+    })
+}
+
+impl HostServices for RunServices<'_> {
+    fn execute(&mut self, sql: RStr<'_>, params: RSlice<'_, Value<'_>>) -> RResult<u64, PluginError> {
+        let conn = &self.db.conn;
+        self.guarded(sql.as_str(), || {
+            let mut stmt = conn.prepare_cached(sql.as_str())?;
+            let changed = stmt.execute(rusqlite::params_from_iter(params.iter().map(Bind)))?;
+            Ok(changed as u64)
+        })
+    }
+
+    fn execute_many(
+        &mut self,
+        sql: RStr<'_>,
+        columns: u32,
+        params: RSlice<'_, Value<'_>>,
+    ) -> RResult<u64, PluginError> {
+        let conn = &self.db.conn;
+        self.guarded(sql.as_str(), || {
+            let mut stmt = conn.prepare_cached(sql.as_str())?;
+            let columns = columns as usize;
+            if stmt.parameter_count() != columns {
+                return Err(rusqlite::Error::InvalidParameterCount(
+                    columns,
+                    stmt.parameter_count(),
+                ));
+            }
+            let mut changed = 0u64;
+            for row in params.as_slice().chunks(columns) {
+                for (index, value) in row.iter().enumerate() {
+                    stmt.raw_bind_parameter(index + 1, Bind(value))?;
+                }
+                changed += stmt.raw_execute()? as u64;
+            }
+            Ok(changed)
+        })
+    }
+
+    fn query(
+        &mut self,
+        sql: RStr<'_>,
+        params: RSlice<'_, Value<'_>>,
+        mut sink: RowSink_TO<'_, RMut<'_, ()>>,
+    ) -> RResult<u64, PluginError> {
+        if let Err(e) = self.check_cancelled() {
+            return RResult::RErr(e);
+        }
+        let conn = &self.db.conn;
+        let mut stmt = match conn.prepare_cached(sql.as_str()) {
+            Ok(stmt) => stmt,
+            Err(e) => return RResult::RErr(self.sql_error(sql.as_str(), e)),
+        };
+        let width = stmt.column_count();
+        let mut rows = match stmt.query(rusqlite::params_from_iter(params.iter().map(Bind))) {
+            Ok(rows) => rows,
+            Err(e) => return RResult::RErr(self.sql_error(sql.as_str(), e)),
+        };
+        let mut seen = 0u64;
+        loop {
+            let row = match rows.next() {
+                Ok(Some(row)) => row,
+                Ok(None) => break,
+                Err(e) => return RResult::RErr(self.sql_error(sql.as_str(), e)),
+            };
+            seen += 1;
+            let mut values = Vec::with_capacity(width);
+            for index in 0..width {
+                match row.get_ref(index).and_then(|value| to_abi(index, value)) {
+                    Ok(value) => values.push(value),
+                    Err(e) => return RResult::RErr(self.sql_error(sql.as_str(), e)),
+                }
+            }
+            match sink.row(RSlice::from_slice(&values)) {
+                RResult::ROk(true) => {}
+                RResult::ROk(false) => break,
+                RResult::RErr(e) => return RResult::RErr(e),
+            }
+            if self.cancel.load(Ordering::Relaxed) {
+                return RResult::RErr(error("host.cancelled", "the run was cancelled (Ctrl-C)"));
+            }
+        }
+        RResult::ROk(seen)
+    }
+
+    fn execute_batch(&mut self, sql: RStr<'_>) -> RResult<(), PluginError> {
+        let conn = &self.db.conn;
+        self.guarded(sql.as_str(), || conn.execute_batch(sql.as_str()))
+    }
+
+    fn log(&mut self, level: LogLevel, message: RStr<'_>) {
+        let level = match level {
+            1 => log::Level::Error,
+            2 => log::Level::Warn,
+            3 => log::Level::Info,
+            4 => log::Level::Debug,
+            _ => log::Level::Trace,
+        };
+        log::log!(target: self.domain, level, "{message}");
+    }
+
+    fn progress(&mut self, done: u64, total: u64, unit: RStr<'_>) {
+        self.progress.report(done, total, unit.as_str());
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::SeqCst)
+    }
+
+    fn call(&mut self, service: RStr<'_>, _request_json: RStr<'_>) -> RResult<RString, PluginError> {
+        match service.as_str() {
+            "execution.info" => RResult::ROk(self.execution_info.to_string().into()),
+            "host.version" => RResult::ROk(
+                serde_json::json!({
+                    "host": env!("CARGO_PKG_VERSION"),
+                    "plugin_api": spine_plugin_api::abi::API_VERSION,
+                })
+                .to_string()
+                .into(),
+            ),
+            other => RResult::RErr(error(
+                "host.call.unknown",
+                format!("this host has no service `{other}` (it offers: execution.info, host.version)"),
+            )),
+        }
+    }
+}

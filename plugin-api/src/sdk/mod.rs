@@ -1,0 +1,18 @@
+//! The plugin author's SDK: plain Rust over the frozen ABI.
+//!
+//! Plugin code uses only this module (re-exported at the crate root) and the
+//! `export_plugin!` macro; it never names abi_stable types or writes `extern`.
+
+mod context;
+mod error;
+#[doc(hidden)]
+pub mod export;
+mod params;
+mod plugin;
+mod value;
+
+pub use context::{Context, Level};
+pub use error::{Error, Result};
+pub use params::{Param, ParamKind, Params};
+pub use plugin::{Metrics, Pipeline, PipelineDef, Plugin};
+pub use value::{Row, SqlValue};
