@@ -59,7 +59,7 @@ impl Dispatcher<'_> {
     /// parameters, a busy logical key) and for host failures.
     pub fn submit(&self, submission: &Submission, progress: &Progress) -> Result<Execution> {
         let Some((plugin, spec)) = self.registry.pipeline(&submission.pipeline) else {
-            return Err(usage(self.unknown_pipeline(&submission.pipeline)));
+            return Err(usage(self.registry.unknown_pipeline(&submission.pipeline)));
         };
         let params = params::validate(spec, &submission.params, self.data_dir)?;
         let mut execution = Execution {
@@ -136,25 +136,5 @@ impl Dispatcher<'_> {
         let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
         conn.execute_batch(end).context("recording the execution")?;
         result
-    }
-
-    fn unknown_pipeline(&self, name: &str) -> String {
-        let names = self.registry.pipeline_names();
-        let mut message = format!("no pipeline named `{name}`");
-        if let Some(suggestion) = params::did_you_mean(name, names.iter().copied()) {
-            message.push_str(&format!("; did you mean `{suggestion}`?"));
-        }
-        if names.is_empty() {
-            message.push_str(" (no plugins are loaded; see `spine-host plugins`)");
-        } else {
-            message.push_str(" (see `spine-host list`)");
-        }
-        if !self.registry.refused.is_empty() {
-            message.push_str(&format!(
-                "; {} plugin file(s) were refused, see `spine-host plugins`",
-                self.registry.refused.len()
-            ));
-        }
-        message
     }
 }

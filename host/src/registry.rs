@@ -119,4 +119,25 @@ impl Registry {
         names.sort_unstable();
         names
     }
+
+    /// The message for a pipeline name nobody provides, with a suggestion.
+    pub fn unknown_pipeline(&self, name: &str) -> String {
+        let names = self.pipeline_names();
+        let mut message = format!("no pipeline named `{name}`");
+        if let Some(suggestion) = crate::params::did_you_mean(name, names.iter().copied()) {
+            message.push_str(&format!("; did you mean `{suggestion}`?"));
+        }
+        if names.is_empty() {
+            message.push_str(" (no plugins are loaded; see `spine-host plugins`)");
+        } else {
+            message.push_str(" (see `spine-host list`)");
+        }
+        if !self.refused.is_empty() {
+            let count = self.refused.len();
+            message.push_str(&format!(
+                "; {count} plugin file(s) were refused, see `spine-host plugins`"
+            ));
+        }
+        message
+    }
 }

@@ -51,14 +51,11 @@ fn error(code: &str, message: impl Into<String>) -> PluginError {
     }
 }
 
-impl RunServices<'_> {
-    fn check_cancelled(&self) -> Result<(), PluginError> {
-        if self.cancel.load(Ordering::SeqCst) {
-            return Err(error("host.cancelled", "the run was cancelled (Ctrl-C)"));
-        }
-        Ok(())
-    }
+fn cancelled_error() -> PluginError {
+    error("host.cancelled", "the run was cancelled (Ctrl-C)")
+}
 
+impl RunServices<'_> {
     /// A SQL error as the plugin sees it: the fence's reason when the fence
     /// refused the statement, else SQLite's message, with the statement.
     fn sql_error(&self, sql: &str, err: rusqlite::Error) -> PluginError {
@@ -75,8 +72,8 @@ impl RunServices<'_> {
     }
 
     fn guarded<T>(&self, sql: &str, work: impl FnOnce() -> rusqlite::Result<T>) -> RResult<T, PluginError> {
-        if let Err(e) = self.check_cancelled() {
-            return RResult::RErr(e);
+        if HostServices::cancelled(self) {
+            return RResult::RErr(cancelled_error());
         }
         work().map_err(|e| self.sql_error(sql, e)).into()
     }
@@ -139,8 +136,8 @@ impl HostServices for RunServices<'_> {
         params: RSlice<'_, Value<'_>>,
         mut sink: RowSink_TO<'_, RMut<'_, ()>>,
     ) -> RResult<u64, PluginError> {
-        if let Err(e) = self.check_cancelled() {
-            return RResult::RErr(e);
+        if HostServices::cancelled(self) {
+            return RResult::RErr(cancelled_error());
         }
         let conn = &self.db.conn;
         let mut stmt = match conn.prepare_cached(sql.as_str()) {
@@ -173,7 +170,7 @@ impl HostServices for RunServices<'_> {
                 RResult::RErr(e) => return RResult::RErr(e),
             }
             if self.cancel.load(Ordering::Relaxed) {
-                return RResult::RErr(error("host.cancelled", "the run was cancelled (Ctrl-C)"));
+                return RResult::RErr(cancelled_error());
             }
         }
         RResult::ROk(seen)

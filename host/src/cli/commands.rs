@@ -1,15 +1,16 @@
 //! One function per command.
 
-use super::output::{cell, duration, print_json, table};
-use super::{Command, DbCommand, ExecutionsArgs, ExecutionsCommand, RunArgs};
+use super::output::{self, cell, duration, print_json, print_pipeline, table};
+use super::{Command, DbCommand, RunArgs};
 use crate::config::Config;
 use crate::db::Database;
 use crate::dispatcher::Submission;
 use crate::error::{usage, ExitCode};
-use crate::executions::{self, Execution, Filter, Status};
+use crate::executions::{Execution, Status};
 use crate::migrate::{self, MigrationSet};
 use crate::params::parse_assignment;
 use crate::progress::Progress;
+use crate::registry::Registry;
 use crate::session::{load_registry, Session};
 use anyhow::{Context as _, Result};
 use std::io::{BufRead, IsTerminal, Write};
@@ -24,7 +25,15 @@ pub fn dispatch(config: Config, command: Command) -> Result<ExitCode> {
         Command::List { json } => list(config, json),
         Command::Run(args) => run(config, args),
         Command::Plugins { json } => plugins(config, json),
-        Command::Executions(args) => executions_command(config, args),
+        Command::Executions(args) => super::history::executions(config, args),
+        Command::Describe { pipeline } => describe(config, &pipeline),
+        Command::CheckPlugin { file } => check_plugin(&file),
+        Command::Shell => super::shell::run(config),
+        Command::Query { sql, format } => {
+            let conn = super::query::open_read_only(&config.database_path)?;
+            super::query::run(&conn, &sql, format, &mut std::io::stdout().lock())?;
+            Ok(ExitCode::Success)
+        }
     }
 }
 
@@ -93,7 +102,11 @@ fn db_status(config: Config) -> Result<ExitCode> {
             },
         ]);
     }
-    println!("database {}\n{table}", config.database_path.display());
+    println!(
+        "database {}\n{}",
+        config.database_path.display(),
+        output::render(&table)
+    );
     Ok(ExitCode::Success)
 }
 
@@ -107,8 +120,7 @@ struct PipelineListing<'a> {
     plugin_file: String,
 }
 
-fn list(config: Config, json: bool) -> Result<ExitCode> {
-    let registry = load_registry(&config)?;
+fn pipeline_listings(registry: &Registry) -> Vec<PipelineListing<'_>> {
     let mut listings: Vec<PipelineListing<'_>> = registry
         .plugins
         .iter()
@@ -124,16 +136,25 @@ fn list(config: Config, json: bool) -> Result<ExitCode> {
         })
         .collect();
     listings.sort_by(|a, b| a.name.cmp(b.name));
+    listings
+}
+
+fn list(config: Config, json: bool) -> Result<ExitCode> {
+    let registry = load_registry(&config)?;
     if json {
-        print_json(&listings)?;
-        return Ok(ExitCode::Success);
+        print_json(&pipeline_listings(&registry))?;
+    } else {
+        print_pipelines(&registry);
     }
+    Ok(ExitCode::Success)
+}
+
+/// The pipelines as a table: name, description, parameters.
+pub(super) fn print_pipelines(registry: &Registry) {
+    let listings = pipeline_listings(registry);
     if listings.is_empty() {
-        println!(
-            "no pipelines: no plugin loaded from {}",
-            config.plugins_dir.display()
-        );
-        return Ok(ExitCode::Success);
+        println!("no pipelines: no plugin is loaded (see `spine-host plugins`)");
+        return;
     }
     let mut table = table(&["pipeline", "description", "parameters"]);
     for listing in &listings {
@@ -152,12 +173,37 @@ fn list(config: Config, json: bool) -> Result<ExitCode> {
             params.join(", "),
         ]);
     }
-    println!("{table}");
-    Ok(ExitCode::Success)
+    println!("{}", output::render(&table));
+}
+
+/// Applied migrations per domain, read without creating or changing the
+/// database (empty when it does not exist yet).
+fn applied_migrations(path: &std::path::Path) -> Result<std::collections::HashMap<String, i64>> {
+    if !path.exists() {
+        return Ok(Default::default());
+    }
+    let conn = super::query::open_read_only(path)?;
+    let tracked: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'core_migrations')",
+        [],
+        |row| row.get(0),
+    )?;
+    if !tracked {
+        return Ok(Default::default());
+    }
+    let mut stmt = conn.prepare("SELECT domain, COUNT(*) FROM core_migrations GROUP BY domain")?;
+    let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 fn plugins(config: Config, json: bool) -> Result<ExitCode> {
     let registry = load_registry(&config)?;
+    let applied = applied_migrations(&config.database_path)?;
+    let migrations = |p: &crate::load::LoadedPlugin| {
+        let embedded = p.migrations.len() as i64;
+        let done = applied.get(&p.domain).copied().unwrap_or(0);
+        (embedded, done, (embedded - done).max(0))
+    };
     if json {
         let loaded: Vec<serde_json::Value> = registry
             .plugins
@@ -170,25 +216,31 @@ fn plugins(config: Config, json: bool) -> Result<ExitCode> {
                     "api_version": p.api_version,
                     "description": p.description,
                     "pipelines": p.pipelines.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
-                    "migrations": p.migrations.len(),
+                    "migrations": {
+                        "embedded": migrations(p).0,
+                        "applied": migrations(p).1,
+                        "pending": migrations(p).2,
+                    },
                 })
             })
             .collect();
         print_json(&serde_json::json!({ "loaded": loaded, "refused": registry.refused }))?;
         return Ok(ExitCode::Success);
     }
-    let mut table = table(&["domain", "version", "api", "pipelines", "file"]);
+    let mut table = table(&["domain", "version", "api", "pipelines", "migrations", "file"]);
     for p in &registry.plugins {
         let names: Vec<&str> = p.pipelines.iter().map(|s| s.name.as_str()).collect();
+        let (_, done, pending) = migrations(p);
         table.add_row(vec![
             p.domain.clone(),
             p.version.clone(),
             p.api_version.clone(),
             names.join(", "),
+            format!("{done} applied, {pending} pending"),
             p.path.display().to_string(),
         ]);
     }
-    println!("{table}");
+    println!("{}", output::render(&table));
     for refusal in &registry.refused {
         println!("refused {refusal}");
     }
@@ -239,7 +291,7 @@ fn install_ctrl_c(db: &Database, cancel: Arc<AtomicBool>) -> Result<()> {
     .context("installing the Ctrl-C handler")
 }
 
-fn print_run(execution: &Execution) {
+pub(super) fn print_run(execution: &Execution) {
     let took = execution.duration_ms.map(duration).unwrap_or_default();
     println!(
         "{} {} in {took} (execution {})",
@@ -254,76 +306,46 @@ fn print_run(execution: &Execution) {
         }
     }
     if let Some(error) = &execution.error {
-        eprintln!("error: {error}");
+        eprintln!("{} {error}", output::paint("error:", output::Colour::Red, true));
     }
 }
 
-fn executions_command(config: Config, args: ExecutionsArgs) -> Result<ExitCode> {
+fn describe(config: Config, name: &str) -> Result<ExitCode> {
     let registry = load_registry(&config)?;
-    let mut db = Database::open(&config.database_path)?;
-    migrate::apply_pending(&mut db.conn, &MigrationSet::all(&registry.plugins))?;
-    executions::fail_orphans(&db.conn)?;
-    if let Some(ExecutionsCommand::Show { id, json }) = args.show {
-        let execution = executions::find(&db.conn, &id)?;
-        if json {
-            print_json(&execution)?;
-        } else {
-            print_execution(&execution)?;
-        }
-        return Ok(ExitCode::Success);
-    }
-    let filter = Filter {
-        pipeline: args.pipeline,
-        status: args.status,
-        since: args.since,
-        limit: args.limit,
+    let Some((plugin, spec)) = registry.pipeline(name) else {
+        return Err(usage(registry.unknown_pipeline(name)));
     };
-    let rows = executions::list(&db.conn, &filter)?;
-    if args.json {
-        print_json(&rows)?;
-        return Ok(ExitCode::Success);
-    }
-    let mut table = table(&[
-        "id", "pipeline", "status", "lane", "trigger", "started", "took", "metrics",
-    ]);
-    for e in &rows {
-        let metrics = match &e.metrics {
-            Some(serde_json::Value::Object(m)) => m
-                .iter()
-                .take(3)
-                .map(|(k, v)| format!("{k}={}", cell(v)))
-                .collect::<Vec<_>>()
-                .join(" "),
-            _ => e.error.clone().unwrap_or_default(),
-        };
-        table.add_row(vec![
-            e.id[..13].to_owned(),
-            e.pipeline.clone(),
-            e.status.as_str().to_owned(),
-            e.lane.clone(),
-            e.trigger_source.clone(),
-            e.started_at.clone().unwrap_or_default(),
-            e.duration_ms.map(duration).unwrap_or_default(),
-            metrics,
-        ]);
-    }
-    println!("{table}");
+    print_pipeline(spec, "");
+    println!(
+        "\nfrom plugin `{}` {} (spine-plugin-api {}), file {}",
+        plugin.domain,
+        plugin.version,
+        plugin.api_version,
+        plugin.path.display()
+    );
     Ok(ExitCode::Success)
 }
 
-fn print_execution(e: &Execution) -> Result<()> {
-    let value = serde_json::to_value(e)?;
-    let serde_json::Value::Object(fields) = value else {
-        return Ok(());
-    };
-    let width = fields.keys().map(String::len).max().unwrap_or(0);
-    for (key, value) in &fields {
-        let text = match value {
-            serde_json::Value::Null => "-".to_owned(),
-            serde_json::Value::Object(_) => serde_json::to_string(value)?,
-            other => cell(other),
-        };
-        println!("{key:<width$}  {text}");
+fn check_plugin(file: &std::path::Path) -> Result<ExitCode> {
+    let plugin =
+        crate::load::load_plugin(file).map_err(|reason| anyhow::anyhow!("{}: {reason}", file.display()))?;
+    println!("{}: ok", file.display());
+    println!("domain       {}", plugin.domain);
+    println!("version      {}", plugin.version);
+    println!("plugin API   {}", plugin.api_version);
+    println!("description  {}", plugin.description);
+    println!("pipelines:");
+    for spec in &plugin.pipelines {
+        print_pipeline(spec, "  ");
     }
-    Ok(())
+    println!("migrations:");
+    for m in &plugin.migrations {
+        println!(
+            "  {:03}_{}  sha256 {}",
+            m.version,
+            m.name,
+            &migrate::checksum(&m.sql)[..12]
+        );
+    }
+    Ok(ExitCode::Success)
 }

@@ -4,7 +4,10 @@
 //! scripts. Exit codes are [`ExitCode`]'s, documented in the README.
 
 mod commands;
+mod history;
 mod output;
+mod query;
+mod shell;
 
 use crate::config::{self, Config};
 use crate::error::{exit_code_for, ExitCode};
@@ -65,6 +68,24 @@ pub enum Command {
     #[command(after_help = "Examples:\n  spine-host run example.count -p n=100\n  \
                             spine-host run otc.ingest -p file_path=data/finra --logical-key otc-weekly --json")]
     Run(RunArgs),
+    /// Show one pipeline: description, parameters and the plugin it comes from
+    #[command(after_help = "Example:\n  spine-host describe otc.ingest")]
+    Describe {
+        /// Pipeline name, such as otc.ingest
+        pipeline: String,
+    },
+    /// Run every load check on one plugin file and print its manifest
+    #[command(after_help = "Example:\n  spine-host check-plugin plugins/libspine_otc.so")]
+    CheckPlugin {
+        /// The library to check; nothing in it is run
+        file: PathBuf,
+    },
+    /// Interactive prompt: SQL (shown as tables) and dot-commands
+    #[command(
+        after_help = "Example:\n  spine-host shell\n  spine> .run example.hello name=Bob\n  \
+                            spine> SELECT * FROM example_greetings;"
+    )]
+    Shell,
     /// Show loaded plugins and refused files with their reasons
     #[command(after_help = "Example:\n  spine-host plugins --json")]
     Plugins {
@@ -77,6 +98,18 @@ pub enum Command {
         after_help = "Examples:\n  spine-host executions --status failed --limit 5\n  spine-host executions show 0191a2"
     )]
     Executions(ExecutionsArgs),
+    /// Run read-only SQL on the database (writes are refused)
+    #[command(
+        after_help = "Examples:\n  spine-host query \"SELECT * FROM otc_symbol_summary LIMIT 5\"\n  \
+                            spine-host query \"SELECT pipeline, status FROM core_executions\" --format csv"
+    )]
+    Query {
+        /// One SQL statement
+        sql: String,
+        /// Output format
+        #[arg(long, value_enum, default_value = "table")]
+        format: query::Format,
+    },
 }
 
 #[derive(Debug, Subcommand)]

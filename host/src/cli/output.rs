@@ -1,24 +1,75 @@
 //! Shared output helpers: tables that read well at 80 columns, JSON, durations.
 
-use comfy_table::{presets, ContentArrangement, Table};
+use comfy_table::{ContentArrangement, Table};
 use serde::Serialize;
 use std::io::IsTerminal;
 
-/// A table with `headers`, drawn with box characters on a terminal and plain
-/// ASCII elsewhere, wrapping to the terminal's width (80 columns off one).
+/// comfy-table presets (19 positions; see `comfy_table::presets`) that draw
+/// only the rule under the header: no borders, no lines between columns.
+const HEADER_RULE_ONLY_ASCII: &str = "     --            ";
+const HEADER_RULE_ONLY_UTF8: &str = "     ──            ";
+
+/// A table with `headers`: a rule under the header and no vertical lines (so
+/// columns get the room), box characters on a terminal and ASCII elsewhere.
+/// On a terminal long cells wrap to its width; piped output is never wrapped,
+/// so every row stays one line for grep.
 pub fn table(headers: &[&str]) -> Table {
     let mut table = Table::new();
     if std::io::stdout().is_terminal() {
-        table.load_preset(presets::UTF8_FULL_CONDENSED);
+        table.load_preset(HEADER_RULE_ONLY_UTF8);
     } else {
-        table
-            .load_preset(presets::ASCII_BORDERS_ONLY_CONDENSED)
-            .set_width(80);
+        table.load_preset(HEADER_RULE_ONLY_ASCII);
     }
     table
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(headers.to_vec());
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 1));
+    }
     table
+}
+
+/// A table as text, without the trailing spaces that column padding leaves.
+pub fn render(table: &Table) -> String {
+    table
+        .lines()
+        .map(|line| line.trim_end().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Terminal colours, used only when the stream is a terminal and `NO_COLOR`
+/// is unset (<https://no-color.org>).
+#[derive(Debug, Clone, Copy)]
+pub enum Colour {
+    Green = 32,
+    Red = 31,
+    Yellow = 33,
+}
+
+/// `text` in `colour` for stdout (or stderr when `on_stderr`), plain otherwise.
+pub fn paint(text: &str, colour: Colour, on_stderr: bool) -> String {
+    let terminal = if on_stderr {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    };
+    if terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) {
+        format!("\x1b[{}m{text}\x1b[0m", colour as u8)
+    } else {
+        text.to_owned()
+    }
+}
+
+/// A status word coloured by outcome.
+pub fn status(status: crate::executions::Status) -> String {
+    use crate::executions::Status;
+    let colour = match status {
+        Status::Completed => Colour::Green,
+        Status::Failed => Colour::Red,
+        Status::Pending | Status::Running | Status::Cancelled => Colour::Yellow,
+    };
+    paint(status.as_str(), colour, false)
 }
 
 /// Prints `value` as pretty JSON on stdout.
@@ -33,6 +84,29 @@ pub fn duration(ms: i64) -> String {
         ms if ms < 1_000 => format!("{ms} ms"),
         ms if ms < 60_000 => format!("{:.1} s", ms as f64 / 1000.0),
         ms => format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000),
+    }
+}
+
+/// Prints one pipeline's spec: description and parameters.
+pub fn print_pipeline(spec: &crate::load::PipelineSpec, indent: &str) {
+    println!("{indent}{}  {}", spec.name, spec.description);
+    if spec.params.is_empty() {
+        println!("{indent}  (no parameters)");
+    }
+    for p in &spec.params {
+        let mut facts = vec![p.kind.clone()];
+        if p.required {
+            facts.push("required".to_owned());
+        }
+        if let Some(default) = &p.default {
+            facts.push(format!("default {default}"));
+        }
+        let help = if p.help.is_empty() {
+            String::new()
+        } else {
+            format!("  {}", p.help)
+        };
+        println!("{indent}  -p {}=…  ({}){help}", p.name, facts.join(", "));
     }
 }
 

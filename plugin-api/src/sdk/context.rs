@@ -47,7 +47,7 @@ impl<'a> Context<'a> {
     /// values each, one after the other. This is the fast path for bulk
     /// inserts: one call across the boundary per batch, one prepared statement.
     pub fn execute_many(&mut self, sql: &str, columns: usize, params: &[SqlValue<'_>]) -> Result<u64> {
-        if columns == 0 || params.len() % columns != 0 {
+        if columns == 0 || !params.len().is_multiple_of(columns) {
             return Err(Error::new(
                 "sdk.execute_many.shape",
                 format!(

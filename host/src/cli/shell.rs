@@ -1,0 +1,191 @@
+//! `spine-host shell`: an interactive prompt with history and line editing.
+//!
+//! SQL (read-only, ended by `;`) is shown as tables; dot-commands inspect and
+//! run pipelines. An error prints and the shell goes on. When standard input
+//! is not a terminal the shell reads it line by line, without prompts, so it
+//! can be scripted.
+
+use super::commands::{print_pipelines, print_run};
+use super::history;
+use super::query::{self, Format};
+use crate::config::Config;
+use crate::dispatcher::Submission;
+use crate::error::{usage, ExitCode};
+use crate::executions::{self, Filter};
+use crate::params::parse_assignment;
+use crate::progress::Progress;
+use crate::session::Session;
+use anyhow::Result;
+use rusqlite::Connection;
+use std::io::{BufRead, IsTerminal};
+use std::sync::atomic::AtomicBool;
+
+const HELP: &str = "\
+SQL ends with `;` and is read-only; results are shown as tables.
+.tables                      list the tables
+.schema [TABLE]              show CREATE statements
+.pipelines                   list the pipelines
+.run PIPELINE key=value ...  run a pipeline and record the execution
+.executions                  the last 20 executions
+.help                        this text
+.quit                        leave (Ctrl-D works too)";
+
+/// Where lines come from: a line editor on a terminal, plain stdin otherwise.
+enum Input {
+    Editor(Box<rustyline::DefaultEditor>),
+    Piped(std::io::StdinLock<'static>),
+}
+
+impl Input {
+    fn next_line(&mut self, prompt: &str) -> Result<Option<String>> {
+        match self {
+            Input::Editor(editor) => match editor.readline(prompt) {
+                Ok(line) => {
+                    let _ = editor.add_history_entry(line.as_str());
+                    Ok(Some(line))
+                }
+                Err(rustyline::error::ReadlineError::Interrupted) => Ok(Some(String::new())),
+                Err(rustyline::error::ReadlineError::Eof) => Ok(None),
+                Err(error) => Err(error.into()),
+            },
+            Input::Piped(stdin) => {
+                let mut line = String::new();
+                Ok((stdin.read_line(&mut line)? > 0).then_some(line))
+            }
+        }
+    }
+}
+
+fn history_file() -> Option<std::path::PathBuf> {
+    std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".spine_history"))
+}
+
+pub fn run(config: Config) -> Result<ExitCode> {
+    let session = Session::open(config)?;
+    let reader = query::open_read_only(&session.config.database_path)?;
+    let mut input = if std::io::stdin().is_terminal() {
+        let mut editor = rustyline::DefaultEditor::new()?;
+        if let Some(file) = history_file() {
+            let _ = editor.load_history(&file);
+        }
+        println!("Market Spine shell; .help for help, .quit to leave");
+        Input::Editor(Box::new(editor))
+    } else {
+        Input::Piped(std::io::stdin().lock())
+    };
+    let mut statement = String::new();
+    loop {
+        let prompt = if statement.is_empty() {
+            "spine> "
+        } else {
+            "  ...> "
+        };
+        let Some(line) = input.next_line(prompt)? else {
+            break;
+        };
+        let trimmed = line.trim();
+        if statement.is_empty() && trimmed.starts_with('.') {
+            match dot_command(&session, &reader, trimmed) {
+                Ok(Flow::Quit) => break,
+                Ok(Flow::Continue) => {}
+                Err(error) => eprintln!("error: {error:#}"),
+            }
+            continue;
+        }
+        statement.push_str(&line);
+        statement.push('\n');
+        if trimmed.ends_with(';') {
+            run_sql(&reader, &statement);
+            statement.clear();
+        }
+    }
+    if !statement.trim().is_empty() {
+        run_sql(&reader, &statement);
+    }
+    if let (Input::Editor(editor), Some(file)) = (&mut input, history_file()) {
+        let _ = editor.save_history(&file);
+    }
+    Ok(ExitCode::Success)
+}
+
+fn run_sql(reader: &Connection, sql: &str) {
+    if let Err(error) = query::run(reader, sql.trim(), Format::Table, &mut std::io::stdout().lock()) {
+        eprintln!("error: {error:#}");
+    }
+}
+
+enum Flow {
+    Continue,
+    Quit,
+}
+
+fn dot_command(session: &Session, reader: &Connection, line: &str) -> Result<Flow> {
+    let mut words = line.split_whitespace();
+    let command = words.next().unwrap_or_default();
+    let args: Vec<&str> = words.collect();
+    match command {
+        ".quit" | ".exit" => return Ok(Flow::Quit),
+        ".help" => println!("{HELP}"),
+        ".tables" => query::run(
+            reader,
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            Format::Table,
+            &mut std::io::stdout().lock(),
+        )?,
+        ".schema" => print_schema(reader, args.first().copied())?,
+        ".pipelines" => print_pipelines(&session.registry),
+        ".executions" => {
+            let rows = executions::list(
+                &session.db.conn,
+                &Filter {
+                    limit: 20,
+                    ..Filter::default()
+                },
+            )?;
+            history::print_table(&rows);
+        }
+        ".run" => {
+            let Some((pipeline, assignments)) = args.split_first() else {
+                return Err(usage(".run needs a pipeline: .run PIPELINE key=value ..."));
+            };
+            let params = assignments
+                .iter()
+                .map(|a| parse_assignment(a))
+                .collect::<Result<Vec<_>>>()?;
+            let submission = Submission {
+                params,
+                ..Submission::new(pipeline, &[])
+            };
+            let cancel = AtomicBool::new(false);
+            let execution = session
+                .dispatcher(&cancel)
+                .submit(&submission, &Progress::for_terminal(false))?;
+            print_run(&execution);
+        }
+        other => {
+            return Err(usage(format!(
+                "unknown command `{other}`; .help lists the commands"
+            )))
+        }
+    }
+    Ok(Flow::Continue)
+}
+
+fn print_schema(reader: &Connection, table: Option<&str>) -> Result<()> {
+    let mut stmt = reader.prepare(
+        "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'
+         AND (?1 IS NULL OR tbl_name = ?1) ORDER BY tbl_name, type DESC, name",
+    )?;
+    let statements: Vec<String> = stmt
+        .query_map([table], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if statements.is_empty() {
+        if let Some(table) = table {
+            return Err(usage(format!("no table named `{table}`")));
+        }
+    }
+    for sql in statements {
+        println!("{sql};");
+    }
+    Ok(())
+}

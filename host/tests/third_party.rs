@@ -1,0 +1,406 @@
+//! Third-party plugins: crates that live outside this workspace, built the way
+//! `plugin-api/README.md` tells an outside author to build them, then loaded
+//! by the real `spine-host` binary from a plugins folder next to the real
+//! plugins. Also the two refusals an outside author can run into: a plugin
+//! built against another 0.y line of `spine-plugin-api`, and a plugin that
+//! links its own SQLite.
+//!
+//! Each crate is written into a temporary folder as its own workspace, with
+//! a copy of this workspace's `Cargo.lock` (same dependency versions), and
+//! built into `target/test-plugins/third-party`, which stays warm between
+//! runs. The first run compiles abi_stable, and SQLite's C for the last test.
+
+mod common;
+
+use common::{stderr_of, stdout_of, TestEnv};
+use spine_plugin_api::abi::API_VERSION;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Writes a plugin crate into `parent/<package>` as its own workspace and
+/// builds it with cargo; returns the built library. `files` are the crate's
+/// files besides `Cargo.toml` (at least `src/lib.rs`); `dependencies` is the
+/// body of its `[dependencies]` table.
+fn build_out_of_tree(parent: &Path, package: &str, dependencies: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = parent.join(package);
+    let manifest = format!(
+        r#"[package]
+name = "{package}"
+version = "1.0.0"
+edition = "2021"
+publish = false
+
+[lib]
+crate-type = ["cdylib", "rlib"]
+
+[dependencies]
+{dependencies}
+
+[profile.dev]
+panic = "unwind"
+
+[profile.release]
+panic = "unwind"
+
+# Its own workspace: no workspace above this folder may claim the crate.
+[workspace]
+"#
+    );
+    write(&dir.join("Cargo.toml"), &manifest);
+    for (path, text) in files {
+        write(&dir.join(path), text);
+    }
+    // Same dependency versions as the host, so compiled dependencies are reused.
+    std::fs::copy(
+        common::workspace_root().join("Cargo.lock"),
+        dir.join("Cargo.lock"),
+    )
+    .expect("copying Cargo.lock");
+
+    let target_dir = common::plugin_target_dir().join("third-party");
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .args(["build", "--quiet"])
+        .output()
+        .expect("running cargo build");
+    assert!(
+        output.status.success(),
+        "building {package} failed:\n{}",
+        stderr_of(&output)
+    );
+    let library = target_dir
+        .join("debug")
+        .join(format!("lib{}.so", package.replace('-', "_")));
+    assert!(library.exists(), "{} was not built", library.display());
+    library
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("a file has a folder")).expect("creating a folder");
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+}
+
+/// The `[dependencies]` line for a `spine-plugin-api` at `path`, as an
+/// outside author writes it before the crate is published.
+fn plugin_api_at(path: &Path) -> String {
+    format!("spine-plugin-api = {{ path = '{}' }}", path.display())
+}
+
+/// Installs `library` into the plugins folder as the guide says: write a
+/// temporary file, then rename it into place. Returns the installed path.
+fn install(env: &TestEnv, library: &Path) -> PathBuf {
+    let name = library.file_name().expect("a library file name");
+    let installed = env.plugins.join(name);
+    let temporary = env.plugins.join(format!(".{}.tmp", name.to_string_lossy()));
+    std::fs::copy(library, &temporary).expect("copying the plugin");
+    std::fs::rename(&temporary, &installed).expect("renaming the plugin into place");
+    installed
+}
+
+/// `spine-host plugins --json`.
+fn plugins_report(env: &TestEnv) -> serde_json::Value {
+    let output = env.cmd().args(["plugins", "--json"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// A third party's plugin as the guide describes it: a migration of its own,
+/// parameters, a bulk insert, a streaming query, a log line and an error.
+const ACME_LIB_RS: &str = r#"
+use spine_plugin_api::{
+    export_plugin, Context, Error, Level, Metrics, Param, ParamKind, Pipeline, PipelineDef, Plugin, Result,
+    SqlValue,
+};
+
+pub fn plugin() -> Plugin {
+    Plugin::new("acme", env!("CARGO_PKG_VERSION"), "Acme quotes, built outside the workspace")
+        .migration(1, "acme_quotes", include_str!("../migrations/001_acme_quotes.sql"))
+        .pipeline(
+            PipelineDef::new("acme.quotes", "Stores one quote per day, then averages them")
+                .param(Param::new("symbol", ParamKind::String).required().help("The ticker"))
+                .param(Param::new("days", ParamKind::Integer).default("5").help("How many days")),
+            |params| Ok(Quotes { symbol: params.str("symbol")?.to_owned(), days: params.i64("days")? }),
+        )
+}
+
+export_plugin!(plugin);
+
+struct Quotes {
+    symbol: String,
+    days: i64,
+}
+
+impl Pipeline for Quotes {
+    fn run(&mut self, ctx: &mut Context<'_>) -> Result<Metrics> {
+        if self.days < 1 {
+            return Err(Error::new("acme.quotes.days", format!("days must be 1 or more, got {}", self.days)));
+        }
+        let mut rows = Vec::new();
+        for day in 1..=self.days {
+            rows.extend([SqlValue::Text(&self.symbol), SqlValue::Integer(day), SqlValue::Real(100.0 + day as f64)]);
+        }
+        let inserted = ctx.execute_many(
+            "INSERT INTO acme_quotes (symbol, day, price) VALUES (?1, ?2, ?3)",
+            3,
+            &rows,
+        )?;
+        let mut sum = 0.0;
+        let seen = ctx.query("SELECT price FROM acme_quotes WHERE symbol = ?1", &[self.symbol.as_str().into()], |row| {
+            match row.get(0)? {
+                SqlValue::Real(price) => sum += price,
+                other => return Err(Error::new("acme.quotes.price", format!("expected a price, found {other:?}"))),
+            }
+            Ok(true)
+        })?;
+        ctx.log(Level::Info, &format!("stored {inserted} quotes for {}", self.symbol));
+        Ok(Metrics::new().with("inserted", inserted).with("average", sum / seen as f64))
+    }
+}
+"#;
+
+const ACME_MIGRATION: &str = "CREATE TABLE acme_quotes (
+    symbol TEXT NOT NULL,
+    day    INTEGER NOT NULL,
+    price  REAL NOT NULL,
+    PRIMARY KEY (symbol, day)
+);
+";
+
+fn acme_files() -> [(&'static str, &'static str); 2] {
+    [
+        ("src/lib.rs", ACME_LIB_RS),
+        ("migrations/001_acme_quotes.sql", ACME_MIGRATION),
+    ]
+}
+
+#[test]
+fn an_out_of_tree_plugin_loads_beside_the_real_ones_and_runs_with_its_own_migration() {
+    let crates = tempfile::tempdir().unwrap();
+    let api = plugin_api_at(&common::workspace_root().join("plugin-api"));
+    let library = build_out_of_tree(crates.path(), "spine-acme", &api, &acme_files());
+    let env = TestEnv::with_plugins(&["spine_example", "spine_otc"]);
+    let installed = install(&env, &library);
+
+    let report = plugins_report(&env);
+    assert_eq!(report["refused"].as_array().unwrap().len(), 0, "{report}");
+    let loaded = report["loaded"].as_array().unwrap();
+    let mut domains: Vec<&str> = loaded.iter().map(|p| p["domain"].as_str().unwrap()).collect();
+    domains.sort_unstable();
+    assert_eq!(domains, ["acme", "example", "otc"]);
+    let acme = loaded.iter().find(|p| p["domain"] == "acme").unwrap();
+    assert_eq!(acme["file"], installed.display().to_string());
+    assert_eq!(acme["version"], "1.0.0");
+    assert_eq!(acme["api_version"], API_VERSION);
+    assert_eq!(acme["pipelines"], serde_json::json!(["acme.quotes"]));
+
+    // The first run applies the plugin's migration, then runs it; the
+    // plugin's log line reaches the host's log under the plugin's domain.
+    let output = env
+        .cmd()
+        .args([
+            "--log-level",
+            "info",
+            "run",
+            "acme.quotes",
+            "-p",
+            "symbol=ACME",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let execution: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(execution["status"], "completed");
+    assert_eq!(execution["plugin_domain"], "acme");
+    assert_eq!(execution["params"]["days"], 5, "the default fills in");
+    assert_eq!(execution["metrics"]["inserted"], 5);
+    assert_eq!(execution["metrics"]["average"], 103.0);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l == "INFO  acme: stored 5 quotes for ACME"),
+        "{stderr}"
+    );
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM core_migrations WHERE domain = 'acme' AND version = 1 AND name = 'acme_quotes'"),
+        1
+    );
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM acme_quotes WHERE symbol = 'ACME'"),
+        5
+    );
+
+    // Its errors reach the operator like any plugin's, and roll back.
+    let output = env
+        .cmd()
+        .args(["run", "acme.quotes", "-p", "symbol=ZZZ", "-p", "days=0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr_of(&output).trim_end(),
+        "error: days must be 1 or more, got 0"
+    );
+}
+
+/// `0.1.3` → (`0.1`, `0.2.0`): this host's 0.y line, and a version on the next one.
+fn host_line_and_next(version: &str) -> (String, String) {
+    let mut parts = version.split('.');
+    let (Some("0"), Some(minor)) = (parts.next(), parts.next()) else {
+        panic!("spine-plugin-api {version} is not a 0.y version; update this test's idea of a line");
+    };
+    let minor: u32 = minor.parse().expect("a numeric minor version");
+    (format!("0.{minor}"), format!("0.{}.0", minor + 1))
+}
+
+/// Copies this workspace's `plugin-api` (manifest and sources) into
+/// `parent/spine-plugin-api` as a stand-alone crate of version `version`.
+fn copy_plugin_api_as(parent: &Path, version: &str) -> PathBuf {
+    let source = common::workspace_root().join("plugin-api");
+    let dir = parent.join("spine-plugin-api");
+    let original = std::fs::read_to_string(source.join("Cargo.toml")).unwrap();
+    // Workspace-inherited keys become the literal values of the workspace root.
+    let manifest = original
+        .replace(
+            &format!("version = \"{API_VERSION}\""),
+            &format!("version = \"{version}\""),
+        )
+        .replace("edition.workspace = true", "edition = \"2021\"")
+        .replace("license.workspace = true", "license = \"MIT OR Apache-2.0\"")
+        .replace("abi_stable.workspace = true", "abi_stable = \"=0.11.3\"")
+        .replace("serde_json.workspace = true", "serde_json = \"1\"");
+    assert!(
+        manifest.contains(&format!("version = \"{version}\"")) && !manifest.contains(".workspace = true"),
+        "plugin-api/Cargo.toml changed shape; teach this copy about it:\n{manifest}"
+    );
+    write(&dir.join("Cargo.toml"), &manifest);
+    copy_tree(&source.join("src"), &dir.join("src"));
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Checks that the file at `installed` was refused with exactly `reason`, in
+/// one line naming the file, and that the example plugin still loads and runs.
+fn assert_refused_while_example_runs(env: &TestEnv, installed: &Path, reason: &str) {
+    let report = plugins_report(env);
+    assert_eq!(
+        report["refused"],
+        serde_json::json!([{ "path": installed.display().to_string(), "reason": reason }]),
+        "{report}"
+    );
+    let loaded: Vec<&str> = report["loaded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["domain"].as_str().unwrap())
+        .collect();
+    assert_eq!(loaded, ["example"]);
+
+    let refusal = format!("{}: {reason}", installed.display());
+    let output = env.cmd().arg("plugins").output().unwrap();
+    assert!(
+        stdout_of(&output)
+            .lines()
+            .any(|l| l == format!("refused {refusal}")),
+        "{}",
+        stdout_of(&output)
+    );
+
+    let output = env.cmd().args(["run", "example.hello"]).output().unwrap();
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stdout_of(&output).starts_with("example.hello completed in "));
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("plugin refused")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].ends_with(&format!("plugin refused: {refusal}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_plugin_built_against_another_api_line_is_refused_in_one_line() {
+    let (host_line, next_version) = host_line_and_next(API_VERSION);
+    let crates = tempfile::tempdir().unwrap();
+    let next_api = copy_plugin_api_as(crates.path(), &next_version);
+    // The very plugin that loads in the test above, built against the next line.
+    let library = build_out_of_tree(
+        crates.path(),
+        "spine-acme-next-api",
+        &plugin_api_at(&next_api),
+        &acme_files(),
+    );
+    let env = TestEnv::with_plugins(&["spine_example"]);
+    let installed = install(&env, &library);
+
+    let reason = format!(
+        "was built against spine-plugin-api {next_version}; this host speaks {host_line} — rebuild the \
+         plugin against spine-plugin-api {host_line}"
+    );
+    assert_refused_while_example_runs(&env, &installed, &reason);
+}
+
+/// A plugin that keeps a private cache in an SQLite of its own.
+const OWN_SQLITE_LIB_RS: &str = r#"
+use spine_plugin_api::{export_plugin, Context, Error, Metrics, Pipeline, PipelineDef, Plugin, Result};
+
+pub fn plugin() -> Plugin {
+    Plugin::new("cache", "1.0.0", "Keeps a private SQLite cache")
+        .pipeline(PipelineDef::new("cache.warm", "Opens its own SQLite"), |_| Ok(Warm))
+}
+
+export_plugin!(plugin);
+
+struct Warm;
+
+impl Pipeline for Warm {
+    fn run(&mut self, _ctx: &mut Context<'_>) -> Result<Metrics> {
+        let sqlite = |e: rusqlite::Error| Error::new("cache.sqlite", e.to_string());
+        let conn = rusqlite::Connection::open_in_memory().map_err(sqlite)?;
+        let one: i64 = conn.query_row("SELECT 1", [], |row| row.get(0)).map_err(sqlite)?;
+        Ok(Metrics::new().with("one", one))
+    }
+}
+"#;
+
+#[test]
+fn a_plugin_that_links_its_own_sqlite_is_refused_in_one_line() {
+    let crates = tempfile::tempdir().unwrap();
+    let dependencies = format!(
+        "{}\nrusqlite = {{ version = \"0.43\", features = [\"bundled\"] }}",
+        plugin_api_at(&common::workspace_root().join("plugin-api"))
+    );
+    let library = build_out_of_tree(
+        crates.path(),
+        "spine-own-sqlite",
+        &dependencies,
+        &[("src/lib.rs", OWN_SQLITE_LIB_RS)],
+    );
+    // The fixture is honest: SQLite's code, with its file-header string, is in the library.
+    let bytes = std::fs::read(&library).unwrap();
+    assert!(bytes.windows(15).any(|w| w == b"SQLite format 3"));
+    let env = TestEnv::with_plugins(&["spine_example"]);
+    let installed = install(&env, &library);
+
+    assert_refused_while_example_runs(
+        &env,
+        &installed,
+        "links its own copy of SQLite; plugins must use the host's database service, because two \
+         SQLite copies in one process can corrupt the database (remove rusqlite/libsqlite3-sys from \
+         the plugin)",
+    );
+}
