@@ -112,29 +112,44 @@ impl Dispatcher<'_> {
     }
 
     /// Writes the `running` row, refusing a logical key that is in use.
+    ///
+    /// The key is checked twice: first with a plain read, which in WAL mode
+    /// does not wait for another process's write transaction (a long run
+    /// holds one), so a busy key is refused at once; then again inside the
+    /// write transaction that inserts the row, so two starts cannot race.
     fn record_start(&self, execution: &Execution) -> Result<()> {
         let conn = &self.db.conn;
+        refuse_busy_key(conn, execution)?;
         conn.execute_batch("BEGIN IMMEDIATE")
             .context("recording the execution")?;
         let result = (|| {
             executions::fail_orphans(conn)?;
-            if let Some(key) = &execution.logical_key {
-                if let Some(running) = executions::running_with_key(conn, key)? {
-                    return Err(ConflictError(format!(
-                        "logical key `{key}` is held by running execution {} ({}, started {}, process {}); \
-                         wait for it to finish",
-                        running.id,
-                        running.pipeline,
-                        running.started_at.as_deref().unwrap_or("?"),
-                        running.host_pid
-                    ))
-                    .into());
-                }
-            }
+            refuse_busy_key(conn, execution)?;
             executions::insert_running(conn, execution)
         })();
         let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
         conn.execute_batch(end).context("recording the execution")?;
         result
     }
+}
+
+fn refuse_busy_key(conn: &rusqlite::Connection, execution: &Execution) -> Result<()> {
+    let Some(key) = &execution.logical_key else {
+        return Ok(());
+    };
+    let Some(running) = executions::running_with_key(conn, key)? else {
+        return Ok(());
+    };
+    if running.host_pid != i64::from(std::process::id()) && !executions::process_is_alive(running.host_pid) {
+        return Ok(()); // an orphan: marked failed inside the write transaction
+    }
+    Err(ConflictError(format!(
+        "logical key `{key}` is held by running execution {} ({}, started {}, process {}); \
+         wait for it to finish",
+        running.id,
+        running.pipeline,
+        running.started_at.as_deref().unwrap_or("?"),
+        running.host_pid
+    ))
+    .into())
 }

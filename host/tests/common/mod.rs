@@ -99,17 +99,23 @@ impl TestEnv {
     /// The real `spine-host` binary, run in the folder with its own database
     /// and plugins folder, quiet logs and no colour.
     pub fn cmd(&self) -> assert_cmd::Command {
+        let mut cmd = self.bare_cmd();
+        cmd.arg("--db")
+            .arg(&self.db)
+            .arg("--plugins-dir")
+            .arg(&self.plugins);
+        cmd
+    }
+
+    /// Like [`TestEnv::cmd`] but without `--db` and `--plugins-dir`.
+    pub fn bare_cmd(&self) -> assert_cmd::Command {
         let mut cmd = assert_cmd::Command::cargo_bin("spine-host").expect("the spine-host binary");
         cmd.current_dir(self.dir.path())
             .env_remove("SPINE_DATABASE_PATH")
             .env_remove("SPINE_PLUGINS_DIR")
             .env_remove("SPINE_DATA_DIR")
             .env("SPINE_LOG_LEVEL", "warn")
-            .env("NO_COLOR", "1")
-            .arg("--db")
-            .arg(&self.db)
-            .arg("--plugins-dir")
-            .arg(&self.plugins);
+            .env("NO_COLOR", "1");
         cmd
     }
 
