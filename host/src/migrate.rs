@@ -176,18 +176,17 @@ pub fn apply_pending(conn: &mut Connection, sets: &[MigrationSet]) -> Result<Vec
     ensure_tracking_table(conn)?;
     let mut done = Vec::new();
     for set in sets {
-        check(conn, set)?;
-        for migration in &set.migrations {
-            if apply_one(conn, &set.domain, migration).with_context(|| {
-                format!(
-                    "applying migration {}/{:03}_{}",
-                    set.domain, migration.version, migration.name
-                )
-            })? {
-                done.push(format!(
-                    "{}/{:03}_{}",
-                    set.domain, migration.version, migration.name
-                ));
+        let status = check(conn, set)?;
+        let pending = set
+            .migrations
+            .iter()
+            .filter(|m| !status.applied.iter().any(|a| a.version == m.version));
+        for migration in pending {
+            let label = format!("{}/{:03}_{}", set.domain, migration.version, migration.name);
+            if apply_one(conn, &set.domain, migration)
+                .with_context(|| format!("applying migration {label}"))?
+            {
+                done.push(label);
             }
         }
     }

@@ -1,9 +1,10 @@
 //! Third-party plugins: crates that live outside this workspace, built the way
-//! `plugin-api/README.md` tells an outside author to build them, then loaded
-//! by the real `spine-host` binary from a plugins folder next to the real
-//! plugins. Also the two refusals an outside author can run into: a plugin
-//! built against another 0.y line of `spine-plugin-api`, and a plugin that
-//! links its own SQLite.
+//! the author's guide (`plugin-api/README.md`) says, from the guide's own
+//! `Cargo.toml`, plugin and migration, then loaded by the real `spine-host`
+//! binary from a plugins folder next to the real example plugin. Also the
+//! two refusals an outside author can run into: a plugin built against
+//! another 0.y line of `spine-plugin-api`, and a plugin that links its own
+//! SQLite.
 //!
 //! Each crate is written into a temporary folder as its own workspace, with
 //! a copy of this workspace's `Cargo.lock` (same dependency versions), and
@@ -17,35 +18,38 @@ use spine_plugin_api::abi::API_VERSION;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Writes a plugin crate into `parent/<package>` as its own workspace and
-/// builds it with cargo; returns the built library. `files` are the crate's
-/// files besides `Cargo.toml` (at least `src/lib.rs`); `dependencies` is the
-/// body of its `[dependencies]` table.
-fn build_out_of_tree(parent: &Path, package: &str, dependencies: &str, files: &[(&str, &str)]) -> PathBuf {
+/// A file of the guide's complete plugin: the fenced block that follows
+/// `<!-- file: NAME -->` in `plugin-api/README.md`.
+fn guide_file(name: &str) -> String {
+    let guide = std::fs::read_to_string(common::workspace_root().join("plugin-api/README.md")).unwrap();
+    let marker = format!("<!-- file: {name} -->\n");
+    let start = guide
+        .find(&marker)
+        .unwrap_or_else(|| panic!("the guide has no {marker}"));
+    let block = &guide[start + marker.len()..];
+    let body = &block[block.find('\n').expect("a fence after the marker") + 1..];
+    body[..body.find("\n```\n").expect("a closing fence") + 1].to_owned()
+}
+
+/// The guide's package line and dependency line, which each build replaces.
+const GUIDE_PACKAGE: &str = "name = \"spine-acme\"";
+const GUIDE_DEPENDENCY: &str = "spine-plugin-api = { path = \"../market-spine/plugin-api\" }";
+
+/// Writes a plugin crate into `parent/<package>` and builds it with cargo;
+/// returns the built library. The manifest is the guide's `Cargo.toml` (its
+/// own workspace, `panic = "unwind"`), renamed to `package` and with
+/// `dependencies` instead of the guide's path to `spine-plugin-api`. `files`
+/// are the other files (at least `src/lib.rs`).
+fn build_out_of_tree(parent: &Path, package: &str, dependencies: &str, files: &[(&str, String)]) -> PathBuf {
     let dir = parent.join(package);
-    let manifest = format!(
-        r#"[package]
-name = "{package}"
-version = "1.0.0"
-edition = "2021"
-publish = false
-
-[lib]
-crate-type = ["cdylib", "rlib"]
-
-[dependencies]
-{dependencies}
-
-[profile.dev]
-panic = "unwind"
-
-[profile.release]
-panic = "unwind"
-
-# Its own workspace: no workspace above this folder may claim the crate.
-[workspace]
-"#
+    let manifest = guide_file("Cargo.toml");
+    assert!(
+        manifest.contains(GUIDE_PACKAGE) && manifest.contains(GUIDE_DEPENDENCY),
+        "the guide's Cargo.toml changed; update this test:\n{manifest}"
     );
+    let manifest = manifest
+        .replace(GUIDE_PACKAGE, &format!("name = \"{package}\""))
+        .replace(GUIDE_DEPENDENCY, dependencies);
     write(&dir.join("Cargo.toml"), &manifest);
     for (path, text) in files {
         write(&dir.join(path), text);
@@ -105,85 +109,21 @@ fn plugins_report(env: &TestEnv) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-/// A third party's plugin as the guide describes it: a migration of its own,
-/// parameters, a bulk insert, a streaming query, a log line and an error.
-const ACME_LIB_RS: &str = r#"
-use spine_plugin_api::{
-    export_plugin, Context, Error, Level, Metrics, Param, ParamKind, Pipeline, PipelineDef, Plugin, Result,
-    SqlValue,
-};
-
-pub fn plugin() -> Plugin {
-    Plugin::new("acme", env!("CARGO_PKG_VERSION"), "Acme quotes, built outside the workspace")
-        .migration(1, "acme_quotes", include_str!("../migrations/001_acme_quotes.sql"))
-        .pipeline(
-            PipelineDef::new("acme.quotes", "Stores one quote per day, then averages them")
-                .param(Param::new("symbol", ParamKind::String).required().help("The ticker"))
-                .param(Param::new("days", ParamKind::Integer).default("5").help("How many days")),
-            |params| Ok(Quotes { symbol: params.str("symbol")?.to_owned(), days: params.i64("days")? }),
-        )
-}
-
-export_plugin!(plugin);
-
-struct Quotes {
-    symbol: String,
-    days: i64,
-}
-
-impl Pipeline for Quotes {
-    fn run(&mut self, ctx: &mut Context<'_>) -> Result<Metrics> {
-        if self.days < 1 {
-            return Err(Error::new("acme.quotes.days", format!("days must be 1 or more, got {}", self.days)));
-        }
-        let mut rows = Vec::new();
-        for day in 1..=self.days {
-            rows.extend([SqlValue::Text(&self.symbol), SqlValue::Integer(day), SqlValue::Real(100.0 + day as f64)]);
-        }
-        let inserted = ctx.execute_many(
-            "INSERT INTO acme_quotes (symbol, day, price) VALUES (?1, ?2, ?3)",
-            3,
-            &rows,
-        )?;
-        let mut sum = 0.0;
-        let seen = ctx.query("SELECT price FROM acme_quotes WHERE symbol = ?1", &[self.symbol.as_str().into()], |row| {
-            match row.get(0)? {
-                SqlValue::Real(price) => sum += price,
-                other => return Err(Error::new("acme.quotes.price", format!("expected a price, found {other:?}"))),
-            }
-            Ok(true)
-        })?;
-        ctx.log(Level::Info, &format!("stored {inserted} quotes for {}", self.symbol));
-        Ok(Metrics::new().with("inserted", inserted).with("average", sum / seen as f64))
-    }
-}
-"#;
-
-const ACME_MIGRATION: &str = "CREATE TABLE acme_quotes (
-    symbol TEXT NOT NULL,
-    day    INTEGER NOT NULL,
-    price  REAL NOT NULL,
-    PRIMARY KEY (symbol, day)
-);
-";
-
-fn acme_files() -> [(&'static str, &'static str); 2] {
-    [
-        ("src/lib.rs", ACME_LIB_RS),
-        ("migrations/001_acme_quotes.sql", ACME_MIGRATION),
-    ]
+/// The guide's complete plugin: `acme`, with one pipeline and one migration.
+fn guide_plugin_files() -> [(&'static str, String); 2] {
+    ["src/lib.rs", "migrations/001_acme_quotes.sql"].map(|name| (name, guide_file(name)))
 }
 
 #[test]
-fn an_out_of_tree_plugin_loads_beside_the_real_ones_and_runs_with_its_own_migration() {
+fn the_guides_plugin_builds_out_of_tree_loads_beside_the_example_and_runs_its_migration() {
     let crates = tempfile::tempdir().unwrap();
     let api = plugin_api_at(&common::workspace_root().join("plugin-api"));
-    let library = build_out_of_tree(crates.path(), "spine-acme", &api, &acme_files());
+    let library = build_out_of_tree(crates.path(), "spine-acme", &api, &guide_plugin_files());
     let env = TestEnv::with_plugins(&["spine_example"]);
     let installed = install(&env, &library);
 
     let report = plugins_report(&env);
-    assert_eq!(report["refused"].as_array().unwrap().len(), 0, "{report}");
+    assert_eq!(report["refused"], serde_json::json!([]), "{report}");
     let loaded = report["loaded"].as_array().unwrap();
     let mut domains: Vec<&str> = loaded.iter().map(|p| p["domain"].as_str().unwrap()).collect();
     domains.sort_unstable();
@@ -196,22 +136,19 @@ fn an_out_of_tree_plugin_loads_beside_the_real_ones_and_runs_with_its_own_migrat
 
     // The first run applies the plugin's migration, then runs it; the
     // plugin's log line reaches the host's log under the plugin's domain.
-    let output = env
-        .cmd()
-        .args([
-            "--log-level",
-            "info",
-            "run",
-            "acme.quotes",
-            "-p",
-            "symbol=ACME",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    let stderr = stderr_of(&output);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
-    let execution: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let run = |args: &[&str]| {
+        let output = env
+            .cmd()
+            .args(["--log-level", "info", "run", "acme.quotes", "--json"])
+            .args(args)
+            .output()
+            .unwrap();
+        let execution: serde_json::Value =
+            serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr_of(&output)));
+        (output.status.code(), execution, stderr_of(&output))
+    };
+    let (code, execution, stderr) = run(&["-p", "symbol=ACME"]);
+    assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(execution["status"], "completed");
     assert_eq!(execution["plugin_domain"], "acme");
     assert_eq!(execution["params"]["days"], 5, "the default fills in");
@@ -224,24 +161,31 @@ fn an_out_of_tree_plugin_loads_beside_the_real_ones_and_runs_with_its_own_migrat
         "{stderr}"
     );
     assert_eq!(
-        env.count("SELECT COUNT(*) FROM core_migrations WHERE domain = 'acme' AND version = 1 AND name = 'acme_quotes'"),
+        env.count(
+            "SELECT COUNT(*) FROM core_migrations \
+             WHERE domain = 'acme' AND version = 1 AND name = 'acme_quotes'"
+        ),
         1
     );
+
+    // The second run's bulk insert skips the stored days and counts only the
+    // new one; its streaming query sees all six.
+    let (code, execution, stderr) = run(&["-p", "symbol=ACME", "-p", "days=6"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(execution["metrics"]["inserted"], 1);
+    assert_eq!(execution["metrics"]["average"], 103.5);
     assert_eq!(
         env.count("SELECT COUNT(*) FROM acme_quotes WHERE symbol = 'ACME'"),
-        5
+        6
     );
 
-    // Its errors reach the operator like any plugin's, and roll back.
-    let output = env
-        .cmd()
-        .args(["run", "acme.quotes", "-p", "symbol=ZZZ", "-p", "days=0"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
+    // Its errors reach the operator like any plugin's, and are recorded.
+    let (code, execution, _) = run(&["-p", "symbol=ZZZ", "-p", "days=0"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(execution["status"], "failed");
     assert_eq!(
-        stderr_of(&output).trim_end(),
-        "error: days must be 1 or more, got 0"
+        execution["error"],
+        "days must be 1 or more, got 0 (help: pass -p days=5)"
     );
 }
 
@@ -342,7 +286,12 @@ fn a_plugin_built_against_another_api_line_is_refused_in_one_line() {
     // of it for every temporary folder.
     let next_api = copy_plugin_api_as(&crates.path().join(package).join("vendor"), &next_version);
     // The very plugin that loads in the test above, built against the next line.
-    let library = build_out_of_tree(crates.path(), package, &plugin_api_at(&next_api), &acme_files());
+    let library = build_out_of_tree(
+        crates.path(),
+        package,
+        &plugin_api_at(&next_api),
+        &guide_plugin_files(),
+    );
     let env = TestEnv::with_plugins(&["spine_example"]);
     let installed = install(&env, &library);
 
@@ -387,7 +336,7 @@ fn a_plugin_that_links_its_own_sqlite_is_refused_in_one_line() {
         crates.path(),
         "spine-own-sqlite",
         &dependencies,
-        &[("src/lib.rs", OWN_SQLITE_LIB_RS)],
+        &[("src/lib.rs", OWN_SQLITE_LIB_RS.to_owned())],
     );
     // The fixture is honest: SQLite's code, with its file-header string, is in the library.
     let bytes = std::fs::read(&library).unwrap();

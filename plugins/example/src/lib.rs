@@ -2,8 +2,20 @@
 //!
 //! Copy this crate to start a plugin of your own. It shows every part a plugin
 //! has: a domain with a migration, pipelines with parameters, database writes,
-//! metrics and errors. `plugin-api/README.md` is the full guide.
+//! logging, progress, cancellation, metrics and errors, and unit tests.
+//! `plugin-api/README.md` is the full guide.
+//!
+//! To make the copy yours:
+//! 1. in `Cargo.toml`, rename the package and `[lib] name`, and point the
+//!    `spine-plugin-api` dependency at your checkout of Market Spine;
+//! 2. here, pick your domain (below, `"example"`) and name every pipeline
+//!    `<domain>.<name>` and every table `<domain>_<name>`;
+//! 3. replace the migration in `migrations/` with your own tables, numbered
+//!    from 001;
+//! 4. replace the three pipelines with yours. Each is a struct holding its
+//!    parameters plus an `impl Pipeline` with a `run` method.
 
+// Everything a plugin needs comes from this one crate.
 use spine_plugin_api::{
     export_plugin, Context, Error, Level, Metrics, Param, ParamKind, Pipeline, PipelineDef, Plugin, Result,
 };
@@ -11,20 +23,28 @@ use spine_plugin_api::{
 /// Describes the plugin. The host calls this once, when it loads the library.
 pub fn plugin() -> Plugin {
     // The domain ("example") prefixes every pipeline name and table name.
+    // The version is the crate's own, shown by `spine-host plugins` and stored
+    // with every execution. The description is one line for `plugins`.
     Plugin::new(
         "example",
         env!("CARGO_PKG_VERSION"),
         "Example pipelines: hello, count and fail",
     )
     // Migrations are numbered 1, 2, 3, … and never edited once released:
-    // the host stores a checksum of each one and refuses drift.
+    // the host stores a checksum of each one and refuses drift. Put a change
+    // in a new migration. `include_str!` embeds the SQL in the library.
     .migration(
         1,
         "example_greetings",
         include_str!("../migrations/001_example_greetings.sql"),
     )
+    // A pipeline: its name, a one-line description, its parameters, and a
+    // function that builds it from the parameters of one run.
     .pipeline(
         PipelineDef::new("example.hello", "Greets someone and records the greeting").param(
+            // Kinds: String, Integer, Number, Boolean, Date, Path. A parameter is
+            // optional unless `.required()`; `.default(..)` is written as on the
+            // command line; `.help(..)` is shown by `spine-host describe`.
             Param::new("name", ParamKind::String)
                 .default("World")
                 .help("Who to greet"),
@@ -51,7 +71,8 @@ pub fn plugin() -> Plugin {
     )
 }
 
-// This one line makes the library loadable by spine-host.
+// This one line makes the library loadable by spine-host. It also wraps every
+// call from the host so that a panic becomes an error instead of a crash.
 export_plugin!(plugin);
 
 /// `example.hello`: writes one row, reports the message.
@@ -64,11 +85,15 @@ impl Pipeline for Hello {
         let message = format!("Hello, {}!", self.name);
         // Every write joins the run's transaction, which the host commits when
         // `run` returns Ok and rolls back when it returns Err or panics.
+        // Values are bound to `?1`, `?2`, …, never pasted into the SQL text.
         ctx.execute(
             "INSERT INTO example_greetings (name, message) VALUES (?1, ?2)",
             &[self.name.as_str().into(), message.as_str().into()],
         )?;
+        // Goes to the host's log on stderr as `INFO  example: …`.
         ctx.log(Level::Info, &message);
+        // Metrics are the run's result: printed by `spine-host run` and
+        // stored as JSON with the execution.
         Ok(Metrics::new().with("message", message).with("rows_written", 1))
     }
 }
@@ -80,6 +105,8 @@ pub struct Count {
 
 impl Pipeline for Count {
     fn run(&mut self, ctx: &mut Context<'_>) -> Result<Metrics> {
+        // An error has a dotted code, a message saying what is wrong and,
+        // optionally, help saying what to do. The host prints it in one line.
         if self.n < 0 {
             return Err(Error::new(
                 "example.count.negative",
@@ -100,6 +127,8 @@ impl Pipeline for Count {
                     format!("the sum up to {} does not fit in 64 bits", self.n),
                 )
             })?;
+            // Progress is drawn as a bar on a terminal. Report now and then,
+            // not on every step.
             if i % 100_000 == 0 {
                 ctx.progress(i as u64, self.n as u64, "numbers");
             }
@@ -108,7 +137,8 @@ impl Pipeline for Count {
     }
 }
 
-/// `example.fail`: what a failing pipeline looks like to the operator.
+/// `example.fail`: what a failing pipeline looks like to the operator
+/// (`error: … (help: …)` on stderr, exit code 1, the run recorded as failed).
 pub struct Fail;
 
 impl Pipeline for Fail {
@@ -118,6 +148,9 @@ impl Pipeline for Fail {
     }
 }
 
+// Unit tests call the plugin's Rust code directly (the crate is also an
+// "rlib" for this). `run` needs the host's `Context`, so runs are tested
+// through the real `spine-host` binary; see plugin-api/README.md, "Testing".
 #[cfg(test)]
 mod tests {
     use super::*;
