@@ -1,9 +1,9 @@
 //! Finding candidate plugin files in the plugins folder.
 //!
 //! A candidate is a dynamic library (by extension) directly in the folder or
-//! one folder down. Hidden folders, `target/` and source crates (folders with
-//! a `Cargo.toml`) are skipped, so plugin sources beside the built `.so`
-//! files are never mistaken for plugins.
+//! one folder down. Hidden files and folders (an installer's temporary file),
+//! `target/` and source crates (folders with a `Cargo.toml`) are skipped, so
+//! plugin sources beside the built `.so` files are never mistaken for plugins.
 
 use anyhow::{bail, Context as _, Result};
 use std::path::{Path, PathBuf};
@@ -19,7 +19,8 @@ pub fn candidates(dir: &Path) -> Result<Vec<PathBuf>> {
         .into_iter();
     for entry in walker.filter_entry(|e| e.depth() == 0 || !is_skipped_folder(e)) {
         let entry = entry.with_context(|| format!("scanning plugins folder {}", dir.display()))?;
-        if !entry.file_type().is_dir() && has_library_extension(entry.path()) {
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if !entry.file_type().is_dir() && !hidden && has_library_extension(entry.path()) {
             found.push(entry.into_path());
         }
     }
@@ -29,10 +30,7 @@ pub fn candidates(dir: &Path) -> Result<Vec<PathBuf>> {
 /// Refuses a plugins folder that anyone may write to: loading a library runs
 /// its code, so such a folder would let any local user run code as us.
 pub fn check_folder_is_safe(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let metadata =
-        std::fs::metadata(dir).with_context(|| format!("reading plugins folder {}", dir.display()))?;
-    if metadata.permissions().mode() & 0o002 != 0 {
+    if is_world_writable(dir).with_context(|| format!("reading plugins folder {}", dir.display()))? {
         bail!(
             "plugins folder {} is writable by every user, and loading a plugin runs its code; \
              refusing to load from it (fix: chmod o-w {})",
@@ -41,6 +39,26 @@ pub fn check_folder_is_safe(dir: &Path) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Why a candidate file may not be loaded even before it is opened: it, or
+/// the subfolder holding it, is writable by every user.
+pub fn unsafe_candidate(path: &Path) -> Option<String> {
+    let folder = path.parent()?;
+    for (what, target) in [("the file", path), ("its folder", folder)] {
+        if is_world_writable(target).unwrap_or(false) {
+            return Some(format!(
+                "{what} is writable by every user, and loading a plugin runs its code (fix: chmod o-w {})",
+                target.display()
+            ));
+        }
+    }
+    None
+}
+
+fn is_world_writable(path: &Path) -> std::io::Result<bool> {
+    use std::os::unix::fs::PermissionsExt;
+    Ok(std::fs::metadata(path)?.permissions().mode() & 0o002 != 0)
 }
 
 fn is_skipped_folder(entry: &DirEntry) -> bool {

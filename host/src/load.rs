@@ -176,6 +176,7 @@ fn check_manifest(plugin: &LoadedPlugin) -> Result<(), String> {
     if domain == crate::migrate::CORE_DOMAIN {
         return Err("declares domain `core`, which is reserved for the host".to_owned());
     }
+    crate::migrate::check_numbering(&plugin.migrations)?;
     let mut seen = std::collections::HashSet::new();
     for pipeline in &plugin.pipelines {
         let prefix = format!("{domain}.");

@@ -105,22 +105,25 @@ fn applied(conn: &Connection, domain: &str) -> Result<Vec<AppliedMigration>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Migrations must be numbered 1, 2, 3, … in order, with no gap.
+pub fn check_numbering(migrations: &[Migration]) -> Result<(), String> {
+    for (index, migration) in migrations.iter().enumerate() {
+        let expected = index as u32 + 1;
+        if migration.version != expected {
+            return Err(format!(
+                "migrations are not numbered 1, 2, 3, …: expected version {expected}, found {} ({})",
+                migration.version, migration.name
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Checks one domain against the database and returns its status, or the
 /// reason the database and the code disagree.
 fn check(conn: &Connection, set: &MigrationSet) -> Result<DomainStatus> {
-    for (index, migration) in set.migrations.iter().enumerate() {
-        let expected = index as u32 + 1;
-        if migration.version != expected {
-            bail!(
-                "migrations of domain `{}` in {} are not numbered 1, 2, 3, …: expected version {expected}, \
-                 found {} ({})",
-                set.domain,
-                set.source,
-                migration.version,
-                migration.name
-            );
-        }
-    }
+    check_numbering(&set.migrations)
+        .map_err(|e| anyhow::anyhow!("domain `{}` in {}: {e}", set.domain, set.source))?;
     let applied = applied(conn, &set.domain)?;
     for row in &applied {
         let Some(known) = set.migrations.iter().find(|m| m.version == row.version) else {

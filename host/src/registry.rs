@@ -56,6 +56,10 @@ impl Registry {
                     continue;
                 }
             }
+            if let Some(reason) = discover::unsafe_candidate(&path) {
+                registry.refuse(path, reason);
+                continue;
+            }
             match load_plugin(&path) {
                 Ok(plugin) => loaded.push(plugin),
                 Err(reason) => registry.refuse(path, reason),

@@ -197,3 +197,39 @@ fn a_world_writable_plugins_folder_is_refused_with_the_reason() {
     assert!(stderr.contains("is writable by every user"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
+
+#[test]
+fn hidden_files_are_skipped_and_a_world_writable_plugin_file_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::with_plugins(&["spine_example"]);
+    // An installer's half-written temporary file is never loaded.
+    std::fs::write(env.plugins.join(".libpartial.so"), "half a library").unwrap();
+    let vendor = env.plugins.join("vendor");
+    std::fs::create_dir(&vendor).unwrap();
+    let shared = vendor.join("libspine_faulty.so");
+    std::fs::copy(common::plugin_library("spine_faulty"), &shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o666)).unwrap();
+
+    let output = env.cmd().args(["plugins", "--json"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["loaded"].as_array().unwrap().len(), 1, "{report}");
+    let refused = report["refused"].as_array().unwrap();
+    assert_eq!(refused.len(), 1, "{report}");
+    assert!(refused[0]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("vendor/libspine_faulty.so"));
+    assert!(refused[0]["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("the file is writable by every user"));
+
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(&vendor, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let output = env.cmd().args(["plugins", "--json"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(report["refused"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("its folder is writable by every user"));
+}

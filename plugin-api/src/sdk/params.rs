@@ -154,6 +154,22 @@ impl Params {
         self.opt_i64(name)?.ok_or_else(|| missing(name))
     }
 
+    /// A number parameter, if present (integers are accepted too).
+    pub fn opt_f64(&self, name: &str) -> Result<Option<f64>> {
+        match self.values.get(name) {
+            None | Some(Json::Null) => Ok(None),
+            Some(value) => value
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| mismatch(name, "a number", value)),
+        }
+    }
+
+    /// A required number parameter.
+    pub fn f64(&self, name: &str) -> Result<f64> {
+        self.opt_f64(name)?.ok_or_else(|| missing(name))
+    }
+
     /// A boolean parameter, if present.
     pub fn opt_bool(&self, name: &str) -> Result<Option<bool>> {
         match self.values.get(name) {

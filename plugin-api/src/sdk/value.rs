@@ -109,6 +109,32 @@ impl<'r> Row<'r> {
             .ok_or_else(|| type_error(index, "an integer", SqlValue::Null))
     }
 
+    /// Column `index` as a float (an integer column converts); NULL gives `None`.
+    pub fn opt_f64(&self, index: usize) -> Result<Option<f64>> {
+        match self.get(index)? {
+            SqlValue::Null => Ok(None),
+            SqlValue::Real(v) => Ok(Some(v)),
+            SqlValue::Integer(v) => Ok(Some(v as f64)),
+            other => Err(type_error(index, "a number", other)),
+        }
+    }
+
+    /// Column `index` as a float.
+    pub fn f64(&self, index: usize) -> Result<f64> {
+        self.opt_f64(index)?
+            .ok_or_else(|| type_error(index, "a number", SqlValue::Null))
+    }
+
+    /// Column `index` as bytes (blob or text); NULL gives `None`.
+    pub fn opt_bytes(&self, index: usize) -> Result<Option<&'r [u8]>> {
+        match self.get(index)? {
+            SqlValue::Null => Ok(None),
+            SqlValue::Blob(v) => Ok(Some(v)),
+            SqlValue::Text(v) => Ok(Some(v.as_bytes())),
+            other => Err(type_error(index, "a blob", other)),
+        }
+    }
+
     /// Column `index` as text; NULL gives `None`.
     pub fn opt_str(&self, index: usize) -> Result<Option<&'r str>> {
         match self.get(index)? {
