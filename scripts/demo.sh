@@ -26,12 +26,12 @@ echo
 
 latest="(SELECT MAX(week_ending) FROM otc_symbol_summary)"
 echo
-echo "Top 10 symbols by volume, latest week, per tier:"
+echo "Top 10 symbols by volume in the latest week:"
 "$host" query "SELECT week_ending, tier, symbol, total_volume, total_trades, venue_count, avg_trade_size
                FROM otc_symbol_summary WHERE week_ending = $latest
                ORDER BY total_volume DESC, symbol LIMIT 10"
 echo
-echo "Venue market share, latest week, all tiers:"
+echo "Venue market share in the latest week, all tiers together:"
 "$host" query "SELECT rank, mpid, total_volume, total_trades, symbol_count, market_share_pct
                FROM otc_venue_share WHERE week_ending = $latest AND tier = 'ALL'
                ORDER BY rank LIMIT 10"

@@ -57,6 +57,7 @@ fn db_reset(config: Config, yes: bool) -> Result<ExitCode> {
             path.display()
         )));
     }
+    let existed = path.exists();
     for suffix in ["", "-wal", "-shm"] {
         let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
         match std::fs::remove_file(&file) {
@@ -65,7 +66,9 @@ fn db_reset(config: Config, yes: bool) -> Result<ExitCode> {
             Err(e) => return Err(e).with_context(|| format!("deleting {}", file.display())),
         }
     }
-    println!("deleted {}", path.display());
+    if existed {
+        println!("deleted {}", path.display());
+    }
     db_init(config)
 }
 

@@ -1,0 +1,349 @@
+//! The OTC domain through the real host and the real `libspine_otc.so`:
+//! OTC.md's worked example value for value, the hash, week inference,
+//! revisions, rejects and half-even market shares.
+
+mod common;
+
+use common::{stderr_of, stdout_of, TestEnv};
+use serde_json::Value;
+
+const HEADER: &str = "tierDescription|issueSymbolIdentifier|issueName|marketParticipantName|MPID|\
+                      totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
+
+/// Writes a FINRA-shaped file with `rows` under the header; returns its path.
+fn write_file(env: &TestEnv, name: &str, rows: &[&str]) -> String {
+    let path = env.dir.path().join(name);
+    std::fs::write(&path, format!("{HEADER}\n{}\n", rows.join("\n"))).unwrap();
+    path.display().to_string()
+}
+
+/// Runs a pipeline with `--json`; returns the exit code and the execution.
+fn run(env: &TestEnv, pipeline: &str, params: &[String]) -> (i32, Value) {
+    let mut cmd = env.cmd();
+    cmd.args(["run", pipeline, "--json"]);
+    for param in params {
+        cmd.arg("-p").arg(param);
+    }
+    let output = cmd.output().unwrap();
+    let execution = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{pipeline}: {e}: {} {}", stdout_of(&output), stderr_of(&output)));
+    (output.status.code().unwrap(), execution)
+}
+
+fn rows(env: &TestEnv, sql: &str) -> Vec<Vec<String>> {
+    let conn = env.conn();
+    let mut stmt = conn.prepare(sql).unwrap();
+    let width = stmt.column_count();
+    stmt.query_map([], |row| {
+        (0..width)
+            .map(|i| {
+                Ok(match row.get_ref(i)? {
+                    rusqlite::types::ValueRef::Null => "NULL".to_owned(),
+                    rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                    other => format!("{other:?}"),
+                })
+            })
+            .collect()
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+const WORKED_EXAMPLE: [&str; 3] = [
+    "NMS Tier 1|AAPL|Apple Inc. Common Stock|VENUE A ATS|VENA|1000000|5000|2025-12-29",
+    "NMS Tier 1|AAPL|Apple Inc. Common Stock|VENUE B ATS|VENB|500000|2500|2025-12-29",
+    "NMS Tier 1|MSFT|Microsoft Corporation Common Stock|VENUE A ATS|VENA|800000|4000|2025-12-29",
+];
+
+#[test]
+fn the_worked_example_of_otc_md_value_for_value() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    let file = write_file(&env, "week.psv", &WORKED_EXAMPLE);
+    let params = [format!("file_path={file}"), "week_ending=2025-12-12".to_owned()];
+
+    let (code, ingest) = run(&env, "otc.ingest", &params);
+    assert_eq!(code, 0, "{ingest}");
+    let m = &ingest["metrics"];
+    assert_eq!(
+        (
+            m["records"].as_i64(),
+            m["inserted"].as_i64(),
+            m["duplicates"].as_i64()
+        ),
+        (Some(3), Some(3), Some(0))
+    );
+    let (_, again) = run(&env, "otc.ingest", &params);
+    let m = &again["metrics"];
+    assert_eq!(
+        (
+            m["records"].as_i64(),
+            m["inserted"].as_i64(),
+            m["duplicates"].as_i64()
+        ),
+        (Some(3), Some(0), Some(3))
+    );
+
+    // The hash example of OTC.md.
+    let hash = rows(
+        &env,
+        "SELECT record_hash FROM otc_raw WHERE symbol = 'AAPL' AND mpid = 'VENA'",
+    );
+    assert_eq!(hash, [["1ce8807cc6251f6e2bfbe1e917735425"]]);
+
+    let (code, normalize) = run(&env, "otc.normalize", &[]);
+    assert_eq!(code, 0, "{normalize}");
+    assert_eq!(normalize["metrics"]["accepted"], 3);
+    let averages = rows(&env, "SELECT DISTINCT avg_trade_size FROM otc_venue_volume");
+    assert_eq!(averages, [["200.00"]]);
+
+    let (code, summarize) = run(&env, "otc.summarize", &[]);
+    assert_eq!(code, 0, "{summarize}");
+    let summary = rows(
+        &env,
+        "SELECT symbol, total_volume, total_trades, venue_count, avg_trade_size FROM otc_symbol_summary
+         WHERE week_ending = '2025-12-12' AND tier = 'NMS Tier 1' ORDER BY symbol",
+    );
+    assert_eq!(
+        summary,
+        [
+            ["AAPL", "1500000", "7500", "2", "200.00"],
+            ["MSFT", "800000", "4000", "1", "200.00"]
+        ]
+    );
+    for tier in ["NMS Tier 1", "ALL"] {
+        let shares = rows(
+            &env,
+            &format!(
+                "SELECT mpid, total_volume, symbol_count, market_share_pct, rank FROM otc_venue_share
+                 WHERE week_ending = '2025-12-12' AND tier = '{tier}' ORDER BY rank"
+            ),
+        );
+        assert_eq!(
+            shares,
+            [
+                ["VENA", "1800000", "2", "78.26", "1"],
+                ["VENB", "500000", "1", "21.74", "2"]
+            ],
+            "{tier}"
+        );
+    }
+}
+
+#[test]
+fn a_line_with_missing_columns_is_one_reject_at_line_3_and_the_rest_load() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    let file = write_file(
+        &env,
+        "week.psv",
+        &[
+            WORKED_EXAMPLE[0],
+            "BAD|ROW|MISSING|COLUMNS",
+            WORKED_EXAMPLE[1],
+            WORKED_EXAMPLE[2],
+        ],
+    );
+    let (code, ingest) = run(
+        &env,
+        "otc.ingest",
+        &[format!("file_path={file}"), "week_ending=2025-12-12".into()],
+    );
+    assert_eq!(code, 0);
+    let m = &ingest["metrics"];
+    assert_eq!(
+        (
+            m["records"].as_i64(),
+            m["inserted"].as_i64(),
+            m["rejected"].as_i64()
+        ),
+        (Some(4), Some(3), Some(1))
+    );
+    let rejects = rows(
+        &env,
+        "SELECT stage, line_number, raw_line, source_file, execution_id FROM otc_rejects",
+    );
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0][..3], ["parse", "3", "BAD|ROW|MISSING|COLUMNS"]);
+    assert_eq!(rejects[0][3], file);
+    assert_eq!(rejects[0][4], ingest["id"].as_str().unwrap());
+    let reason = rows(&env, "SELECT reason FROM otc_rejects")[0][0].clone();
+    assert!(reason.contains("4 fields") && reason.contains('8'), "{reason}");
+}
+
+#[test]
+fn each_kind_of_bad_line_is_stored_with_its_line_and_the_counts_add_up() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    let good = "NMS Tier 2|AAOI|Applied Optoelectronics, Inc. Common Stock|EBXL LEVEL ATS|EBXL|639234|7396|2025-12-29";
+    let file = write_file(
+        &env,
+        "mixed.psv",
+        &[
+            good,
+            "NMS Tier 2|AAOI|x|y|VENB|1,2O0|5|2025-12-29",
+            "NMS Tier 2|AAOI|x|y|VENC|99999999999999999999|5|2025-12-29",
+            "NMS Tier 2|AAOI|x|y|VEND|10|5|2025-13-45",
+            "NMS Tier 2|AAOI|x|y|VENE|10",
+            good,
+            "NMS Tier 2|AAOI|x|y|VENF|-10|5|2025-12-29",
+            "NMS Tier 2||x|y|VENG|10|5|2025-12-29",
+            "NMS Tier 2|AAOI|x|y|VENH|10|0|2025-12-29",
+            "Tier 9|AAOI|x|y|VENI|10|5|2025-12-29",
+        ],
+    );
+    // An unknown tier cannot have its week inferred, so the week is given.
+    let (code, ingest) = run(
+        &env,
+        "otc.ingest",
+        &[format!("file_path={file}"), "week_ending=2025-12-05".into()],
+    );
+    assert_eq!(code, 0, "{ingest}");
+    let m = &ingest["metrics"];
+    let (records, inserted, duplicates, rejected) = (
+        m["records"].as_i64().unwrap(),
+        m["inserted"].as_i64().unwrap(),
+        m["duplicates"].as_i64().unwrap(),
+        m["rejected"].as_i64().unwrap(),
+    );
+    assert_eq!(records, inserted + duplicates + rejected);
+    assert_eq!((records, inserted, duplicates, rejected), (10, 5, 1, 4));
+    let parse_lines = rows(
+        &env,
+        "SELECT line_number FROM otc_rejects WHERE stage = 'parse' ORDER BY line_number",
+    );
+    assert_eq!(parse_lines, [["3"], ["4"], ["5"], ["6"]]);
+
+    let (code, normalize) = run(&env, "otc.normalize", &[]);
+    assert_eq!(code, 0, "{normalize}");
+    assert_eq!(
+        (
+            normalize["metrics"]["accepted"].as_i64(),
+            normalize["metrics"]["rejected"].as_i64()
+        ),
+        (Some(1), Some(4))
+    );
+    let normalize_lines = rows(
+        &env,
+        "SELECT line_number FROM otc_rejects WHERE stage = 'normalize' ORDER BY line_number",
+    );
+    assert_eq!(normalize_lines, [["8"], ["9"], ["10"], ["11"]]);
+    for row in rows(&env, "SELECT reason FROM otc_rejects") {
+        assert!(!row[0].is_empty());
+    }
+}
+
+#[test]
+fn the_trading_week_is_inferred_from_tier_and_last_update_date() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    let file = write_file(
+        &env,
+        "mixed-tiers.psv",
+        &[
+            "OTC|ABCD|Abcd Corp|VENUE A|VENA|100|10|2025-12-15",
+            "NMS Tier 1|AAPL|Apple Inc.|VENUE A|VENA|100|10|2025-12-15",
+        ],
+    );
+    let (code, ingest) = run(&env, "otc.ingest", &[format!("file_path={file}")]);
+    assert_eq!(code, 0, "{ingest}");
+    let weeks = rows(&env, "SELECT tier, week_ending FROM otc_raw ORDER BY tier");
+    assert_eq!(weeks, [["NMS Tier 1", "2025-11-28"], ["OTC", "2025-11-14"]]);
+
+    let tuesday = write_file(
+        &env,
+        "tuesday.psv",
+        &["OTC|ABCD|Abcd Corp|VENUE A|VENA|101|10|2025-12-16"],
+    );
+    let (code, refused) = run(&env, "otc.ingest", &[format!("file_path={tuesday}")]);
+    assert_eq!(code, 1);
+    let error = refused["error"].as_str().unwrap();
+    assert!(error.contains("week_ending=YYYY-MM-DD"), "{error}");
+    assert!(error.contains("tuesday.psv"), "{error}");
+    assert_eq!(rows(&env, "SELECT COUNT(*) FROM otc_raw"), [["2"]]);
+
+    // Given explicitly, the week applies and the odd date is kept as published.
+    let (code, _) = run(
+        &env,
+        "otc.ingest",
+        &[format!("file_path={tuesday}"), "week_ending=2025-11-14".into()],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT week_ending, last_update_date FROM otc_raw WHERE last_update_date = '2025-12-16'"
+        ),
+        [["2025-11-14", "2025-12-16"]]
+    );
+}
+
+#[test]
+fn a_revision_replaces_the_normalized_values_and_summarize_follows() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    let first = write_file(&env, "first.psv", &WORKED_EXAMPLE);
+    let week = "week_ending=2025-12-12".to_owned();
+    run(&env, "otc.ingest", &[format!("file_path={first}"), week.clone()]);
+    run(&env, "otc.normalize", &[]);
+    run(&env, "otc.summarize", &[]);
+
+    let corrected = write_file(
+        &env,
+        "corrected.psv",
+        &["NMS Tier 1|AAPL|Apple Inc. Common Stock|VENUE A ATS|VENA|1200000|6000|2026-01-05"],
+    );
+    let (_, ingest) = run(&env, "otc.ingest", &[format!("file_path={corrected}"), week]);
+    assert_eq!(
+        ingest["metrics"]["inserted"], 1,
+        "a corrected row is a new record"
+    );
+    let (_, normalize) = run(&env, "otc.normalize", &[]);
+    assert_eq!(normalize["metrics"]["revised"], 1, "{normalize}");
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT share_volume, trade_count FROM otc_venue_volume WHERE symbol = 'AAPL' AND mpid = 'VENA'"
+        ),
+        [["1200000", "6000"]]
+    );
+    let (_, summarize) = run(&env, "otc.summarize", &[]);
+    assert_eq!(summarize["metrics"]["weeks"], 1, "{summarize}");
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT total_volume, total_trades FROM otc_symbol_summary WHERE symbol = 'AAPL'"
+        ),
+        [["1700000", "8500"]]
+    );
+    assert_eq!(
+        rows(&env, "SELECT mpid, total_volume, market_share_pct FROM otc_venue_share WHERE tier = 'ALL' ORDER BY rank"),
+        [["VENA", "2000000", "80.00"], ["VENB", "500000", "20.00"]]
+    );
+}
+
+#[test]
+fn market_shares_round_half_even_to_two_places() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    let file = write_file(
+        &env,
+        "shares.psv",
+        &[
+            "OTC|ABCD|Abcd Corp|VENUE ONE|ONE1|1|1|2025-12-15",
+            "OTC|ABCD|Abcd Corp|VENUE THREE|THR3|3|1|2025-12-15",
+            "OTC|ABCD|Abcd Corp|VENUE BIG|BIG9|796|1|2025-12-15",
+        ],
+    );
+    run(&env, "otc.ingest", &[format!("file_path={file}")]);
+    run(&env, "otc.normalize", &[]);
+    let (code, _) = run(&env, "otc.summarize", &["week_ending=2025-11-14".into()]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT mpid, market_share_pct, rank FROM otc_venue_share WHERE tier = 'OTC' ORDER BY rank"
+        ),
+        [
+            ["BIG9", "99.50", "1"],
+            ["THR3", "0.38", "2"],
+            ["ONE1", "0.12", "3"]
+        ]
+    );
+}

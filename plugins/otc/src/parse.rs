@@ -1,0 +1,574 @@
+//! Reading FINRA's pipe-delimited weekly files, one line at a time.
+//!
+//! The parser owns the file format: the header (columns found by name, in any
+//! order, extra ones ignored), quoting, a UTF-8 BOM, CRLF, a missing final
+//! newline, and the check of every field. It knows nothing of the database or
+//! of trading weeks, so it is tested on byte slices. A line it cannot read
+//! becomes a [`Reject`] with its line number and a reason that says what was
+//! expected and what was found; only a header without FINRA's columns, or a
+//! failing read, stops it. It never panics on any input.
+//!
+//! Quoting is csv's: a quoted field may hold `|` and even line breaks, so a
+//! quote opened and never closed runs to the end of the file, as one reject
+//! at the line where it opened. Real FINRA files have no quotes at all.
+
+use crate::week::parse_date;
+use chrono::NaiveDate;
+use csv::{ByteRecord, ReaderBuilder};
+use spine_plugin_api::{Error, Result};
+use std::io::{self, Read};
+use std::num::IntErrorKind;
+
+/// FINRA's columns. The indexes below point into this list.
+pub const COLUMNS: [&str; 8] = [
+    "tierDescription",
+    "issueSymbolIdentifier",
+    "issueName",
+    "marketParticipantName",
+    "MPID",
+    "totalWeeklyShareQuantity",
+    "totalWeeklyTradeCount",
+    "lastUpdateDate",
+];
+const TIER: usize = 0;
+const SYMBOL: usize = 1;
+const ISSUE_NAME: usize = 2;
+const VENUE_NAME: usize = 3;
+const MPID: usize = 4;
+const SHARE_VOLUME: usize = 5;
+const TRADE_COUNT: usize = 6;
+const LAST_UPDATE: usize = 7;
+
+/// How much of a bad value a reason quotes, and of a bad header.
+const VALUE_QUOTE_LIMIT: usize = 60;
+const HEADER_QUOTE_LIMIT: usize = 300;
+
+/// One well-formed line. Text is trimmed and borrowed from the parser.
+#[derive(Debug)]
+pub struct Line<'a> {
+    pub line: u64,
+    /// As written; an unknown tier is the normalizer's to reject.
+    pub tier: &'a str,
+    pub symbol: &'a str,
+    pub issue_name: &'a str,
+    pub venue_name: &'a str,
+    pub mpid: &'a str,
+    pub share_volume: i64,
+    pub trade_count: i64,
+    pub last_update: NaiveDate,
+    pub last_update_text: &'a str,
+    record: &'a ByteRecord,
+}
+
+impl Line<'_> {
+    /// The line as written, for a reject raised after parsing.
+    pub fn raw_line(&self) -> String {
+        raw_line(self.record)
+    }
+}
+
+/// A line that could not be read, and why.
+#[derive(Debug)]
+pub struct Reject {
+    pub line: u64,
+    /// The line's fields joined back with `|` (quoted where needed), untruncated.
+    pub raw_line: String,
+    pub reason: String,
+}
+
+/// What one data line turned out to be.
+#[derive(Debug)]
+pub enum Record<'a> {
+    Line(Line<'a>),
+    Reject(Reject),
+}
+
+/// Streams the lines of one file.
+pub struct Parser<R> {
+    reader: csv::Reader<Terminated<R>>,
+    /// Reused for every line, so reading allocates nothing in the steady state.
+    record: ByteRecord,
+    /// Where each of [`COLUMNS`] sits in a line.
+    positions: [usize; 8],
+    /// Fields per line, as in the header.
+    width: usize,
+    file: String,
+}
+
+impl<R: Read> Parser<R> {
+    /// Reads the header of `input`; `file` names it in errors. Returns
+    /// `Ok(None)` for an input with no line at all.
+    pub fn new(input: R, file: &str) -> Result<Option<Self>> {
+        // Flexible: a line with the wrong number of fields must reach us, to
+        // become a reject with its line number rather than a read error.
+        // Lines end at `\n` only (a CRLF's `\r` is trimmed with the last
+        // field), which is what lets `read` count lines exactly.
+        let mut reader = ReaderBuilder::new()
+            .delimiter(b'|')
+            .terminator(csv::Terminator::Any(b'\n'))
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(Terminated::new(input));
+        let mut header = ByteRecord::new();
+        let Some(header_line) = read(&mut reader, &mut header, file)? else {
+            return Ok(None);
+        };
+        let positions = find_columns(&header).map_err(|message| {
+            Error::new("otc.parse.bad_header", message)
+                .with_location(format!("{file}: line {header_line}"))
+                .with_help(format!(
+                    "a FINRA weekly file starts with the header {} (in any order; extra columns are ignored)",
+                    COLUMNS.join("|")
+                ))
+        })?;
+        Ok(Some(Parser {
+            reader,
+            record: ByteRecord::new(),
+            positions,
+            width: header.len(),
+            file: file.to_owned(),
+        }))
+    }
+
+    /// The next data line, `Ok(None)` at the end. Blank lines are not lines of
+    /// data and are passed over.
+    pub fn next_record(&mut self) -> Result<Option<Record<'_>>> {
+        let Some(line) = read(&mut self.reader, &mut self.record, &self.file)? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            match check_line(&self.record, &self.positions, self.width, line) {
+                Ok(checked) => Record::Line(checked),
+                Err(reason) => Record::Reject(Reject {
+                    line,
+                    raw_line: raw_line(&self.record),
+                    reason,
+                }),
+            },
+        ))
+    }
+}
+
+/// Reads the next record that is not a blank line; returns the line it starts on.
+///
+/// csv's own record positions lag behind blank lines and CRLF endings, so the
+/// line is counted back from the reader's position after the record: that is
+/// the line after the record's final newline (every record ends with one, see
+/// [`Terminated`]), minus the newlines inside its quoted fields.
+fn read<R: Read>(reader: &mut csv::Reader<R>, record: &mut ByteRecord, file: &str) -> Result<Option<u64>> {
+    loop {
+        if !reader.read_byte_record(record).map_err(|e| read_error(file, e))? {
+            return Ok(None);
+        }
+        let inner_newlines = record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
+        let line = reader.position().line().saturating_sub(1 + inner_newlines);
+        let blank = record.len() == 1 && record[0].iter().all(u8::is_ascii_whitespace);
+        if !blank {
+            return Ok(Some(line));
+        }
+    }
+}
+
+/// The input, then an ending that makes every record end at a newline: a
+/// `\n` when the input lacks a final one, then `"\n`. That quote closes a
+/// quoted field left open at the end of the file (csv would otherwise end
+/// the record at the end of the input, not at a newline); when no quote is
+/// open it reads as a blank line, which is skipped.
+struct Terminated<R> {
+    inner: R,
+    last_byte: Option<u8>,
+    /// What is left to serve of the ending, once `inner` is exhausted.
+    ending: Option<&'static [u8]>,
+}
+
+impl<R> Terminated<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            last_byte: None,
+            ending: None,
+        }
+    }
+}
+
+impl<R: Read> Read for Terminated<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.ending.is_none() {
+            let read = self.inner.read(buf)?;
+            if read > 0 {
+                self.last_byte = Some(buf[read - 1]);
+                return Ok(read);
+            }
+            self.ending = Some(match self.last_byte {
+                None => b"",
+                Some(b'\n') => b"\"\n",
+                Some(_) => b"\n\"\n",
+            });
+        }
+        let ending = self.ending.unwrap_or_default();
+        let served = ending.len().min(buf.len());
+        buf[..served].copy_from_slice(&ending[..served]);
+        self.ending = Some(&ending[served..]);
+        Ok(served)
+    }
+}
+
+fn read_error(file: &str, error: csv::Error) -> Error {
+    Error::new("otc.ingest.read", format!("cannot read the file: {error}")).with_location(file)
+}
+
+/// Maps FINRA's column names (trimmed, any case) to their positions, or says
+/// which are missing or repeated.
+fn find_columns(header: &ByteRecord) -> Result<[usize; 8], String> {
+    let mut positions = [None; 8];
+    for (position, name) in header.iter().enumerate() {
+        let name = String::from_utf8_lossy(name);
+        // Tools that write a BOM put it before the first column's name.
+        let name = name.trim_start_matches('\u{feff}').trim();
+        let Some(column) = COLUMNS.iter().position(|c| c.eq_ignore_ascii_case(name)) else {
+            continue;
+        };
+        if let Some(first) = positions[column] {
+            return Err(format!(
+                "the header has column `{}` twice, as fields {} and {}",
+                COLUMNS[column],
+                first + 1,
+                position + 1
+            ));
+        }
+        positions[column] = Some(position);
+    }
+    let missing: Vec<String> = COLUMNS
+        .iter()
+        .zip(positions)
+        .filter(|(_, position)| position.is_none())
+        .map(|(name, _)| format!("`{name}`"))
+        .collect();
+    if !missing.is_empty() {
+        let (noun, list) = match missing.len() {
+            1 => ("column", missing[0].clone()),
+            _ => ("columns", missing.join(", ")),
+        };
+        return Err(format!(
+            "the header has no {noun} {list}; found {}",
+            quote(&raw_line(header), HEADER_QUOTE_LIMIT)
+        ));
+    }
+    Ok(positions.map(|position| position.unwrap_or_default()))
+}
+
+/// Checks one line's fields.
+fn check_line<'r>(
+    record: &'r ByteRecord,
+    positions: &[usize; 8],
+    width: usize,
+    line: u64,
+) -> Result<Line<'r>, String> {
+    if record.len() != width {
+        let found = record.len();
+        let noun = if found == 1 { "field" } else { "fields" };
+        return Err(format!(
+            "expected {width} fields as in the header, found {found} {noun}"
+        ));
+    }
+    let text = |column: usize| -> Result<&'r str, String> {
+        let bytes = &record[positions[column]];
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Ok(text.trim()),
+            Err(_) => Err(format!(
+                "field {}: expected UTF-8 text, found \"{}\"",
+                COLUMNS[column],
+                clip(&bytes.escape_ascii().to_string(), VALUE_QUOTE_LIMIT)
+            )),
+        }
+    };
+    let integer = |column: usize| -> Result<i64, String> {
+        let found = text(column)?;
+        found.parse::<i64>().map_err(|error| {
+            let expected = match error.kind() {
+                IntErrorKind::PosOverflow | IntErrorKind::NegOverflow => "an integer that fits in 64 bits",
+                _ => "an integer",
+            };
+            format!(
+                "field {}: expected {expected}, found {}",
+                COLUMNS[column],
+                quote(found, VALUE_QUOTE_LIMIT)
+            )
+        })
+    };
+    // Checked in column order, so the reason is the first problem of the line.
+    let tier = text(TIER)?;
+    let symbol = text(SYMBOL)?;
+    let issue_name = text(ISSUE_NAME)?;
+    let venue_name = text(VENUE_NAME)?;
+    let mpid = text(MPID)?;
+    let share_volume = integer(SHARE_VOLUME)?;
+    let trade_count = integer(TRADE_COUNT)?;
+    let last_update_text = text(LAST_UPDATE)?;
+    let last_update = parse_date(last_update_text).ok_or_else(|| {
+        format!(
+            "field {}: expected a date YYYY-MM-DD, found {}",
+            COLUMNS[LAST_UPDATE],
+            quote(last_update_text, VALUE_QUOTE_LIMIT)
+        )
+    })?;
+    Ok(Line {
+        line,
+        tier,
+        symbol,
+        issue_name,
+        venue_name,
+        mpid,
+        share_volume,
+        trade_count,
+        last_update,
+        last_update_text,
+        record,
+    })
+}
+
+/// The record as a line again: fields joined by `|`, quoted when they hold a
+/// `|`, a quote or a line break, invalid UTF-8 replaced, without a CRLF's `\r`.
+fn raw_line(record: &ByteRecord) -> String {
+    let mut line = String::new();
+    for (index, field) in record.iter().enumerate() {
+        if index > 0 {
+            line.push('|');
+        }
+        let field = if index + 1 == record.len() {
+            field.strip_suffix(b"\r").unwrap_or(field)
+        } else {
+            field
+        };
+        let field = String::from_utf8_lossy(field);
+        if field.contains(['|', '"', '\n', '\r']) {
+            line.push('"');
+            line.push_str(&field.replace('"', "\"\""));
+            line.push('"');
+        } else {
+            line.push_str(&field);
+        }
+    }
+    line
+}
+
+/// `text` in double quotes, shortened to `limit` characters.
+fn quote(text: &str, limit: usize) -> String {
+    format!("{:?}", clip(text, limit))
+}
+
+/// `text` cut to `limit` characters, with `…` when cut.
+pub(crate) fn clip(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "tierDescription|issueSymbolIdentifier|issueName|marketParticipantName|MPID|\
+totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
+
+    /// Every record of `input`: lines as `N: tier|symbol|…|date`, rejects as `N! reason`.
+    fn parse(input: &[u8]) -> Result<Vec<String>> {
+        let Some(mut parser) = Parser::new(input, "t.psv")? else {
+            return Ok(Vec::new());
+        };
+        let mut seen = Vec::new();
+        while let Some(record) = parser.next_record()? {
+            seen.push(match record {
+                Record::Line(l) => format!(
+                    "{}: {}|{}|{}|{}|{}|{}|{}|{}",
+                    l.line,
+                    l.tier,
+                    l.symbol,
+                    l.issue_name,
+                    l.venue_name,
+                    l.mpid,
+                    l.share_volume,
+                    l.trade_count,
+                    l.last_update
+                ),
+                Record::Reject(r) => format!("{}! {}", r.line, r.reason),
+            });
+        }
+        Ok(seen)
+    }
+
+    fn file(lines: &[&str]) -> Vec<u8> {
+        let mut text = format!("{HEADER}\n");
+        for line in lines {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text.into_bytes()
+    }
+
+    const AAPL: &str = "NMS Tier 1|AAPL|Apple Inc. Common Stock|UBSA UBS ATS|UBSA|1000000|5000|2025-12-15";
+
+    #[test]
+    fn bom_crlf_and_no_final_newline_are_tolerated() {
+        let input = format!("\u{feff}{HEADER}\r\n{AAPL}\r\n{}", AAPL.replace("UBSA", "SGMT"));
+        assert_eq!(
+            parse(input.as_bytes()).unwrap(),
+            [
+                "2: NMS Tier 1|AAPL|Apple Inc. Common Stock|UBSA UBS ATS|UBSA|1000000|5000|2025-12-15",
+                "3: NMS Tier 1|AAPL|Apple Inc. Common Stock|SGMT UBS ATS|SGMT|1000000|5000|2025-12-15",
+            ]
+        );
+    }
+
+    #[test]
+    fn quoted_fields_may_hold_pipes_and_text_is_trimmed_with_case_kept() {
+        let input =
+            file(&[r#"OTC| brk.b |"Pipe | Co, ""Inc"" $1 #2"|OTCN OTC LINK|OTCN| -5 |+3|2025-12-15"#]);
+        assert_eq!(
+            parse(&input).unwrap(),
+            [r#"2: OTC|brk.b|Pipe | Co, "Inc" $1 #2|OTCN OTC LINK|OTCN|-5|3|2025-12-15"#]
+        );
+    }
+
+    #[test]
+    fn columns_are_found_by_name_in_any_order_and_extra_ones_are_ignored() {
+        let input = "lastUpdateDate|MPID|extra|totalWeeklyTradeCount|issueName|TIERDESCRIPTION|\
+                     issueSymbolIdentifier|marketParticipantName|totalWeeklyShareQuantity\n\
+                     2025-12-15|UBSA|\u{fffd}anything|7|Apple|NMS Tier 1|AAPL|UBS ATS|700\n";
+        assert_eq!(
+            parse(input.as_bytes()).unwrap(),
+            ["2: NMS Tier 1|AAPL|Apple|UBS ATS|UBSA|700|7|2025-12-15"]
+        );
+    }
+
+    #[test]
+    fn a_missing_column_fails_naming_the_column_and_the_file() {
+        let input = HEADER.replace("|totalWeeklyTradeCount", "") + "\n" + AAPL;
+        let error = parse(input.as_bytes()).unwrap_err();
+        assert_eq!(error.code, "otc.parse.bad_header");
+        assert_eq!(error.location.as_deref(), Some("t.psv: line 1"));
+        assert!(
+            error
+                .message
+                .starts_with("the header has no column `totalWeeklyTradeCount`; found \"tierDescription|"),
+            "{}",
+            error.message
+        );
+        assert!(error
+            .help
+            .unwrap()
+            .contains("tierDescription|issueSymbolIdentifier|"));
+
+        let error = parse(b"WeekEnding|Tier|Symbol|MPID|TotalShares|TotalTrades\n").unwrap_err();
+        assert!(
+            error.message.starts_with(
+                "the header has no columns `tierDescription`, `issueSymbolIdentifier`, `issueName`, \
+                 `marketParticipantName`, `totalWeeklyShareQuantity`, `totalWeeklyTradeCount`, `lastUpdateDate`"
+            ),
+            "{}",
+            error.message
+        );
+        let error = parse(format!("{HEADER}|mpid\n").as_bytes()).unwrap_err();
+        assert_eq!(
+            error.message,
+            "the header has column `MPID` twice, as fields 5 and 9"
+        );
+    }
+
+    #[test]
+    fn a_line_with_the_wrong_field_count_is_one_reject_at_its_line() {
+        let input = file(&[AAPL, "BAD|ROW|MISSING|COLUMNS", AAPL, "A|B|C|D|E|F|G|H|I"]);
+        let seen = parse(&input).unwrap();
+        assert_eq!(seen[1], "3! expected 8 fields as in the header, found 4 fields");
+        assert_eq!(seen[3], "5! expected 8 fields as in the header, found 9 fields");
+        assert!(seen[0].starts_with("2: ") && seen[2].starts_with("4: "));
+    }
+
+    #[test]
+    fn bad_fields_say_what_was_expected_and_what_was_found() {
+        let bad = |from: &str, to: &str| AAPL.replace(from, to);
+        let input = file(&[
+            &bad("1000000", "1,2O0"),
+            &bad("1000000", "9223372036854775808"),
+            &bad("5000", "-9223372036854775809"),
+            &bad("5000", ""),
+            &bad("2025-12-15", "2025-12-32"),
+            &bad("2025-12-15", "12/15/2025"),
+        ]);
+        assert_eq!(
+            parse(&input).unwrap(),
+            [
+                "2! field totalWeeklyShareQuantity: expected an integer, found \"1,2O0\"",
+                "3! field totalWeeklyShareQuantity: expected an integer that fits in 64 bits, found \
+                 \"9223372036854775808\"",
+                "4! field totalWeeklyTradeCount: expected an integer that fits in 64 bits, found \
+                 \"-9223372036854775809\"",
+                "5! field totalWeeklyTradeCount: expected an integer, found \"\"",
+                "6! field lastUpdateDate: expected a date YYYY-MM-DD, found \"2025-12-32\"",
+                "7! field lastUpdateDate: expected a date YYYY-MM-DD, found \"12/15/2025\"",
+            ]
+        );
+        let edge = file(&[&bad("1000000", "9223372036854775807")]);
+        assert!(parse(&edge).unwrap()[0].contains("|9223372036854775807|"));
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_reject_unless_in_an_ignored_column() {
+        let mut input = format!("{HEADER}|note\n").into_bytes();
+        input.extend_from_slice(b"OTC|CAF|Caf\xe9 Inc|OTCN|OTCN|1|1|2025-12-15|ok\n");
+        input.extend_from_slice(b"OTC|CAF|Cafe Inc|OTCN|OTCN|1|1|2025-12-15|\xff\n");
+        let seen = parse(&input).unwrap();
+        assert_eq!(
+            seen[0],
+            "2! field issueName: expected UTF-8 text, found \"Caf\\xe9 Inc\""
+        );
+        assert_eq!(seen[1], "3: OTC|CAF|Cafe Inc|OTCN|OTCN|1|1|2025-12-15");
+    }
+
+    #[test]
+    fn the_raw_line_of_a_reject_is_the_line_as_written() {
+        let input = file(&[r#"OTC|X|"A | B"|V|M|1|x|2025-12-15"#]);
+        let mut parser = Parser::new(input.as_slice(), "t.psv").unwrap().unwrap();
+        let Some(Record::Reject(reject)) = parser.next_record().unwrap() else {
+            panic!("expected a reject");
+        };
+        assert_eq!(reject.raw_line, r#"OTC|X|"A | B"|V|M|1|x|2025-12-15"#);
+    }
+
+    #[test]
+    fn a_quoted_line_break_keeps_every_line_number_right() {
+        let two_lines = AAPL.replace("Apple Inc. Common Stock", "\"Apple\r\nInc.\"");
+        let input = format!("{HEADER}\r\n\r\n{AAPL}\r\n{two_lines}\r\n{AAPL}");
+        let lines: Vec<String> = parse(input.as_bytes())
+            .unwrap()
+            .iter()
+            .map(|seen| seen[..seen.find(':').unwrap()].to_owned())
+            .collect();
+        assert_eq!(lines, ["3", "4", "6"]);
+
+        // A quote left open at the end swallows the rest of the file into one
+        // reject, which still starts at its own line.
+        let input = format!("{HEADER}\n\n\nOTC|\"open|x\n{AAPL}");
+        assert_eq!(
+            parse(input.as_bytes()).unwrap(),
+            ["4! expected 8 fields as in the header, found 2 fields"]
+        );
+    }
+
+    #[test]
+    fn empty_files_header_only_files_and_blank_lines_give_no_records() {
+        assert!(Parser::new(&b""[..], "t.psv").unwrap().is_none());
+        assert_eq!(
+            parse(format!("{HEADER}\n").as_bytes()).unwrap(),
+            Vec::<String>::new()
+        );
+        assert_eq!(parse(HEADER.as_bytes()).unwrap(), Vec::<String>::new());
+        let seen = parse(&file(&["", AAPL, "  ", "\r", ""])).unwrap();
+        assert_eq!(seen.len(), 1);
+        assert!(seen[0].starts_with("3: "), "{seen:?}");
+    }
+}

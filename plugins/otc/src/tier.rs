@@ -1,0 +1,67 @@
+//! FINRA's three tiers and the spellings they go by.
+//!
+//! Files write `NMS Tier 1`, `NMS Tier 2` and `OTC`; FINRA's API writes `T1`,
+//! `T2` and `OTCE`. Both map to one canonical spelling, which is what the
+//! record hash and the normalized tables use.
+
+/// One of FINRA's tiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    NmsTier1,
+    NmsTier2,
+    Otc,
+}
+
+/// The accepted spellings, for messages.
+pub const SPELLINGS: &str = "NMS Tier 1, NMS Tier 2 or OTC (or T1, T2, OTCE)";
+
+impl Tier {
+    /// Reads a tier: trimmed, case-insensitive, file or API spelling.
+    pub fn parse(text: &str) -> Option<Tier> {
+        let text = text.trim();
+        let is = |spelling: &str| text.eq_ignore_ascii_case(spelling);
+        if is("NMS Tier 1") || is("T1") {
+            Some(Tier::NmsTier1)
+        } else if is("NMS Tier 2") || is("T2") {
+            Some(Tier::NmsTier2)
+        } else if is("OTC") || is("OTCE") {
+            Some(Tier::Otc)
+        } else {
+            None
+        }
+    }
+
+    /// The spelling stored and hashed.
+    pub fn canonical(self) -> &'static str {
+        match self {
+            Tier::NmsTier1 => "NMS Tier 1",
+            Tier::NmsTier2 => "NMS Tier 2",
+            Tier::Otc => "OTC",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_and_api_spellings_map_to_one_tier() {
+        for (text, tier) in [
+            ("NMS Tier 1", Tier::NmsTier1),
+            (" nms tier 1 ", Tier::NmsTier1),
+            ("T1", Tier::NmsTier1),
+            ("NMS Tier 2", Tier::NmsTier2),
+            ("t2", Tier::NmsTier2),
+            ("OTC", Tier::Otc),
+            ("OTCE", Tier::Otc),
+            ("otce", Tier::Otc),
+        ] {
+            assert_eq!(Tier::parse(text), Some(tier), "{text:?}");
+        }
+        for text in ["", "Tier 1", "NMS Tier 3", "T3", "OTC Tier", "NMSTier1"] {
+            assert_eq!(Tier::parse(text), None, "{text:?}");
+        }
+        assert_eq!(Tier::parse("t1").map(Tier::canonical), Some("NMS Tier 1"));
+    }
+}
