@@ -5,12 +5,13 @@
 //! newline, and the check of every field. It knows nothing of the database or
 //! of trading weeks, so it is tested on byte slices. A line it cannot read
 //! becomes a [`Reject`] with its line number and a reason that says what was
-//! expected and what was found; only a header without FINRA's columns, or a
-//! failing read, stops it. It never panics on any input.
+//! expected and what was found; only an empty file, a header without FINRA's
+//! columns, or a failing read, stops it. It never panics on any input.
 //!
 //! Quoting is csv's: a quoted field may hold `|` and even line breaks, so a
 //! quote opened and never closed runs to the end of the file, as one reject
-//! at the line where it opened. Real FINRA files have no quotes at all.
+//! at the line where it opened whose reason names the lines it took in. Real
+//! FINRA files have no quotes at all.
 
 use crate::week::parse_date;
 use chrono::NaiveDate;
@@ -42,6 +43,10 @@ const LAST_UPDATE: usize = 7;
 /// How much of a bad value a reason quotes, and of a bad header.
 const VALUE_QUOTE_LIMIT: usize = 60;
 const HEADER_QUOTE_LIMIT: usize = 300;
+
+/// The longest line accepted, in bytes. FINRA's lines are about 100 bytes; a
+/// longer one is a damaged file, and is rejected rather than stored.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// One well-formed line. Text is trimmed and borrowed from the parser.
 #[derive(Debug)]
@@ -96,8 +101,9 @@ pub struct Parser<R> {
 }
 
 impl<R: Read> Parser<R> {
-    /// Reads the header of `input`; `file` names it in errors. Returns
-    /// `Ok(None)` for an input with no line at all.
+    /// Reads the header of `input`; `file` names it in errors. An input with
+    /// no line at all (an empty file, often a download cut short) is an error,
+    /// like a header without FINRA's columns, so `Ok(None)` is never returned.
     pub fn new(input: R, file: &str) -> Result<Option<Self>> {
         // Flexible: a line with the wrong number of fields must reach us, to
         // become a reject with its line number rather than a read error.
@@ -110,8 +116,16 @@ impl<R: Read> Parser<R> {
             .flexible(true)
             .from_reader(Terminated::new(input));
         let mut header = ByteRecord::new();
-        let Some(header_line) = read(&mut reader, &mut header, file)? else {
-            return Ok(None);
+        let Some((header_line, _)) = read(&mut reader, &mut header, file)? else {
+            return Err(Error::new(
+                "otc.parse.empty",
+                "the file is empty: it has no header and no lines",
+            )
+            .with_location(file)
+            .with_help(format!(
+                "a FINRA weekly file starts with the header {}; download it again",
+                COLUMNS.join("|")
+            )));
         };
         let positions = find_columns(&header).map_err(|message| {
             Error::new("otc.parse.bad_header", message)
@@ -133,38 +147,57 @@ impl<R: Read> Parser<R> {
     /// The next data line, `Ok(None)` at the end. Blank lines are not lines of
     /// data and are passed over.
     pub fn next_record(&mut self) -> Result<Option<Record<'_>>> {
-        let Some(line) = read(&mut self.reader, &mut self.record, &self.file)? else {
+        let Some((line, last_line)) = read(&mut self.reader, &mut self.record, &self.file)? else {
             return Ok(None);
         };
         Ok(Some(
             match check_line(&self.record, &self.positions, self.width, line) {
                 Ok(checked) => Record::Line(checked),
-                Err(reason) => Record::Reject(Reject {
-                    line,
-                    raw_line: raw_line(&self.record),
-                    reason,
-                }),
+                Err(mut reason) => {
+                    if last_line > line {
+                        reason.push_str(&format!(
+                            " (a quoted field runs over lines {line} to {last_line}: a quote not closed on \
+                             its own line takes in the lines after it)"
+                        ));
+                    }
+                    Record::Reject(Reject {
+                        line,
+                        raw_line: raw_line(&self.record),
+                        reason,
+                    })
+                }
             },
         ))
     }
 }
 
-/// Reads the next record that is not a blank line; returns the line it starts on.
+/// Reads the next record that is not a blank line; returns the lines it
+/// starts and ends on (they differ when a quoted field holds line breaks).
 ///
 /// csv's own record positions lag behind blank lines and CRLF endings, so the
 /// line is counted back from the reader's position after the record: that is
 /// the line after the record's final newline (every record ends with one, see
 /// [`Terminated`]), minus the newlines inside its quoted fields.
-fn read<R: Read>(reader: &mut csv::Reader<R>, record: &mut ByteRecord, file: &str) -> Result<Option<u64>> {
+fn read<R: Read>(
+    reader: &mut csv::Reader<Terminated<R>>,
+    record: &mut ByteRecord,
+    file: &str,
+) -> Result<Option<(u64, u64)>> {
     loop {
         if !reader.read_byte_record(record).map_err(|e| read_error(file, e))? {
             return Ok(None);
         }
         let inner_newlines = record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
-        let line = reader.position().line().saturating_sub(1 + inner_newlines);
+        let mut last_line = reader.position().line().saturating_sub(1);
+        let line = last_line.saturating_sub(inner_newlines);
+        if reader.get_ref().closed_by_ending(reader.position().byte()) {
+            // The quote was left open: the record took in the input's last
+            // newline (or the ending's), and ends on the line before.
+            last_line = last_line.saturating_sub(1).max(line);
+        }
         let blank = record.len() == 1 && record[0].iter().all(u8::is_ascii_whitespace);
         if !blank {
-            return Ok(Some(line));
+            return Ok(Some((line, last_line)));
         }
     }
 }
@@ -179,6 +212,8 @@ struct Terminated<R> {
     last_byte: Option<u8>,
     /// What is left to serve of the ending, once `inner` is exhausted.
     ending: Option<&'static [u8]>,
+    /// Bytes served so far, the ending's included.
+    served: u64,
 }
 
 impl<R> Terminated<R> {
@@ -187,7 +222,14 @@ impl<R> Terminated<R> {
             inner,
             last_byte: None,
             ending: None,
+            served: 0,
         }
+    }
+
+    /// True when a record that ended at byte `end` of what was served was
+    /// closed by the ending's quote, that is, its quote was never closed.
+    fn closed_by_ending(&self, end: u64) -> bool {
+        self.ending.is_some_and(<[u8]>::is_empty) && end == self.served
     }
 }
 
@@ -200,6 +242,7 @@ impl<R: Read> Read for Terminated<R> {
             let read = self.inner.read(buf)?;
             if read > 0 {
                 self.last_byte = Some(buf[read - 1]);
+                self.served += read as u64;
                 return Ok(read);
             }
             self.ending = Some(match self.last_byte {
@@ -212,6 +255,7 @@ impl<R: Read> Read for Terminated<R> {
         let served = ending.len().min(buf.len());
         buf[..served].copy_from_slice(&ending[..served]);
         self.ending = Some(&ending[served..]);
+        self.served += served as u64;
         Ok(served)
     }
 }
@@ -267,6 +311,13 @@ fn check_line<'r>(
     width: usize,
     line: u64,
 ) -> Result<Line<'r>, String> {
+    // The fields and the `|` between them; quotes and the newline not counted.
+    let length = record.as_slice().len() + record.len().saturating_sub(1);
+    if length > MAX_LINE_BYTES {
+        return Err(format!(
+            "expected a line of at most {MAX_LINE_BYTES} bytes, found {length} bytes"
+        ));
+    }
     if record.len() != width {
         let found = record.len();
         let noun = if found == 1 { "field" } else { "fields" };
@@ -551,8 +602,21 @@ totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
         assert_eq!(lines, ["3", "4", "6"]);
 
         // A quote left open at the end swallows the rest of the file into one
-        // reject, which still starts at its own line.
-        let input = format!("{HEADER}\n\n\nOTC|\"open|x\n{AAPL}");
+        // reject, which still starts at its own line and names the lines it took.
+        let takes_in = |fields: u64, last: u64| {
+            format!(
+                "4! expected 8 fields as in the header, found {fields} fields (a quoted field runs over \
+                 lines 4 to {last}: a quote not closed on its own line takes in the lines after it)"
+            )
+        };
+        let input = format!("{HEADER}\n\n\nOTC|\"open|x\n{AAPL}\n{AAPL}");
+        assert_eq!(parse(input.as_bytes()).unwrap(), [takes_in(2, 6)]);
+        assert_eq!(parse(format!("{input}\n").as_bytes()).unwrap(), [takes_in(2, 6)]);
+        // Closed at the start of line 5, the record ends there.
+        let input = format!("{HEADER}\n\n\nOTC|\"open|x\n\"|y\n{AAPL}\n");
+        assert_eq!(parse(input.as_bytes()).unwrap()[0], takes_in(3, 5));
+        // Opened on the last line, it takes in no other line.
+        let input = format!("{HEADER}\n\n\nOTC|\"open|x");
         assert_eq!(
             parse(input.as_bytes()).unwrap(),
             ["4! expected 8 fields as in the header, found 2 fields"]
@@ -560,8 +624,35 @@ totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
     }
 
     #[test]
-    fn empty_files_header_only_files_and_blank_lines_give_no_records() {
-        assert!(Parser::new(&b""[..], "t.psv").unwrap().is_none());
+    fn an_empty_file_fails_naming_the_file() {
+        for empty in [&b""[..], b"\n", b" \r\n\n"] {
+            let error = Parser::new(empty, "t.psv").err().unwrap();
+            assert_eq!(error.code, "otc.parse.empty");
+            assert_eq!(error.location.as_deref(), Some("t.psv"));
+            assert_eq!(error.message, "the file is empty: it has no header and no lines");
+        }
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_is_a_reject_and_the_next_line_loads() {
+        let long = AAPL.replace("Apple Inc. Common Stock", &"A".repeat(MAX_LINE_BYTES));
+        let seen = parse(&file(&[&long, AAPL])).unwrap();
+        let length = long.len();
+        assert_eq!(
+            seen[0],
+            format!("2! expected a line of at most 65536 bytes, found {length} bytes")
+        );
+        assert!(seen[1].starts_with("3: "), "{seen:?}");
+        let longest = AAPL.replace(
+            "Apple Inc. Common Stock",
+            &"A".repeat(MAX_LINE_BYTES - AAPL.len() + 23),
+        );
+        assert_eq!(longest.len(), MAX_LINE_BYTES);
+        assert!(parse(&file(&[&longest])).unwrap()[0].starts_with("2: "));
+    }
+
+    #[test]
+    fn header_only_files_and_blank_lines_give_no_records() {
         assert_eq!(
             parse(format!("{HEADER}\n").as_bytes()).unwrap(),
             Vec::<String>::new()
