@@ -1,5 +1,6 @@
 //! The dispatcher: every run goes through [`Dispatcher::submit`], which
-//! checks the request, records the execution, runs it, and records the end.
+//! checks the request (against the spec, then through the plugin's factory),
+//! records the execution, runs it, and records the end.
 //!
 //! The execution row is written and updated outside the pipeline's
 //! transaction, so a failed or cancelled run is recorded too. The logical-key
@@ -56,12 +57,21 @@ pub struct Dispatcher<'a> {
 impl Dispatcher<'_> {
     /// Checks, records, runs and records the end of one execution. `Err` is
     /// for requests refused before anything ran (unknown pipeline, bad
-    /// parameters, a busy logical key) and for host failures.
+    /// parameters, including values the factory refuses with a
+    /// `<domain>.params` code, a busy logical key) and for host failures.
     pub fn submit(&self, submission: &Submission, progress: &Progress) -> Result<Execution> {
         let Some((plugin, spec)) = self.registry.pipeline(&submission.pipeline) else {
             return Err(usage(self.registry.unknown_pipeline(&submission.pipeline)));
         };
         let params = params::validate(spec, &submission.params, self.data_dir)?;
+        // The factory runs before anything is recorded, so that a value it
+        // refuses is bad usage that changes nothing (see `refuses_params`).
+        let created = runner::create(plugin, &spec.name, &params);
+        if let Err(error) = &created {
+            if runner::refuses_params(&plugin.domain, error) {
+                return Err(usage(runner::describe_plugin_error(error)));
+            }
+        }
         let mut execution = Execution {
             id: executions::new_id(),
             pipeline: spec.name.clone(),
@@ -92,8 +102,11 @@ impl Dispatcher<'_> {
             progress,
             cancel: self.cancel,
         };
-        let outcome = runner::run(self.db, &request)
-            .with_context(|| format!("running {} (execution {})", spec.name, execution.id));
+        let outcome = match created {
+            Ok(pipeline) => runner::run(self.db, &request, pipeline)
+                .with_context(|| format!("running {} (execution {})", spec.name, execution.id)),
+            Err(error) => Ok(runner::not_created(&error)),
+        };
         let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(error) => runner::RunOutcome {

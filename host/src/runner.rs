@@ -1,5 +1,6 @@
-//! Running one pipeline inside one transaction: commit on success, roll back
-//! on error, panic (which the plugin's SDK turns into an error) or Ctrl-C.
+//! Creating a pipeline through its plugin's factory, and running it inside
+//! one transaction: commit on success, roll back on error, panic (which the
+//! plugin's SDK turns into an error) or Ctrl-C.
 
 use crate::db::Database;
 use crate::executions::Status;
@@ -8,7 +9,7 @@ use crate::progress::Progress;
 use crate::services::RunServices;
 use abi_stable::{sabi_trait::TD_Opaque, sabi_types::RMut};
 use anyhow::{Context as _, Result};
-use spine_plugin_api::abi::{HostServices_TO, PluginError};
+use spine_plugin_api::abi::{HostServices_TO, PipelineBox, PluginError};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How a run ended.
@@ -19,9 +20,10 @@ pub struct RunOutcome {
     pub error: Option<String>,
 }
 
-/// Everything one run needs.
+/// Everything one run needs besides the pipeline itself.
 pub struct RunRequest<'r> {
     pub plugin: &'r LoadedPlugin,
+    /// The pipeline's name.
     pub pipeline: &'r str,
     pub params: &'r serde_json::Map<String, serde_json::Value>,
     pub execution_id: &'r str,
@@ -42,16 +44,42 @@ pub fn describe_plugin_error(error: &PluginError) -> String {
     text
 }
 
-/// Creates the pipeline and runs it in one transaction. An `Err` means the
-/// host itself could not run it (for example, the database stayed locked).
-pub fn run(db: &Database, request: &RunRequest<'_>) -> Result<RunOutcome> {
-    let params_json = serde_json::Value::Object(request.params.clone()).to_string();
-    let created =
-        (request.plugin.module.create_pipeline())(request.pipeline.into(), params_json.as_str().into());
-    let mut pipeline = match created.into_result() {
-        Ok(pipeline) => pipeline,
-        Err(error) => return Ok(failed(describe_plugin_error(&error))),
-    };
+/// Asks the plugin's factory for pipeline `name`, with parameters already
+/// checked against its spec. The factory checks what a spec cannot say (a
+/// date that must be a Friday, a file that must exist); nothing runs yet.
+#[allow(clippy::result_large_err)] // the error as the ABI hands it over, once per run
+pub fn create(
+    plugin: &LoadedPlugin,
+    name: &str,
+    params: &serde_json::Map<String, serde_json::Value>,
+) -> Result<PipelineBox, PluginError> {
+    let params_json = serde_json::Value::Object(params.clone()).to_string();
+    (plugin.module.create_pipeline())(name.into(), params_json.as_str().into()).into_result()
+}
+
+/// True when a factory's error refuses the parameters' values: its code is
+/// `<domain>.params` or starts with `<domain>.params.` (for example
+/// `otc.params.week_ending_not_friday`). Such a request is bad usage, like a
+/// value of the wrong kind: exit code 2, and nothing is recorded. Any other
+/// factory error (`otc.ingest.not_found`, the SDK's `sdk.params.*`, which
+/// mean the plugin's code and spec disagree) is a failed run.
+pub fn refuses_params(domain: &str, error: &PluginError) -> bool {
+    error
+        .code
+        .as_str()
+        .strip_prefix(domain)
+        .and_then(|rest| rest.strip_prefix(".params"))
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
+/// The outcome of a run whose pipeline the factory would not create.
+pub fn not_created(error: &PluginError) -> RunOutcome {
+    failed(describe_plugin_error(error))
+}
+
+/// Runs `pipeline` in one transaction. An `Err` means the host itself could
+/// not run it (for example, the database stayed locked).
+pub fn run(db: &Database, request: &RunRequest<'_>, mut pipeline: PipelineBox) -> Result<RunOutcome> {
     let mut services = RunServices {
         db,
         progress: request.progress,
@@ -115,5 +143,37 @@ fn cancelled_outcome() -> RunOutcome {
         status: Status::Cancelled,
         metrics: None,
         error: Some("cancelled by the operator (Ctrl-C); every write of the run was rolled back".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_domains_own_params_codes_refuse_the_request() {
+        let error = |code: &str| PluginError {
+            code: code.into(),
+            message: "m".into(),
+            help: None.into(),
+            location: None.into(),
+        };
+        for code in [
+            "otc.params",
+            "otc.params.week_ending_not_friday",
+            "otc.params.x.y",
+        ] {
+            assert!(refuses_params("otc", &error(code)), "{code}");
+        }
+        for code in [
+            "otc.ingest.not_found",
+            "otc.paramsx",
+            "otc.ingest.params",
+            "sdk.params.type",
+            "other.params.x",
+            "otcparams.x",
+        ] {
+            assert!(!refuses_params("otc", &error(code)), "{code}");
+        }
     }
 }
