@@ -5,7 +5,7 @@
 //! read-only ones, so a plugin cannot commit half a run or change the
 //! connection under the host.
 
-use crate::error::UsageError;
+use crate::error::usage;
 use anyhow::{Context as _, Result};
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::{Connection, OpenFlags};
@@ -43,12 +43,11 @@ impl Database {
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             if !parent.is_dir() {
-                return Err(UsageError(format!(
+                return Err(usage(format!(
                     "database {}: folder {} does not exist",
                     path.display(),
                     parent.display()
-                ))
-                .into());
+                )));
             }
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -92,7 +91,7 @@ fn not_a_database(path: &Path, error: rusqlite::Error) -> anyhow::Error {
         rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::NotADatabase
     );
     if is_not_db {
-        UsageError(format!("database {} is not a SQLite database", path.display())).into()
+        usage(format!("database {} is not a SQLite database", path.display()))
     } else {
         anyhow::Error::new(error).context(format!("setting up database {}", path.display()))
     }

@@ -8,7 +8,7 @@
 //! both start a run with the same key.
 
 use crate::db::Database;
-use crate::error::{usage, ConflictError};
+use crate::error::{conflict, usage};
 use crate::executions::{self, Execution, Lane, Status, TriggerSource};
 use crate::params;
 use crate::progress::Progress;
@@ -156,13 +156,12 @@ fn refuse_busy_key(conn: &rusqlite::Connection, execution: &Execution) -> Result
     if running.host_pid != i64::from(std::process::id()) && !executions::process_is_alive(running.host_pid) {
         return Ok(()); // an orphan: marked failed inside the write transaction
     }
-    Err(ConflictError(format!(
+    Err(conflict(format!(
         "logical key `{key}` is held by running execution {} ({}, started {}, process {}); \
          wait for it to finish",
         running.id,
         running.pipeline,
         running.started_at.as_deref().unwrap_or("?"),
         running.host_pid
-    ))
-    .into())
+    )))
 }

@@ -1,8 +1,8 @@
-//! Exit codes, and the error kinds that choose them.
+//! Exit codes, and the error that chooses one.
 //!
 //! Errors travel as `anyhow::Error` with context on every layer; the CLI prints
-//! the chain once, on one line. A [`UsageError`] or [`ConflictError`] anywhere
-//! in the chain picks its exit code; any other error is an environment problem.
+//! the chain once, on one line. A [`Refused`] anywhere in the chain carries its
+//! exit code; any other error is an environment problem.
 
 use std::fmt;
 
@@ -23,42 +23,43 @@ pub enum ExitCode {
     Cancelled = 130,
 }
 
-/// A request the user can fix by changing the command line.
+/// A request refused before anything ran, with the exit code it calls for.
 #[derive(Debug)]
-pub struct UsageError(pub String);
+pub struct Refused {
+    pub code: ExitCode,
+    pub message: String,
+}
 
-impl fmt::Display for UsageError {
+impl fmt::Display for Refused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
-impl std::error::Error for UsageError {}
-
-/// A run refused because another execution holds the same logical key.
-#[derive(Debug)]
-pub struct ConflictError(pub String);
-
-impl fmt::Display for ConflictError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConflictError {}
+impl std::error::Error for Refused {}
 
 /// The exit code an error calls for.
 pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
-    if error.chain().any(|cause| cause.is::<UsageError>()) {
-        ExitCode::Usage
-    } else if error.chain().any(|cause| cause.is::<ConflictError>()) {
-        ExitCode::Conflict
-    } else {
-        ExitCode::Environment
-    }
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<Refused>())
+        .map_or(ExitCode::Environment, |r| r.code)
 }
 
-/// Shorthand for returning a [`UsageError`].
+/// A request the user can fix by changing the command line (exit code 2).
 pub fn usage(message: impl Into<String>) -> anyhow::Error {
-    UsageError(message.into()).into()
+    Refused {
+        code: ExitCode::Usage,
+        message: message.into(),
+    }
+    .into()
+}
+
+/// A run refused because another execution holds its logical key (exit code 4).
+pub fn conflict(message: impl Into<String>) -> anyhow::Error {
+    Refused {
+        code: ExitCode::Conflict,
+        message: message.into(),
+    }
+    .into()
 }

@@ -1,7 +1,7 @@
 //! The `core_executions` table: one row per submitted run, its lifecycle,
 //! and reading the history back.
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
@@ -275,7 +275,7 @@ pub fn find(conn: &Connection, prefix: &str) -> Result<Execution> {
             "no execution id starts with `{prefix}`"
         ))),
         1 => Ok(found.into_iter().next().expect("one row")),
-        _ => bail!(crate::error::UsageError(format!(
+        _ => Err(crate::error::usage(format!(
             "more than one execution id starts with `{prefix}`; give more characters"
         ))),
     }
