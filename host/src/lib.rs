@@ -7,7 +7,9 @@
 //! - [`db`] opens the one SQLite connection and fences plugin SQL;
 //!   [`migrate`] applies core and per-domain migrations;
 //! - [`params`], [`services`] and [`runner`] run one pipeline in one
-//!   transaction; [`dispatcher`] and [`executions`] record every run.
+//!   transaction; [`dispatcher`] and [`executions`] record every run;
+//! - [`session`] opens all of that from a [`config`]; [`error`] holds the
+//!   exit codes; [`progress`], [`logging`] and [`text`] serve the output.
 //!
 //! This crate is the only one that links SQLite and the only one that opens
 //! libraries. It never unloads a library: see [`load`].
@@ -28,3 +30,4 @@ pub mod registry;
 pub mod runner;
 pub mod services;
 pub mod session;
+pub mod text;

@@ -10,6 +10,7 @@
 //! never unloaded: their vtables and strings stay referenced until exit, and
 //! abi_stable does not support unloading.
 
+use crate::text::one_line;
 use abi_stable::library::{lib_header_from_path, LibraryError};
 use spine_plugin_api::abi::{self, SpinePluginRef, ABI_FAMILY, ABI_FAMILY_SYMBOL, API_VERSION};
 use std::path::{Path, PathBuf};
@@ -262,8 +263,4 @@ fn describe_library_error(error: &LibraryError) -> String {
         _ => one_line(&full),
     };
     summary
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

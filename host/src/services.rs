@@ -59,12 +59,7 @@ impl RunServices<'_> {
     /// A SQL error as the plugin sees it: the fence's reason when the fence
     /// refused the statement, else SQLite's message, with the statement.
     fn sql_error(&self, sql: &str, err: rusqlite::Error) -> PluginError {
-        let statement: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-        let statement = if statement.len() > 120 {
-            format!("{}…", &statement[..statement.floor_char_boundary(120)])
-        } else {
-            statement
-        };
+        let statement = crate::text::truncate(&crate::text::one_line(sql), 120);
         match self.db.take_fence_refusal() {
             Some(reason) => error("host.sql.refused", format!("{reason} (in `{statement}`)")),
             None => error("host.sql", format!("{err} (in `{statement}`)")),

@@ -71,7 +71,7 @@ pub(super) fn print_table(rows: &[Execution]) {
             format!("{}/{}", e.lane, e.trigger_source),
             started,
             e.duration_ms.map(duration).unwrap_or_default(),
-            truncate(&result, 40),
+            crate::text::truncate(&result, 40),
         ]);
     }
     // Every column but the last keeps its width; the result wraps.
@@ -80,13 +80,6 @@ pub(super) fn print_table(rows: &[Execution]) {
         column.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
     }
     println!("{}", output::render(&table));
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
-    }
 }
 
 fn print_execution(e: &Execution) -> Result<()> {
