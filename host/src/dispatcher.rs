@@ -94,33 +94,39 @@ impl Dispatcher<'_> {
         self.record_start(&execution)?;
 
         let started = Instant::now();
+        let id = execution.id.clone();
         let request = RunRequest {
             plugin,
             pipeline: &spec.name,
             params: &params,
-            execution_id: &execution.id,
+            execution_id: &id,
             progress,
             cancel: self.cancel,
         };
-        let outcome = match created {
-            Ok(pipeline) => runner::run(self.db, &request, pipeline)
-                .with_context(|| format!("running {} (execution {})", spec.name, execution.id)),
-            Err(error) => Ok(runner::not_created(&error)),
+        let mut record_end = |outcome: &runner::RunOutcome| {
+            execution.status = outcome.status;
+            execution.metrics = outcome.metrics.clone();
+            execution.error = outcome.error.clone();
+            execution.completed_at = Some(executions::now());
+            execution.duration_ms = Some(i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX));
+            executions::finish(&self.db.conn, &execution)
         };
-        let outcome = match outcome {
-            Ok(outcome) => outcome,
-            Err(error) => runner::RunOutcome {
+        let ran = match created {
+            Ok(pipeline) => runner::run(self.db, &request, pipeline, &mut record_end),
+            Err(error) => {
+                let outcome = runner::not_created(&error);
+                record_end(&outcome).map(|()| outcome)
+            }
+        };
+        if let Err(error) = ran {
+            // Nothing of the run was kept; record why, if the database lets us.
+            let error = error.context(format!("running {} (execution {id})", spec.name));
+            record_end(&runner::RunOutcome {
                 status: Status::Failed,
                 metrics: None,
                 error: Some(format!("{error:#}")),
-            },
-        };
-        execution.status = outcome.status;
-        execution.metrics = outcome.metrics;
-        execution.error = outcome.error;
-        execution.completed_at = Some(executions::now());
-        execution.duration_ms = Some(i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX));
-        executions::finish(&self.db.conn, &execution)?;
+            })?;
+        }
         Ok(execution)
     }
 

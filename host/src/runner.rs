@@ -77,9 +77,21 @@ pub fn not_created(error: &PluginError) -> RunOutcome {
     failed(describe_plugin_error(error))
 }
 
-/// Runs `pipeline` in one transaction. An `Err` means the host itself could
-/// not run it (for example, the database stayed locked).
-pub fn run(db: &Database, request: &RunRequest<'_>, mut pipeline: PipelineBox) -> Result<RunOutcome> {
+/// Runs `pipeline` in one transaction and records how it ended through
+/// `record_end`, without letting go of the write lock in between: a completed
+/// run's writes and its record commit together, and a failed or cancelled
+/// run's record is written as its writes are undone. So no other process's
+/// run can come between a run and its record, and a crash never leaves a run
+/// whose writes are kept recorded as anything but completed.
+///
+/// An `Err` means the host itself could not run the pipeline or record its
+/// end (for example, the database stayed locked); nothing it wrote is kept.
+pub fn run(
+    db: &Database,
+    request: &RunRequest<'_>,
+    mut pipeline: PipelineBox,
+    record_end: &mut dyn FnMut(&RunOutcome) -> Result<()>,
+) -> Result<RunOutcome> {
     let mut services = RunServices {
         db,
         progress: request.progress,
@@ -91,9 +103,12 @@ pub fn run(db: &Database, request: &RunRequest<'_>, mut pipeline: PipelineBox) -
         }),
         domain: &request.plugin.domain,
     };
-    db.conn
-        .execute_batch("BEGIN IMMEDIATE")
-        .context("starting the run's transaction")?;
+    // The run's writes go in a savepoint, so that a failed run can undo them
+    // and record its end while the transaction keeps the write lock.
+    if let Err(e) = db.conn.execute_batch("BEGIN IMMEDIATE; SAVEPOINT run") {
+        rollback(db)?;
+        return Err(e).context("starting the run's transaction");
+    }
     db.set_plugin_sql_active(true);
     let result = pipeline.run(HostServices_TO::from_ptr(RMut::new(&mut services), TD_Opaque));
     db.set_plugin_sql_active(false);
@@ -101,24 +116,52 @@ pub fn run(db: &Database, request: &RunRequest<'_>, mut pipeline: PipelineBox) -
 
     let cancelled = request.cancel.load(Ordering::SeqCst);
     let outcome = match result.into_result() {
-        Ok(_) if cancelled => cancelled_outcome(),
-        Ok(metrics) => match db.conn.execute_batch("COMMIT") {
-            Ok(()) => {
-                let metrics =
-                    serde_json::from_str(&metrics).unwrap_or(serde_json::Value::String(metrics.into()));
-                return Ok(RunOutcome {
-                    status: Status::Completed,
-                    metrics: Some(metrics),
-                    error: None,
-                });
-            }
-            Err(e) => failed(format!("committing the run's transaction failed: {e}")),
+        Ok(_) | Err(_) if cancelled => cancelled_outcome(),
+        Ok(metrics) => RunOutcome {
+            status: Status::Completed,
+            metrics: Some(
+                serde_json::from_str(&metrics).unwrap_or(serde_json::Value::String(metrics.into())),
+            ),
+            error: None,
         },
-        Err(_) if cancelled => cancelled_outcome(),
         Err(error) => failed(describe_plugin_error(&error)),
     };
-    rollback(db)?;
+    if outcome.status == Status::Completed {
+        match record_and_commit(db, "RELEASE run", &outcome, record_end) {
+            Ok(()) => return Ok(outcome),
+            Err(e) => {
+                rollback(db)?;
+                let outcome = failed(format!("committing the run's transaction failed: {e:#}"));
+                record_end(&outcome)?;
+                return Ok(outcome);
+            }
+        }
+    }
+    if db.conn.is_autocommit() {
+        // SQLite already rolled the transaction back (an interrupted or failed
+        // statement can): the end is recorded on its own.
+        record_end(&outcome)?;
+        return Ok(outcome);
+    }
+    if let Err(e) = record_and_commit(db, "ROLLBACK TO run; RELEASE run", &outcome, record_end) {
+        rollback(db)?;
+        return Err(e.context("recording the end of the run"));
+    }
     Ok(outcome)
+}
+
+/// Ends the run's savepoint with `sql`, records `outcome` in the run's
+/// transaction, and commits both.
+fn record_and_commit(
+    db: &Database,
+    sql: &str,
+    outcome: &RunOutcome,
+    record_end: &mut dyn FnMut(&RunOutcome) -> Result<()>,
+) -> Result<()> {
+    db.conn.execute_batch(sql)?;
+    record_end(outcome)?;
+    db.conn.execute_batch("COMMIT")?;
+    Ok(())
 }
 
 fn rollback(db: &Database) -> Result<()> {
