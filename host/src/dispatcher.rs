@@ -8,7 +8,7 @@
 //! both start a run with the same key.
 
 use crate::db::Database;
-use crate::error::{conflict, usage};
+use crate::error::{conflict, usage, ExitCode, Refused};
 use crate::executions::{self, Execution, Lane, Status, TriggerSource};
 use crate::params;
 use crate::progress::Progress;
@@ -16,7 +16,7 @@ use crate::registry::Registry;
 use crate::runner::{self, RunRequest};
 use anyhow::{Context as _, Result};
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// A request to run one pipeline.
@@ -139,8 +139,20 @@ impl Dispatcher<'_> {
     fn record_start(&self, execution: &Execution) -> Result<()> {
         let conn = &self.db.conn;
         refuse_busy_key(conn, execution)?;
-        conn.execute_batch("BEGIN IMMEDIATE")
-            .context("recording the execution")?;
+        // This waits while another process's run holds the write lock; the
+        // CLI's busy handler gives up on Ctrl-C.
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            if self.cancel.load(Ordering::SeqCst) {
+                return Err(Refused {
+                    code: ExitCode::Cancelled,
+                    message: "cancelled (Ctrl-C) while waiting for another process's run to finish; \
+                              nothing ran and nothing was recorded"
+                        .to_owned(),
+                }
+                .into());
+            }
+            return Err(e).context("recording the execution");
+        }
         let result = (|| {
             executions::fail_orphans(conn)?;
             refuse_busy_key(conn, execution)?;

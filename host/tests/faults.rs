@@ -7,9 +7,10 @@ mod common;
 
 use common::{stderr_of, stdout_of, TestEnv};
 use serde_json::Value;
-use std::io::{BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const HEADER: &str = "tierDescription|issueSymbolIdentifier|issueName|marketParticipantName|MPID|\
@@ -79,7 +80,14 @@ fn run(env: &TestEnv, args: &[&str]) -> (i32, Value, String) {
 
 /// Starts `spine-host run otc.ingest -p file_path=FILE --json` in the background.
 fn spawn_ingest(env: &TestEnv, file: &Path) -> Child {
-    Command::new(assert_cmd::cargo::cargo_bin("spine-host"))
+    ingest_command(env, file).spawn().expect("starting spine-host")
+}
+
+/// `spine-host run otc.ingest -p file_path=FILE --json`, with warnings only
+/// on stderr, and stdout and stderr piped.
+fn ingest_command(env: &TestEnv, file: &Path) -> Command {
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin("spine-host"));
+    command
         .current_dir(env.dir.path())
         .env("SPINE_LOG_LEVEL", "warn")
         .arg("--db")
@@ -89,9 +97,22 @@ fn spawn_ingest(env: &TestEnv, file: &Path) -> Child {
         .args(["run", "otc.ingest", "--json", "-p"])
         .arg(format!("file_path={}", file.display()))
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting spine-host")
+        .stderr(Stdio::piped());
+    command
+}
+
+/// The lines `child` writes to stderr, as they come.
+fn stderr_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receive
 }
 
 /// Writes a valid FINRA file of `rows` distinct lines (NMS Tier 2, first
@@ -130,9 +151,9 @@ fn read_offset(pid: u32, file: &Path) -> Option<u64> {
 }
 
 /// Waits until the ingest of `file` by `child` is recorded as running and
-/// has read a quarter of the file; returns the execution id and the offset.
-fn wait_mid_ingest(env: &TestEnv, child: &mut Child, file: &Path) -> (String, u64) {
-    let quarter = std::fs::metadata(file).unwrap().len() / 4;
+/// has read `share` of the file; returns the execution id and the offset.
+fn wait_mid_ingest(env: &TestEnv, child: &mut Child, file: &Path, share: f64) -> (String, u64) {
+    let wanted = (std::fs::metadata(file).unwrap().len() as f64 * share) as u64;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -146,7 +167,7 @@ fn wait_mid_ingest(env: &TestEnv, child: &mut Child, file: &Path) -> (String, u6
             )
         });
         if let (Some(Ok(id)), Some(offset)) = (running, read_offset(child.id(), file)) {
-            if offset >= quarter {
+            if offset >= wanted {
                 return (id, offset);
             }
         }
@@ -206,7 +227,7 @@ fn sigkill_in_the_middle_of_a_large_ingest_loses_nothing_and_the_rerun_completes
     let large = env.dir.path().join("large.psv");
     write_large_file(&large, LARGE_ROWS, "K");
     let mut child = spawn_ingest(&env, &large);
-    let (id, offset) = wait_mid_ingest(&env, &mut child, &large);
+    let (id, offset) = wait_mid_ingest(&env, &mut child, &large, 0.25);
     let wal = std::fs::metadata(env.db.with_extension("db-wal")).map_or(0, |m| m.len());
     signal(&child, libc::SIGKILL);
     child.wait().unwrap(); // reaped: its process id is gone
@@ -247,7 +268,7 @@ fn ctrl_c_during_a_large_ingest_stops_it_at_once_rolls_back_and_records_it_cance
     let large = env.dir.path().join("large.psv");
     write_large_file(&large, LARGE_ROWS, "C");
     let mut child = spawn_ingest(&env, &large);
-    let (id, _) = wait_mid_ingest(&env, &mut child, &large);
+    let (id, _) = wait_mid_ingest(&env, &mut child, &large, 0.25);
 
     let sent = Instant::now();
     signal(&child, libc::SIGINT);
@@ -265,6 +286,52 @@ fn ctrl_c_during_a_large_ingest_stops_it_at_once_rolls_back_and_records_it_cance
     assert!(error.contains("rolled back"), "{error}");
     assert_eq!(rows_of(&env, &id), 0);
     assert_loaded_week_intact(&env);
+    assert_integrity_ok(&env);
+}
+
+#[test]
+fn ctrl_c_while_waiting_for_another_ingest_stops_at_once_and_records_nothing() {
+    let env = loaded_env();
+    let (large, small) = (env.dir.path().join("large.psv"), env.dir.path().join("small.psv"));
+    write_large_file(&large, LARGE_ROWS, "L");
+    write_large_file(&small, 1_000, "S");
+    let mut first = spawn_ingest(&env, &large);
+    wait_mid_ingest(&env, &mut first, &large, 0.0);
+
+    // The second waits for the first's write lock, and says so.
+    let mut second = ingest_command(&env, &small)
+        .env("SPINE_LOG_LEVEL", "info")
+        .spawn()
+        .unwrap();
+    let lines = stderr_lines(&mut second);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !lines
+        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        .expect("the second ingest never said it was waiting")
+        .contains("waiting for another process's run to finish writing")
+    {}
+    let sent = Instant::now();
+    signal(&second, libc::SIGINT);
+    let status = second.wait().unwrap();
+    let took = sent.elapsed();
+    eprintln!("the waiting ingest stopped {} ms after Ctrl-C", took.as_millis());
+    assert!(took < Duration::from_secs(3), "took {took:?} to stop");
+    assert_eq!(status.code(), Some(130));
+    let stderr = lines.iter().collect::<Vec<_>>().join("\n");
+    assert!(
+        stderr.ends_with(
+            "error: cancelled (Ctrl-C) while waiting for another process's run to finish; nothing ran \
+             and nothing was recorded"
+        ),
+        "{stderr}"
+    );
+
+    // The first goes on undisturbed; the second left no trace.
+    let output = first.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let small_runs = "SELECT COUNT(*) FROM core_executions WHERE params LIKE '%small.psv%'";
+    assert_eq!(env.count(small_runs), 0);
+    assert_eq!(env.count("SELECT COUNT(*) FROM otc_raw"), 3 + LARGE_ROWS as i64);
     assert_integrity_ok(&env);
 }
 

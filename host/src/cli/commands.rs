@@ -3,7 +3,7 @@
 use super::output::{self, cell, duration, print_json, print_pipeline, table};
 use super::{Command, DbCommand, RunArgs};
 use crate::config::Config;
-use crate::db::Database;
+use crate::db::{Database, BUSY_TIMEOUT};
 use crate::dispatcher::Submission;
 use crate::error::{usage, ExitCode};
 use crate::executions::{Execution, Status};
@@ -16,6 +16,7 @@ use anyhow::{Context as _, Result};
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 pub fn dispatch(config: Config, command: Command) -> Result<ExitCode> {
     match command {
@@ -256,9 +257,9 @@ fn run(config: Config, args: RunArgs) -> Result<ExitCode> {
         .iter()
         .map(|p| parse_assignment(p))
         .collect::<Result<Vec<_>>>()?;
-    let session = Session::open(config)?;
+    let mut session = Session::open(config)?;
     let cancel = Arc::new(AtomicBool::new(false));
-    install_ctrl_c(&session.db, Arc::clone(&cancel))?;
+    install_ctrl_c(&mut session.db, Arc::clone(&cancel))?;
     let submission = Submission {
         pipeline: args.pipeline,
         params,
@@ -280,9 +281,13 @@ fn run(config: Config, args: RunArgs) -> Result<ExitCode> {
     })
 }
 
-/// First Ctrl-C: ask the run to stop (and interrupt the SQL in flight); the
-/// run rolls back and is recorded as cancelled. Second Ctrl-C: exit now.
-fn install_ctrl_c(db: &Database, cancel: Arc<AtomicBool>) -> Result<()> {
+/// First Ctrl-C: ask the run to stop (and interrupt the SQL in flight, or the
+/// wait for another process's run); the run rolls back and is recorded as
+/// cancelled. Second Ctrl-C: exit now.
+fn install_ctrl_c(db: &mut Database, cancel: Arc<AtomicBool>) -> Result<()> {
+    db.conn
+        .busy_handler(Some(wait_unless_cancelled(Arc::clone(&cancel))))
+        .context("installing the busy handler")?;
     let interrupt = db.conn.get_interrupt_handle();
     ctrlc::set_handler(move || {
         if cancel.swap(true, Ordering::SeqCst) {
@@ -292,6 +297,29 @@ fn install_ctrl_c(db: &Database, cancel: Arc<AtomicBool>) -> Result<()> {
         interrupt.interrupt();
     })
     .context("installing the Ctrl-C handler")
+}
+
+/// A busy handler: while another process holds the write lock, waits for it
+/// up to [`BUSY_TIMEOUT`] like the default one, says so once a second has
+/// passed, and gives up as soon as `cancel` is set.
+fn wait_unless_cancelled(cancel: Arc<AtomicBool>) -> impl FnMut(i32) -> bool + Send + 'static {
+    const POLL: Duration = Duration::from_millis(5);
+    let mut since = Instant::now();
+    let mut said = false;
+    move |attempt| {
+        if attempt == 0 {
+            (since, said) = (Instant::now(), false);
+        }
+        if cancel.load(Ordering::SeqCst) || since.elapsed() >= BUSY_TIMEOUT {
+            return false;
+        }
+        if !said && since.elapsed() >= Duration::from_secs(1) {
+            log::info!("waiting for another process's run to finish writing (Ctrl-C stops waiting)");
+            said = true;
+        }
+        std::thread::sleep(POLL);
+        true
+    }
 }
 
 pub(super) fn print_run(execution: &Execution) {
