@@ -62,8 +62,9 @@ fn assert_loaded_week_intact(env: &TestEnv) {
     );
 }
 
-/// Runs `spine-host run ARGS --json`: the exit code, the execution printed
-/// (Null when none was) and stderr.
+/// Runs `spine-host run PIPELINE -p KEY=VALUE… --json`, given as
+/// `[PIPELINE, "KEY=VALUE", …]`: the exit code, the execution printed (Null
+/// when none was) and stderr.
 fn run(env: &TestEnv, args: &[&str]) -> (i32, Value, String) {
     let mut cmd = env.cmd();
     cmd.arg("run");
