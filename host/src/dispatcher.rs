@@ -2,10 +2,13 @@
 //! checks the request (against the spec, then through the plugin's factory),
 //! records the execution, runs it, and records the end.
 //!
-//! The execution row is written and updated outside the pipeline's
-//! transaction, so a failed or cancelled run is recorded too. The logical-key
-//! check and the insert share one write transaction, so two processes cannot
-//! both start a run with the same key.
+//! The `running` row is committed before the run starts, so that other
+//! processes see it. The end is recorded by the runner in the run's own
+//! transaction, outside the savepoint that holds the pipeline's writes: a
+//! completed run commits with its record, and a failed or cancelled one is
+//! recorded as its writes are undone. The logical-key check and the insert
+//! share one write transaction, so two processes cannot both start a run with
+//! the same key.
 
 use crate::db::Database;
 use crate::error::{conflict, usage, ExitCode, Refused};
