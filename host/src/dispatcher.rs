@@ -106,7 +106,7 @@ impl Dispatcher<'_> {
             progress,
             cancel: self.cancel,
         };
-        let mut record_end = |outcome: &runner::RunOutcome| {
+        let mut record_end = |outcome: &runner::PipelineResult| {
             execution.status = outcome.status;
             execution.metrics = outcome.metrics.clone();
             execution.error = outcome.error.clone();
@@ -124,7 +124,7 @@ impl Dispatcher<'_> {
         if let Err(error) = ran {
             // Nothing of the run was kept; record why, if the database lets us.
             let error = error.context(format!("running {} (execution {id})", spec.name));
-            record_end(&runner::RunOutcome {
+            record_end(&runner::PipelineResult {
                 status: Status::Failed,
                 metrics: None,
                 error: Some(format!("{error:#}")),

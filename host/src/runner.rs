@@ -12,9 +12,9 @@ use anyhow::{Context as _, Result};
 use spine_plugin_api::abi::{HostServices_TO, PipelineBox, PluginError};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// How a run ended.
+/// How a run ended (its timestamps and duration are kept on the [`Execution`](crate::executions::Execution)).
 #[derive(Debug, Clone)]
-pub struct RunOutcome {
+pub struct PipelineResult {
     pub status: Status,
     pub metrics: Option<serde_json::Value>,
     pub error: Option<String>,
@@ -73,7 +73,7 @@ pub fn refuses_params(domain: &str, error: &PluginError) -> bool {
 }
 
 /// The outcome of a run whose pipeline the factory would not create.
-pub fn not_created(error: &PluginError) -> RunOutcome {
+pub fn not_created(error: &PluginError) -> PipelineResult {
     failed(describe_plugin_error(error))
 }
 
@@ -90,8 +90,8 @@ pub fn run(
     db: &Database,
     request: &RunRequest<'_>,
     mut pipeline: PipelineBox,
-    record_end: &mut dyn FnMut(&RunOutcome) -> Result<()>,
-) -> Result<RunOutcome> {
+    record_end: &mut dyn FnMut(&PipelineResult) -> Result<()>,
+) -> Result<PipelineResult> {
     let mut services = RunServices {
         db,
         progress: request.progress,
@@ -117,7 +117,7 @@ pub fn run(
     let cancelled = request.cancel.load(Ordering::SeqCst);
     let outcome = match result.into_result() {
         Ok(_) | Err(_) if cancelled => cancelled_outcome(),
-        Ok(metrics) => RunOutcome {
+        Ok(metrics) => PipelineResult {
             status: Status::Completed,
             metrics: Some(
                 serde_json::from_str(&metrics).unwrap_or(serde_json::Value::String(metrics.into())),
@@ -155,8 +155,8 @@ pub fn run(
 fn record_and_commit(
     db: &Database,
     sql: &str,
-    outcome: &RunOutcome,
-    record_end: &mut dyn FnMut(&RunOutcome) -> Result<()>,
+    outcome: &PipelineResult,
+    record_end: &mut dyn FnMut(&PipelineResult) -> Result<()>,
 ) -> Result<()> {
     db.conn.execute_batch(sql)?;
     record_end(outcome)?;
@@ -173,16 +173,16 @@ fn rollback(db: &Database) -> Result<()> {
     Ok(())
 }
 
-fn failed(error: String) -> RunOutcome {
-    RunOutcome {
+fn failed(error: String) -> PipelineResult {
+    PipelineResult {
         status: Status::Failed,
         metrics: None,
         error: Some(error),
     }
 }
 
-fn cancelled_outcome() -> RunOutcome {
-    RunOutcome {
+fn cancelled_outcome() -> PipelineResult {
+    PipelineResult {
         status: Status::Cancelled,
         metrics: None,
         error: Some("cancelled by the operator (Ctrl-C); every write of the run was rolled back".to_owned()),
