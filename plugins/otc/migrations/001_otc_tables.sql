@@ -3,37 +3,73 @@
 -- Dates are TEXT YYYY-MM-DD; decimals are TEXT with exactly two places
 -- (exact half-even rounding is done in Rust, not in floating point).
 
--- One row per accepted input line, as read. Append-only.
+-- otc_raw, one row per accepted input line as read, is stored in two tables
+-- and read through the view below. What is the same for every line of a
+-- file (the execution, the file name, the time) is kept once per file rather
+-- than a million times: it was a third of every stored line, and every byte
+-- is written twice in WAL mode (WAL, then the checkpoint).
+
+-- One row per file that an otc.ingest run read.
+CREATE TABLE otc_raw_files (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    batch_id    TEXT    NOT NULL,      -- the otc.ingest execution id
+    source_file TEXT    NOT NULL,
+    ingested_at TEXT    NOT NULL
+);
+
+-- One row per accepted input line. Append-only. Text is stored trimmed,
+-- and tier in its canonical spelling when it is a known tier.
 -- AUTOINCREMENT: otc.normalize remembers the last id it processed, so ids
 -- must never be reused, even after an operator deletes the newest rows.
-CREATE TABLE otc_raw (
+-- NOT NULL ... ON CONFLICT FAIL: a NULL still fails the statement, and so
+-- the run, but SQLite then needs no statement journal for a multi-row
+-- INSERT (with ABORT it copies every page it touches first, to undo the
+-- statement alone).
+CREATE TABLE otc_raw_lines (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
-    batch_id         TEXT    NOT NULL,  -- the otc.ingest execution id
-    record_hash      TEXT    NOT NULL,  -- unique: see the constraint below
-    week_ending      TEXT    NOT NULL,  -- Friday of the trading week
-    last_update_date TEXT    NOT NULL,  -- FINRA's lastUpdateDate, as published
-    tier             TEXT    NOT NULL,  -- canonical when known, else as written
-    symbol           TEXT    NOT NULL,
-    issue_name       TEXT    NOT NULL,
-    venue_name       TEXT    NOT NULL,
-    mpid             TEXT    NOT NULL,
-    share_volume     INTEGER NOT NULL,
-    trade_count      INTEGER NOT NULL,
-    source_file      TEXT    NOT NULL,
-    line_number      INTEGER NOT NULL,
-    ingested_at      TEXT    NOT NULL,
-    -- record_hash is unique. The hash covers week_ending, tier and symbol, so
-    -- leading the key with them enforces exactly that, and puts a new week's
-    -- hashes at the end of the index, in file order, instead of at random
-    -- places in an index the size of the whole history: measured 2-2.5x
-    -- faster for 10^6 lines, and it stays flat as the history grows.
+    file_id          INTEGER NOT NULL ON CONFLICT FAIL,  -- otc_raw_files.id
+    line_number      INTEGER NOT NULL ON CONFLICT FAIL,
+    record_hash      BLOB    NOT NULL ON CONFLICT FAIL,  -- 16 bytes
+    week_ending      TEXT    NOT NULL ON CONFLICT FAIL,  -- Friday of the trading week
+    last_update_date TEXT    NOT NULL ON CONFLICT FAIL,  -- FINRA's lastUpdateDate, as published
+    tier             TEXT    NOT NULL ON CONFLICT FAIL,
+    symbol           TEXT    NOT NULL ON CONFLICT FAIL,
+    issue_name       TEXT    NOT NULL ON CONFLICT FAIL,
+    venue_name       TEXT    NOT NULL ON CONFLICT FAIL,
+    mpid             TEXT    NOT NULL ON CONFLICT FAIL,
+    share_volume     INTEGER NOT NULL ON CONFLICT FAIL,
+    trade_count      INTEGER NOT NULL ON CONFLICT FAIL,
+    -- A line is a duplicate when its record hash is already stored. The hash
+    -- covers week_ending, tier and symbol, so leading the key with them
+    -- enforces exactly that, and puts a new week's lines at the end of the
+    -- index, in file order, instead of at random places in an index the size
+    -- of the whole history: 2-2.5x faster for 10^6 lines, and flat as the
+    -- history grows. The hash is kept as its 16 bytes (the view shows the 32
+    -- hex characters): a shorter key, compared in one memcmp.
     UNIQUE (week_ending, tier, symbol, record_hash)
 );
 
+-- The lines otc.normalize cannot move with one INSERT ... SELECT: the ones
+-- its checks may reject, and averages beyond 64-bit arithmetic. Usually
+-- empty, so it costs ingest almost nothing and spares normalize a scan.
+-- The condition is normalize.rs's SQL_CHECKED, word for word.
+CREATE INDEX otc_raw_lines_unchecked ON otc_raw_lines (id)
+    WHERE NOT (tier IN ('NMS Tier 1', 'NMS Tier 2', 'OTC') AND symbol <> '' AND mpid <> ''
+               AND share_volume >= 0 AND trade_count BETWEEN 0 AND 92233720368547758
+               AND (trade_count > 0 OR share_volume = 0));
+
+-- The raw capture as one table, with every column of the domain's spec.
+CREATE VIEW otc_raw AS
+SELECT line.id, file.batch_id, lower(hex(line.record_hash)) AS record_hash, line.week_ending, line.last_update_date, line.tier,
+       line.symbol, line.issue_name, line.venue_name, line.mpid, line.share_volume, line.trade_count,
+       file.source_file, line.line_number, file.ingested_at
+FROM otc_raw_lines AS line JOIN otc_raw_files AS file ON file.id = line.file_id;
+
 -- Normalized volume, one row per (week, tier, symbol, venue). A revision
 -- replaces the values; raw_id and record_hash say which raw row they are from.
+-- WITHOUT ROWID: the key is the table, in the order otc.summarize reads a
+-- week, with no second B-tree to write.
 CREATE TABLE otc_venue_volume (
-    id               INTEGER PRIMARY KEY,
     week_ending      TEXT    NOT NULL,
     tier             TEXT    NOT NULL,  -- canonical: NMS Tier 1, NMS Tier 2, OTC
     symbol           TEXT    NOT NULL,
@@ -45,9 +81,8 @@ CREATE TABLE otc_venue_volume (
     raw_id           INTEGER NOT NULL,
     last_update_date TEXT    NOT NULL,  -- decides which revision wins
     normalized_at    TEXT    NOT NULL,
-    -- Also the index otc.summarize reads a week through.
-    UNIQUE (week_ending, tier, symbol, mpid)
-);
+    PRIMARY KEY (week_ending, tier, symbol, mpid)
+) WITHOUT ROWID;
 
 CREATE TABLE otc_symbol_summary (
     week_ending    TEXT    NOT NULL,

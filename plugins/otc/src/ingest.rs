@@ -2,9 +2,12 @@
 //!
 //! Every data line is counted once, as inserted, duplicate (its record hash is
 //! already stored) or rejected, so `records = inserted + duplicates + rejected`.
-//! Lines are inserted in batches through one prepared statement, from one
-//! reused text buffer: the per-line cost is parsing, hashing and SQLite's own.
+//! Lines are inserted in batches of multi-row statements, from one reused text
+//! buffer: the per-line cost is parsing, hashing and SQLite's own. What every
+//! line of a file shares (execution, file name, time) is stored once, in
+//! `otc_raw_files`; the lines reference it.
 
+use crate::bulk::BulkInsert;
 use crate::hash::{HashKey, RecordHasher};
 use crate::parse::{Line, Parser, Record};
 use crate::rejects::{RejectWriter, Rejected, Stage};
@@ -17,19 +20,22 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-/// Lines per insert: one call across the plugin boundary each.
-const BATCH_ROWS: usize = 1000;
+/// Lines per batch: one call across the plugin boundary per
+/// [`crate::bulk::ROWS_PER_STATEMENT`] of them.
+const BATCH_ROWS: usize = 1024;
 /// Lines between progress reports.
 const PROGRESS_EVERY: u64 = 10_000;
 
+const INSERT_FILE: &str =
+    "INSERT INTO otc_raw_files (batch_id, source_file, ingested_at) VALUES (?1, ?2, ?3) RETURNING id";
+
+const INSERT_HEAD: &str = "INSERT INTO otc_raw_lines \
+    (file_id, line_number, record_hash, week_ending, last_update_date, tier, symbol, issue_name, venue_name, \
+     mpid, share_volume, trade_count)";
 // ON CONFLICT DO NOTHING, not INSERT OR IGNORE: only a repeated record hash is
 // a duplicate; a line that broke any other constraint must fail the run.
-const INSERT: &str = "INSERT INTO otc_raw \
-    (batch_id, record_hash, week_ending, last_update_date, tier, symbol, issue_name, venue_name, mpid, \
-     share_volume, trade_count, source_file, line_number, ingested_at) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
-    ON CONFLICT (week_ending, tier, symbol, record_hash) DO NOTHING";
-const COLUMNS: usize = 14;
+const INSERT_TAIL: &str = "ON CONFLICT (week_ending, tier, symbol, record_hash) DO NOTHING";
+const COLUMNS: usize = 12;
 
 /// The `otc.ingest` pipeline.
 pub struct Ingest {
@@ -93,6 +99,7 @@ struct Load<'r> {
     run: &'r Run,
     given_week: Option<NaiveDate>,
     batch: RawBatch,
+    insert: BulkInsert,
     rejects: RejectWriter,
     hasher: RecordHasher,
     counts: Counts,
@@ -109,6 +116,7 @@ impl<'r> Load<'r> {
             run,
             given_week,
             batch: RawBatch::default(),
+            insert: BulkInsert::new(INSERT_HEAD, COLUMNS, INSERT_TAIL),
             rejects: RejectWriter::new(run, Stage::Parse),
             hasher: RecordHasher::default(),
             counts: Counts::default(),
@@ -126,6 +134,22 @@ impl<'r> Load<'r> {
             ctx.log(Level::Warn, &format!("{name} is empty: no header, no lines"));
             return Ok(());
         };
+        let file_id = ctx
+            .query_one(
+                INSERT_FILE,
+                &[
+                    SqlValue::Text(&self.run.execution_id),
+                    SqlValue::Text(name),
+                    SqlValue::Text(&self.run.started_at),
+                ],
+                |row| row.i64(0),
+            )?
+            .ok_or_else(|| {
+                Error::new(
+                    "otc.ingest.file_id",
+                    "inserting into otc_raw_files returned no id",
+                )
+            })?;
         let (records_before, inserted_before, rejected_before) =
             (self.counts.records, self.counts.inserted, self.rejects.count());
         while let Some(record) = parser.next_record()? {
@@ -144,14 +168,14 @@ impl<'r> Load<'r> {
                 )?,
             }
             if self.batch.rows() >= BATCH_ROWS {
-                self.flush(ctx, name)?;
+                self.flush(ctx, file_id)?;
             }
             if self.counts.records >= self.next_progress {
                 ctx.progress(self.counts.records, 0, "lines");
                 self.next_progress += PROGRESS_EVERY;
             }
         }
-        self.flush(ctx, name)?;
+        self.flush(ctx, file_id)?;
         let records = self.counts.records - records_before;
         let inserted = self.counts.inserted - inserted_before;
         let rejected = self.rejects.count() - rejected_before;
@@ -208,20 +232,20 @@ impl<'r> Load<'r> {
         Ok(())
     }
 
-    fn flush(&mut self, ctx: &mut Context<'_>, file: &str) -> Result<()> {
+    fn flush(&mut self, ctx: &mut Context<'_>, file_id: i64) -> Result<()> {
         stop_if_cancelled(ctx)?;
         if self.batch.rows() > 0 {
-            let values = self.batch.values(self.run, file);
-            self.counts.inserted += ctx.execute_many(INSERT, COLUMNS, &values)?;
+            let values = self.batch.values(file_id);
+            self.counts.inserted += self.insert.insert(ctx, &values)?;
             self.batch.clear();
         }
         Ok(())
     }
 }
 
-/// Text fields per line, in INSERT order: record_hash, week_ending,
-/// last_update_date, tier, symbol, issue_name, venue_name, mpid.
-const TEXT_FIELDS: usize = 8;
+/// Text fields per line, in INSERT order: week_ending, last_update_date,
+/// tier, symbol, issue_name, venue_name, mpid.
+const TEXT_FIELDS: usize = 7;
 
 /// Lines waiting for one insert. Their text sits in one buffer that is reused
 /// from batch to batch, so queuing a line allocates nothing.
@@ -230,6 +254,8 @@ struct RawBatch {
     text: String,
     /// Where each text field ends in `text`, [`TEXT_FIELDS`] per line.
     ends: Vec<usize>,
+    /// The record hash of each line.
+    hashes: Vec<[u8; 16]>,
     /// share_volume, trade_count and line_number of each line.
     numbers: Vec<[i64; 3]>,
 }
@@ -240,13 +266,12 @@ impl RawBatch {
     }
 
     fn push(&mut self, hasher: &mut RecordHasher, key: &HashKey<'_>, line: &Line<'_>) {
-        hasher.push_hash(key, &mut self.text);
-        self.ends.push(self.text.len());
+        self.hashes.push(hasher.hash(key));
         for field in [
             key.week_ending,
             line.last_update_text,
-            // The hashed spelling: the unique key (week, tier, symbol, hash)
-            // then means exactly "the hash is unique".
+            // The hashed spelling: the unique key (the columns the hash
+            // covers) then means exactly "the hash is unique".
             key.tier,
             line.symbol,
             line.issue_name,
@@ -262,22 +287,25 @@ impl RawBatch {
     }
 
     /// The INSERT's values, row after row.
-    fn values<'a>(&'a self, run: &'a Run, file: &'a str) -> Vec<SqlValue<'a>> {
+    fn values(&self, file_id: i64) -> Vec<SqlValue<'_>> {
         let mut values = Vec::with_capacity(self.rows() * COLUMNS);
         let mut start = 0;
-        for (ends, [shares, trades, line]) in self.ends.chunks_exact(TEXT_FIELDS).zip(&self.numbers) {
-            values.push(SqlValue::Text(&run.execution_id));
+        let lines = self
+            .ends
+            .chunks_exact(TEXT_FIELDS)
+            .zip(&self.hashes)
+            .zip(&self.numbers);
+        for ((ends, hash), [shares, trades, line]) in lines {
+            values.extend([
+                SqlValue::Integer(file_id),
+                SqlValue::Integer(*line),
+                SqlValue::Blob(hash),
+            ]);
             for &end in ends {
                 values.push(SqlValue::Text(&self.text[start..end]));
                 start = end;
             }
-            values.extend([
-                SqlValue::Integer(*shares),
-                SqlValue::Integer(*trades),
-                SqlValue::Text(file),
-                SqlValue::Integer(*line),
-                SqlValue::Text(&run.started_at),
-            ]);
+            values.extend([SqlValue::Integer(*shares), SqlValue::Integer(*trades)]);
         }
         values
     }
@@ -285,6 +313,7 @@ impl RawBatch {
     fn clear(&mut self) {
         self.text.clear();
         self.ends.clear();
+        self.hashes.clear();
         self.numbers.clear();
     }
 }

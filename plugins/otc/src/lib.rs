@@ -12,6 +12,7 @@
 //! It never links SQLite: the database is reached only through the host's
 //! [`Context`](spine_plugin_api::Context).
 
+mod bulk;
 pub mod decimal;
 pub mod hash;
 pub mod ingest;

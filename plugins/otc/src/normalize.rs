@@ -6,8 +6,14 @@
 //! A revision (same key, new figures) replaces the stored values when its
 //! lastUpdateDate is later, or equal and it was ingested later (higher raw
 //! id); the upsert's WHERE decides, so a late-arriving older publication never
-//! overwrites a newer one. The weeks touched are queued in
-//! `otc_changed_weeks` for `otc.summarize`.
+//! overwrites a newer one, whatever order rows are processed in. The weeks
+//! touched are queued in `otc_changed_weeks` for `otc.summarize`.
+//!
+//! The rows never cross into the plugin: one `INSERT … SELECT` moves every
+//! row that [`SQL_CHECKED`] shows passes [`check`], computing the average in
+//! SQL. The others (almost always none: rows to reject, and averages beyond
+//! 64-bit arithmetic) are read through the partial index that holds exactly
+//! them and go through [`check`] and the upsert one by one.
 
 use crate::decimal;
 use crate::rejects::{RejectWriter, Rejected, Stage};
@@ -16,28 +22,73 @@ use crate::tier::{Tier, SPELLINGS};
 use spine_plugin_api::{Context, Metrics, Pipeline, Result, Row, SqlValue};
 use std::collections::BTreeSet;
 
-/// Raw rows read and upserted at a time.
+/// Unchecked rows read at a time.
 const CHUNK_ROWS: i64 = 2000;
 
 /// This stage's name in otc_watermarks.
 const STAGE: &str = "normalize";
 
-const READ_CHUNK: &str = "SELECT id, week_ending, last_update_date, tier, symbol, issue_name, venue_name, \
-    mpid, share_volume, trade_count, record_hash, source_file, line_number \
-    FROM otc_raw WHERE id > ?1 ORDER BY id LIMIT ?2";
+/// The rows SQL moves: they pass [`check`] (ingest stores text trimmed and
+/// known tiers canonical), and their average fits 64-bit arithmetic
+/// (trades × 100 does not overflow). The partial index
+/// `otc_raw_lines_unchecked` holds `NOT (this)`, word for word.
+pub const SQL_CHECKED: &str = "tier IN ('NMS Tier 1', 'NMS Tier 2', 'OTC') AND symbol <> '' AND mpid <> '' \
+    AND share_volume >= 0 AND trade_count BETWEEN 0 AND 92233720368547758 \
+    AND (trade_count > 0 OR share_volume = 0)";
 
-const UPSERT: &str = "INSERT INTO otc_venue_volume \
-    (week_ending, tier, symbol, mpid, share_volume, trade_count, avg_trade_size, record_hash, raw_id, \
-     last_update_date, normalized_at) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
-    ON CONFLICT (week_ending, tier, symbol, mpid) DO UPDATE SET \
+/// avg_trade_size in SQL for [`SQL_CHECKED`] rows, equal to
+/// [`decimal::average`]: whole + hundredths + rest, then half-even on the
+/// hundredths (see `sql_average` in the tests, which mirrors it). It reads the
+/// columns `whole`, `rest`, `hundredths` and `remainder` of the subqueries of
+/// [`MOVE_CHECKED`].
+const AVERAGE_SQL: &str = "CASE WHEN trade_count = 0 THEN NULL ELSE \
+    (whole + (hundredths + round_up) / 100) || '.' || substr(100 + (hundredths + round_up) % 100, 2) END";
+
+/// The upsert's conflict clause: later lastUpdateDate wins, then later ingest.
+const ON_CONFLICT: &str = "ON CONFLICT (week_ending, tier, symbol, mpid) DO UPDATE SET \
         share_volume = excluded.share_volume, trade_count = excluded.trade_count, \
         avg_trade_size = excluded.avg_trade_size, record_hash = excluded.record_hash, \
         raw_id = excluded.raw_id, last_update_date = excluded.last_update_date, \
         normalized_at = excluded.normalized_at \
     WHERE (excluded.last_update_date, excluded.raw_id) \
         > (otc_venue_volume.last_update_date, otc_venue_volume.raw_id)";
-const UPSERT_COLUMNS: usize = 11;
+
+const INSERT_HEAD: &str = "INSERT INTO otc_venue_volume \
+    (week_ending, tier, symbol, mpid, share_volume, trade_count, avg_trade_size, record_hash, raw_id, \
+     last_update_date, normalized_at)";
+
+/// Counts the new rows (?1, ?2] and lists the weeks of those SQL moves.
+fn scan_sql() -> String {
+    format!(
+        "SELECT count(*), group_concat(DISTINCT CASE WHEN {SQL_CHECKED} THEN week_ending END) \
+         FROM otc_raw_lines WHERE id > ?1 AND id <= ?2"
+    )
+}
+
+/// Moves the checked rows (?1, ?2]; ?3 is normalized_at.
+fn move_checked_sql() -> String {
+    format!(
+        "{INSERT_HEAD} SELECT week_ending, tier, symbol, mpid, share_volume, trade_count, {AVERAGE_SQL}, \
+             lower(hex(record_hash)), id, last_update_date, ?3 \
+         FROM (SELECT *, rest * 100 % trade_count * 2 > trade_count \
+                         OR (rest * 100 % trade_count * 2 = trade_count AND hundredths % 2 = 1) AS round_up \
+               FROM (SELECT *, rest * 100 / trade_count AS hundredths \
+                     FROM (SELECT *, share_volume / trade_count AS whole, share_volume % trade_count AS rest \
+                           FROM otc_raw_lines WHERE id > ?1 AND id <= ?2 AND {SQL_CHECKED}))) \
+         WHERE true {ON_CONFLICT}"
+    )
+}
+
+/// The unchecked rows after ?1 up to ?2, ?3 at a time, with their file.
+fn read_unchecked_sql() -> String {
+    format!(
+        "SELECT line.id, week_ending, last_update_date, tier, symbol, issue_name, venue_name, mpid, \
+             share_volume, trade_count, lower(hex(record_hash)), source_file, line_number \
+         FROM otc_raw_lines AS line INDEXED BY otc_raw_lines_unchecked \
+             JOIN otc_raw_files AS file ON file.id = line.file_id \
+         WHERE line.id > ?1 AND line.id <= ?2 AND NOT ({SQL_CHECKED}) ORDER BY line.id LIMIT ?3"
+    )
+}
 
 /// The `otc.normalize` pipeline.
 pub struct Normalize;
@@ -151,56 +202,84 @@ impl Pipeline for Normalize {
                 |row| row.i64(0),
             )?
             .unwrap_or(0);
-        // Exact unless ids have gaps; it only sizes the progress bar.
-        let pending = u64::try_from(max_id(ctx, "otc_raw")? - first).unwrap_or(0);
-        // New keys get ids above today's highest, so the rows above it at the
-        // end are the keys inserted; every other row changed is a revision.
-        let keys_before = max_id(ctx, "otc_venue_volume")?;
+        // The rows to process: (first, last]. The run holds the write lock,
+        // so no row arrives meanwhile.
+        let last = ctx
+            .query_one("SELECT coalesce(max(id), 0) FROM otc_raw_lines", &[], |row| {
+                row.i64(0)
+            })?
+            .unwrap_or(0);
+        let range = [SqlValue::Integer(first), SqlValue::Integer(last)];
+        let (processed, checked_weeks) = ctx
+            .query_one(&scan_sql(), &range, |row| {
+                Ok((row.i64(0)?, row.opt_str(1)?.map(str::to_owned)))
+            })?
+            .unwrap_or_default();
+        let processed = u64::try_from(processed).unwrap_or_default();
 
         let mut pass = Pass::new(&run);
-        let mut position = first;
-        loop {
-            stop_if_cancelled(ctx)?;
-            let mut chunk = Vec::new();
-            ctx.query(READ_CHUNK, &[position.into(), CHUNK_ROWS.into()], |row| {
-                chunk.push(RawRow::from_row(row)?);
-                Ok(true)
-            })?;
-            let Some(tail) = chunk.last() else { break };
-            position = tail.id;
-            pass.chunk(ctx, &chunk)?;
-            ctx.progress(pass.processed, pending, "rows");
-        }
+        // The unchecked rows first: the before-and-after counts of the
+        // checked rows' weeks below then see only the INSERT … SELECT.
+        pass.unchecked(ctx, first, last, processed)?;
         pass.rejects.flush(ctx)?;
+
+        stop_if_cancelled(ctx)?;
+        let weeks: Vec<String> = checked_weeks
+            .iter()
+            .flat_map(|weeks| weeks.split(','))
+            .map(str::to_owned)
+            .collect();
+        let keys_before = count_keys(ctx, &weeks)?;
+        let changed = ctx.execute(
+            &move_checked_sql(),
+            &[range[0], range[1], SqlValue::Text(&run.started_at)],
+        )?;
+        // New keys are rows the week did not have; every other row changed
+        // is a revision.
+        let new_keys = count_keys(ctx, &weeks)? - keys_before;
+        pass.changed += changed;
+        pass.new_keys += new_keys;
+        pass.weeks.extend(weeks);
+        ctx.progress(processed, processed, "rows");
+
         ctx.execute(
             "INSERT INTO otc_watermarks (stage, raw_id) VALUES (?1, ?2) \
              ON CONFLICT (stage) DO UPDATE SET raw_id = excluded.raw_id",
-            &[STAGE.into(), position.into()],
+            &[STAGE.into(), last.max(first).into()],
         )?;
         pass.queue_weeks(ctx)?;
-        let new_keys = ctx
-            .query_one(
-                "SELECT count(*) FROM otc_venue_volume WHERE id > ?1",
-                &[keys_before.into()],
-                |row| row.i64(0),
-            )?
-            .unwrap_or(0);
+        let rejected = pass.rejects.count();
         Ok(Metrics::new()
-            .with("processed", pass.processed)
-            .with("accepted", pass.accepted)
-            .with("rejected", pass.rejects.count())
-            .with("revised", pass.changed.saturating_sub(new_keys as u64)))
+            .with("processed", processed)
+            .with("accepted", processed.saturating_sub(rejected))
+            .with("rejected", rejected)
+            .with("revised", pass.changed.saturating_sub(pass.new_keys)))
     }
 }
 
-/// One normalize run's progress through the raw rows.
+/// The venue rows of `weeks`.
+fn count_keys(ctx: &mut Context<'_>, weeks: &[String]) -> Result<u64> {
+    let mut keys = 0;
+    for week in weeks {
+        keys += ctx
+            .query_one(
+                "SELECT count(*) FROM otc_venue_volume WHERE week_ending = ?1",
+                &[SqlValue::Text(week)],
+                |row| row.i64(0),
+            )?
+            .unwrap_or(0);
+    }
+    Ok(u64::try_from(keys).unwrap_or_default())
+}
+
+/// One normalize run's work outside the INSERT … SELECT.
 struct Pass<'r> {
     run: &'r Run,
     rejects: RejectWriter,
-    processed: u64,
-    accepted: u64,
     /// Rows of otc_venue_volume inserted or revised.
     changed: u64,
+    /// Rows of otc_venue_volume inserted.
+    new_keys: u64,
     /// Weeks of the accepted rows, for otc.summarize.
     weeks: BTreeSet<String>,
 }
@@ -210,25 +289,39 @@ impl<'r> Pass<'r> {
         Self {
             run,
             rejects: RejectWriter::new(run, Stage::Normalize),
-            processed: 0,
-            accepted: 0,
             changed: 0,
+            new_keys: 0,
             weeks: BTreeSet::new(),
         }
     }
 
-    /// Checks a chunk of raw rows, rejects the bad ones, upserts the rest.
-    fn chunk(&mut self, ctx: &mut Context<'_>, chunk: &[RawRow]) -> Result<()> {
-        let mut passed = Vec::with_capacity(chunk.len());
-        for row in chunk {
-            match check(row) {
-                Ok(checked) => {
-                    if !self.weeks.contains(&row.week_ending) {
-                        self.weeks.insert(row.week_ending.clone());
-                    }
-                    passed.push((row, checked));
-                }
-                Err(reason) => self.rejects.add(
+    /// Checks the rows (first, last] that SQL does not move, a chunk at a time.
+    fn unchecked(&mut self, ctx: &mut Context<'_>, first: i64, last: i64, processed: u64) -> Result<()> {
+        let sql = read_unchecked_sql();
+        let mut position = first;
+        loop {
+            stop_if_cancelled(ctx)?;
+            let mut chunk = Vec::new();
+            ctx.query(&sql, &[position.into(), last.into(), CHUNK_ROWS.into()], |row| {
+                chunk.push(RawRow::from_row(row)?);
+                Ok(true)
+            })?;
+            let Some(tail) = chunk.last() else { break };
+            position = tail.id;
+            for row in &chunk {
+                self.row(ctx, row)?;
+            }
+            ctx.progress(self.rejects.count(), processed, "rows");
+        }
+        Ok(())
+    }
+
+    /// Rejects one unchecked row, or upserts it.
+    fn row(&mut self, ctx: &mut Context<'_>, row: &RawRow) -> Result<()> {
+        let checked = match check(row) {
+            Ok(checked) => checked,
+            Err(reason) => {
+                return self.rejects.add(
                     ctx,
                     Rejected {
                         source_file: &row.source_file,
@@ -237,12 +330,47 @@ impl<'r> Pass<'r> {
                         reason: &reason,
                         raw_id: Some(row.id),
                     },
-                )?,
+                )
             }
+        };
+        let tier = checked.tier.canonical();
+        let key = [
+            SqlValue::Text(&row.week_ending),
+            SqlValue::Text(tier),
+            SqlValue::Text(&row.symbol),
+            SqlValue::Text(&row.mpid),
+        ];
+        let existed = ctx
+            .query_one(
+                "SELECT 1 FROM otc_venue_volume \
+                 WHERE week_ending = ?1 AND tier = ?2 AND symbol = ?3 AND mpid = ?4",
+                &key,
+                |_| Ok(()),
+            )?
+            .is_some();
+        let changed = ctx.execute(
+            &format!("{INSERT_HEAD} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) {ON_CONFLICT}"),
+            &[
+                key[0],
+                key[1],
+                key[2],
+                key[3],
+                SqlValue::Integer(row.share_volume),
+                SqlValue::Integer(row.trade_count),
+                checked.avg_trade_size.as_deref().into(),
+                SqlValue::Text(&row.record_hash),
+                SqlValue::Integer(row.id),
+                SqlValue::Text(&row.last_update_date),
+                SqlValue::Text(&self.run.started_at),
+            ],
+        )?;
+        self.changed += changed;
+        if !existed {
+            self.new_keys += changed;
         }
-        self.processed += chunk.len() as u64;
-        self.accepted += passed.len() as u64;
-        self.changed += upsert(ctx, self.run, &passed)?;
+        if !self.weeks.contains(&row.week_ending) {
+            self.weeks.insert(row.week_ending.clone());
+        }
         Ok(())
     }
 
@@ -266,42 +394,93 @@ impl<'r> Pass<'r> {
     }
 }
 
-/// Upserts the rows that passed; returns the rows inserted or revised.
-fn upsert(ctx: &mut Context<'_>, run: &Run, passed: &[(&RawRow, Checked)]) -> Result<u64> {
-    if passed.is_empty() {
-        return Ok(0);
-    }
-    let mut values = Vec::with_capacity(passed.len() * UPSERT_COLUMNS);
-    for (row, checked) in passed {
-        values.extend([
-            SqlValue::Text(&row.week_ending),
-            SqlValue::Text(checked.tier.canonical()),
-            SqlValue::Text(&row.symbol),
-            SqlValue::Text(&row.mpid),
-            SqlValue::Integer(row.share_volume),
-            SqlValue::Integer(row.trade_count),
-            checked.avg_trade_size.as_deref().into(),
-            SqlValue::Text(&row.record_hash),
-            SqlValue::Integer(row.id),
-            SqlValue::Text(&row.last_update_date),
-            SqlValue::Text(&run.started_at),
-        ]);
-    }
-    ctx.execute_many(UPSERT, UPSERT_COLUMNS, &values)
-}
-
-/// The highest id of `table`, 0 when empty. `table` is one of ours, never input.
-fn max_id(ctx: &mut Context<'_>, table: &str) -> Result<i64> {
-    Ok(ctx
-        .query_one(&format!("SELECT coalesce(max(id), 0) FROM {table}"), &[], |row| {
-            row.i64(0)
-        })?
-        .unwrap_or(0))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// [`SQL_CHECKED`] in Rust, clause for clause.
+    fn sql_checked(row: &RawRow) -> bool {
+        ["NMS Tier 1", "NMS Tier 2", "OTC"].contains(&row.tier.as_str())
+            && !row.symbol.is_empty()
+            && !row.mpid.is_empty()
+            && row.share_volume >= 0
+            && (0..=92_233_720_368_547_758).contains(&row.trade_count)
+            && (row.trade_count > 0 || row.share_volume == 0)
+    }
+
+    /// [`AVERAGE_SQL`] and the subqueries of `move_checked_sql` in Rust, step
+    /// for step, in i64 arithmetic that fails loudly on overflow.
+    fn sql_average(shares: i64, trades: i64) -> Option<String> {
+        if trades == 0 {
+            return None;
+        }
+        let (whole, rest) = (shares / trades, shares % trades);
+        let hundredths = rest.checked_mul(100).unwrap() / trades;
+        let remainder = rest * 100 % trades;
+        let round_up =
+            remainder.checked_mul(2).unwrap() > trades || (remainder * 2 == trades && hundredths % 2 == 1);
+        let hundredths = hundredths + i64::from(round_up);
+        let digits = (100 + hundredths % 100).to_string();
+        Some(format!("{}.{}", whole + hundredths / 100, &digits[1..]))
+    }
+
+    #[test]
+    fn the_partial_index_holds_exactly_the_rows_sql_does_not_check() {
+        let migration = include_str!("../migrations/001_otc_tables.sql");
+        let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let index = format!(
+            "CREATE INDEX otc_raw_lines_unchecked ON otc_raw_lines (id) WHERE NOT ({});",
+            words(SQL_CHECKED)
+        );
+        assert!(words(migration).contains(&index), "{index}");
+    }
+
+    #[test]
+    fn the_sql_average_at_its_limits() {
+        let limit = 92_233_720_368_547_758;
+        for (shares, trades) in [
+            (i64::MAX, 1),
+            (i64::MAX, limit),
+            (i64::MAX - 1, limit),
+            (0, limit),
+            (1, 8),
+            (3, 8),
+            (2_234_313, 31_077),
+            (0, 0),
+        ] {
+            assert_eq!(
+                sql_average(shares, trades),
+                decimal::average(shares, trades),
+                "{shares} / {trades}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_sql_average_is_the_exact_one(shares in 0..1_000_000_000_000_000i64, trades in 1..10_000_000_000i64) {
+            prop_assert_eq!(sql_average(shares, trades), decimal::average(shares, trades));
+        }
+
+        #[test]
+        fn rows_sql_checks_pass_the_checks(
+            tier in prop::sample::select(vec!["NMS Tier 1", "NMS Tier 2", "OTC", "T1", "otc", "Tier 3", ""]),
+            symbol in prop::sample::select(vec!["AAPL", "", "BRK.B"]),
+            mpid in prop::sample::select(vec!["UBSA", ""]),
+            shares in prop_oneof![Just(0i64), Just(-1i64), Just(i64::MAX), 0..1_000_000i64],
+            trades in prop_oneof![Just(0i64), Just(-1i64), Just(i64::MAX), 0..1_000i64],
+        ) {
+            let row = row(tier, symbol, mpid, shares, trades);
+            if sql_checked(&row) {
+                let checked = check(&row);
+                prop_assert!(checked.is_ok(), "{:?}", checked);
+                let checked = checked.unwrap();
+                prop_assert_eq!(checked.tier.canonical(), tier);
+                prop_assert_eq!(checked.avg_trade_size, sql_average(shares, trades));
+            }
+        }
+    }
 
     fn row(tier: &str, symbol: &str, mpid: &str, shares: i64, trades: i64) -> RawRow {
         RawRow {
