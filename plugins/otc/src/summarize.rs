@@ -2,36 +2,36 @@
 //!
 //! A week is recomputed whole: its rows in `otc_symbol_summary` and
 //! `otc_venue_share` are deleted and written again, so no stale row survives a
-//! revision. Sums and distinct counts come from SQL `GROUP BY`; divisions,
-//! rounding and ranks are done here, with exact decimals. Without a
-//! `week_ending` parameter the weeks are those `otc.normalize` queued in
-//! `otc_changed_weeks`.
+//! revision. Without a `week_ending` parameter the weeks are those
+//! `otc.normalize` queued in `otc_changed_weeks`.
+//!
+//! One pass over a week's venue volume, in key order (tier, symbol, MPID),
+//! computes everything: a symbol's venues are consecutive rows, so its totals
+//! are summed as they stream by; venues are summed in hash maps. Divisions,
+//! rounding and ranks are done here, with exact decimals. SQL's GROUP BY by
+//! venue would sort the week instead, and count(DISTINCT) sorts again.
 
+use crate::bulk::BulkInsert;
 use crate::run::{stop_if_cancelled, Run};
 use crate::{decimal, week};
 use chrono::NaiveDate;
-use spine_plugin_api::{Context, Error, Level, Metrics, Params, Pipeline, Result, SqlValue};
+use spine_plugin_api::{Context, Error, Level, Metrics, Params, Pipeline, Result, Row, SqlValue};
+use std::collections::{HashMap, HashSet};
 
-/// Summary rows per insert.
-const BATCH_ROWS: usize = 1000;
+/// Summary rows per insert call.
+const BATCH_ROWS: usize = 1024;
 
-const SYMBOL_TOTALS: &str = "SELECT tier, symbol, sum(share_volume), sum(trade_count), count(DISTINCT mpid) \
-    FROM otc_venue_volume WHERE week_ending = ?1 GROUP BY tier, symbol";
-
-// The cross-tier share is the tier 'ALL'.
-const VENUE_TOTALS: &str = "SELECT tier, mpid, sum(share_volume), sum(trade_count), count(DISTINCT symbol) \
-    FROM otc_venue_volume WHERE week_ending = ?1 GROUP BY tier, mpid \
-    UNION ALL \
-    SELECT 'ALL', mpid, sum(share_volume), sum(trade_count), count(DISTINCT symbol) \
-    FROM otc_venue_volume WHERE week_ending = ?1 GROUP BY mpid";
+/// A week's venue volume in key order, which the primary key gives unsorted.
+const WEEK_ROWS: &str = "SELECT tier, symbol, mpid, share_volume, trade_count \
+    FROM otc_venue_volume WHERE week_ending = ?1 ORDER BY tier, symbol, mpid";
 
 const INSERT_SYMBOL: &str = "INSERT INTO otc_symbol_summary \
-    (week_ending, tier, symbol, total_volume, total_trades, venue_count, avg_trade_size, computed_at) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    (week_ending, tier, symbol, total_volume, total_trades, venue_count, avg_trade_size, computed_at)";
+const SYMBOL_COLUMNS: usize = 8;
 
 const INSERT_VENUE: &str = "INSERT INTO otc_venue_share \
-    (week_ending, tier, mpid, total_volume, total_trades, symbol_count, market_share_pct, rank, computed_at) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    (week_ending, tier, mpid, total_volume, total_trades, symbol_count, market_share_pct, rank, computed_at)";
+const VENUE_COLUMNS: usize = 9;
 
 /// The `otc.summarize` pipeline.
 pub struct Summarize {
@@ -112,6 +112,11 @@ impl Pipeline for Summarize {
             ctx.log(Level::Info, &format!("recomputing weeks {}", weeks.join(", ")));
         }
         let (mut symbols, mut venues) = (0u64, 0u64);
+        let (insert_symbols, insert_venues) = (
+            BulkInsert::new(INSERT_SYMBOL, SYMBOL_COLUMNS, ""),
+            BulkInsert::new(INSERT_VENUE, VENUE_COLUMNS, ""),
+        );
+        let mut pass = WeekPass::default();
         for (done, week) in weeks.iter().enumerate() {
             stop_if_cancelled(ctx)?;
             let week_param = [SqlValue::Text(week)];
@@ -120,12 +125,25 @@ impl Pipeline for Summarize {
                 &week_param,
             )?;
             ctx.execute("DELETE FROM otc_venue_share WHERE week_ending = ?1", &week_param)?;
-            let written = write_symbol_summary(ctx, &run, week)?;
-            if written == 0 {
+            pass.clear();
+            let mut failure = None;
+            ctx.query(WEEK_ROWS, &week_param, |row| match pass.row(row) {
+                Ok(()) => Ok(true),
+                Err(error) => {
+                    failure = Some(error);
+                    Ok(false)
+                }
+            })?;
+            if let Some(error) = failure {
+                return Err(error.with_location(format!("week {week}")));
+            }
+            pass.end_symbol();
+            if pass.symbols.is_empty() {
                 ctx.log(Level::Warn, &format!("week {week} has no normalized volume"));
             }
-            symbols += written;
-            venues += write_venue_share(ctx, &run, week)?;
+            symbols += write_symbol_summary(ctx, &insert_symbols, &run, week, &pass.symbols)?;
+            let mut week_venues = pass.venues();
+            venues += write_venue_share(ctx, &insert_venues, &run, week, &mut week_venues)?;
             ctx.execute(
                 "DELETE FROM otc_changed_weeks WHERE week_ending = ?1",
                 &week_param,
@@ -152,49 +170,199 @@ fn changed_weeks(ctx: &mut Context<'_>) -> Result<Vec<String>> {
     Ok(weeks)
 }
 
-/// Reads one week's groups. A week's groups number in the thousands (one per
-/// symbol or venue), so they are held, not streamed.
-fn totals(ctx: &mut Context<'_>, sql: &str, week: &str) -> Result<Vec<Totals>> {
-    let mut groups = Vec::new();
-    ctx.query(sql, &[SqlValue::Text(week)], |row| {
-        groups.push(Totals {
-            tier: row.str(0)?.to_owned(),
-            name: row.str(1)?.to_owned(),
-            volume: row.i64(2)?,
-            trades: row.i64(3)?,
-            count: row.i64(4)?,
-        });
-        Ok(true)
-    })?;
-    Ok(groups)
+/// Running sums of one group.
+#[derive(Debug, Default, Clone, Copy)]
+struct Sums {
+    volume: i64,
+    trades: i64,
+    count: i64,
 }
 
-fn write_symbol_summary(ctx: &mut Context<'_>, run: &Run, week: &str) -> Result<u64> {
-    let symbols = totals(ctx, SYMBOL_TOTALS, week)?;
-    let averages: Vec<Option<String>> = symbols
-        .iter()
-        .map(|symbol| decimal::average(symbol.volume, symbol.trades))
-        .collect();
-    let rows = symbols.iter().zip(&averages).map(|(symbol, average)| {
-        [
-            SqlValue::Text(week),
-            SqlValue::Text(&symbol.tier),
-            SqlValue::Text(&symbol.name),
-            SqlValue::Integer(symbol.volume),
-            SqlValue::Integer(symbol.trades),
-            SqlValue::Integer(symbol.count),
-            average.as_deref().into(),
-            SqlValue::Text(&run.started_at),
-        ]
-    });
-    insert_rows(ctx, INSERT_SYMBOL, rows)
+impl Sums {
+    fn add(&mut self, volume: i64, trades: i64, what: impl FnOnce() -> String) -> Result<()> {
+        match (self.volume.checked_add(volume), self.trades.checked_add(trades)) {
+            (Some(volume), Some(trades)) => {
+                (self.volume, self.trades) = (volume, trades);
+                self.count += 1;
+                Ok(())
+            }
+            _ => Err(Error::new(
+                "otc.summarize.overflow",
+                format!(
+                    "the share volume or trade count of {} passes 2^63 in one week",
+                    what()
+                ),
+            )),
+        }
+    }
 }
 
-fn write_venue_share(ctx: &mut Context<'_>, run: &Run, week: &str) -> Result<u64> {
-    let mut venues = totals(ctx, VENUE_TOTALS, week)?;
-    let ranked = rank_venues(&mut venues)?;
-    let rows = venues.iter().zip(&ranked).map(|(venue, place)| {
-        [
+/// One week's sums, built row by row from the week's venue volume in key
+/// order. Its size follows the week's symbols and venues, never the history.
+#[derive(Default)]
+struct WeekPass {
+    /// Symbol totals, in key order.
+    symbols: Vec<Totals>,
+    /// The symbol being summed: its tier, name and sums so far.
+    current: Option<(String, String, Sums)>,
+    /// Symbol names and MPIDs numbered in order of appearance.
+    symbol_ids: HashMap<String, u32>,
+    mpid_ids: HashMap<String, u32>,
+    mpids: Vec<String>,
+    /// Tiers in order of appearance.
+    tiers: Vec<String>,
+    /// The tier and symbol ids of the current symbol.
+    tier_id: u32,
+    symbol_id: u32,
+    /// Per (tier id, MPID id), and across tiers per MPID id.
+    by_tier: HashMap<(u32, u32), Sums>,
+    all_tiers: Vec<Sums>,
+    /// (symbol id, MPID id) pairs seen: a symbol counts once for a venue
+    /// across tiers even when it traded in two tiers the same week.
+    pairs: HashSet<u64>,
+}
+
+impl WeekPass {
+    fn clear(&mut self) {
+        *self = WeekPass {
+            // Keep the allocations of the previous week.
+            symbols: std::mem::take(&mut self.symbols),
+            symbol_ids: std::mem::take(&mut self.symbol_ids),
+            mpid_ids: std::mem::take(&mut self.mpid_ids),
+            mpids: std::mem::take(&mut self.mpids),
+            tiers: std::mem::take(&mut self.tiers),
+            by_tier: std::mem::take(&mut self.by_tier),
+            all_tiers: std::mem::take(&mut self.all_tiers),
+            pairs: std::mem::take(&mut self.pairs),
+            ..WeekPass::default()
+        };
+        self.symbols.clear();
+        self.symbol_ids.clear();
+        self.mpid_ids.clear();
+        self.mpids.clear();
+        self.tiers.clear();
+        self.by_tier.clear();
+        self.all_tiers.clear();
+        self.pairs.clear();
+    }
+
+    /// Adds one venue-volume row: tier, symbol, mpid, share_volume, trade_count.
+    fn row(&mut self, row: &Row<'_>) -> Result<()> {
+        let (tier, symbol, mpid) = (row.str(0)?, row.str(1)?, row.str(2)?);
+        let (volume, trades) = (row.i64(3)?, row.i64(4)?);
+        let same_symbol = matches!(&self.current, Some((t, s, _)) if t == tier && s == symbol);
+        if !same_symbol {
+            self.end_symbol();
+            if self.tiers.last().is_none_or(|last| last != tier) {
+                self.tiers.push(tier.to_owned());
+            }
+            self.tier_id = self.tiers.len() as u32 - 1;
+            let next_id = self.symbol_ids.len() as u32;
+            self.symbol_id = *self.symbol_ids.entry(symbol.to_owned()).or_insert(next_id);
+            self.current = Some((tier.to_owned(), symbol.to_owned(), Sums::default()));
+        }
+        if let Some((tier, symbol, sums)) = &mut self.current {
+            sums.add(volume, trades, || format!("symbol {symbol} in tier {tier}"))?;
+        }
+        let mpid_id = match self.mpid_ids.get(mpid) {
+            Some(&id) => id,
+            None => {
+                let id = self.mpids.len() as u32;
+                self.mpid_ids.insert(mpid.to_owned(), id);
+                self.mpids.push(mpid.to_owned());
+                self.all_tiers.push(Sums::default());
+                id
+            }
+        };
+        let venue = || format!("venue {mpid}");
+        let by_tier = self.by_tier.entry((self.tier_id, mpid_id)).or_default();
+        by_tier.add(volume, trades, venue)?;
+        let all = &mut self.all_tiers[mpid_id as usize];
+        let new_pair = self
+            .pairs
+            .insert(u64::from(self.symbol_id) << 32 | u64::from(mpid_id));
+        all.add(volume, trades, venue)?;
+        if !new_pair {
+            all.count -= 1;
+        }
+        Ok(())
+    }
+
+    /// Closes the symbol being summed.
+    fn end_symbol(&mut self) {
+        if let Some((tier, name, sums)) = self.current.take() {
+            self.symbols.push(Totals {
+                tier,
+                name,
+                volume: sums.volume,
+                trades: sums.trades,
+                count: sums.count,
+            });
+        }
+    }
+
+    /// Venue totals per tier, and across tiers as tier `ALL`.
+    fn venues(&self) -> Vec<Totals> {
+        let totals = |tier: &str, mpid_id: u32, sums: &Sums| Totals {
+            tier: tier.to_owned(),
+            name: self.mpids[mpid_id as usize].clone(),
+            volume: sums.volume,
+            trades: sums.trades,
+            count: sums.count,
+        };
+        let by_tier = self
+            .by_tier
+            .iter()
+            .map(|((tier_id, mpid_id), sums)| totals(&self.tiers[*tier_id as usize], *mpid_id, sums));
+        let all_tiers = (0..)
+            .zip(&self.all_tiers)
+            .map(|(mpid_id, sums)| totals("ALL", mpid_id, sums));
+        by_tier.chain(all_tiers).collect()
+    }
+}
+
+fn write_symbol_summary(
+    ctx: &mut Context<'_>,
+    insert: &BulkInsert,
+    run: &Run,
+    week: &str,
+    symbols: &[Totals],
+) -> Result<u64> {
+    let mut written = 0;
+    for batch in symbols.chunks(BATCH_ROWS) {
+        let averages: Vec<Option<String>> = batch
+            .iter()
+            .map(|symbol| decimal::average(symbol.volume, symbol.trades))
+            .collect();
+        let mut values = Vec::with_capacity(batch.len() * SYMBOL_COLUMNS);
+        for (symbol, average) in batch.iter().zip(&averages) {
+            values.extend([
+                SqlValue::Text(week),
+                SqlValue::Text(&symbol.tier),
+                SqlValue::Text(&symbol.name),
+                SqlValue::Integer(symbol.volume),
+                SqlValue::Integer(symbol.trades),
+                SqlValue::Integer(symbol.count),
+                average.as_deref().into(),
+                SqlValue::Text(&run.started_at),
+            ]);
+        }
+        written += insert.insert(ctx, &values)?;
+    }
+    Ok(written)
+}
+
+fn write_venue_share(
+    ctx: &mut Context<'_>,
+    insert: &BulkInsert,
+    run: &Run,
+    week: &str,
+    venues: &mut [Totals],
+) -> Result<u64> {
+    let ranked = rank_venues(venues)?;
+    let mut values = Vec::with_capacity(venues.len() * VENUE_COLUMNS);
+    for (venue, place) in venues.iter().zip(&ranked) {
+        values.extend([
             SqlValue::Text(week),
             SqlValue::Text(&venue.tier),
             SqlValue::Text(&venue.name),
@@ -204,30 +372,9 @@ fn write_venue_share(ctx: &mut Context<'_>, run: &Run, week: &str) -> Result<u64
             SqlValue::Text(&place.market_share_pct),
             SqlValue::Integer(place.rank),
             SqlValue::Text(&run.started_at),
-        ]
-    });
-    insert_rows(ctx, INSERT_VENUE, rows)
-}
-
-/// Inserts `rows` of `N` values through `sql`, [`BATCH_ROWS`] per call.
-fn insert_rows<'v, const N: usize>(
-    ctx: &mut Context<'_>,
-    sql: &str,
-    rows: impl Iterator<Item = [SqlValue<'v>; N]>,
-) -> Result<u64> {
-    let mut written = 0;
-    let mut values = Vec::with_capacity(BATCH_ROWS * N);
-    for row in rows {
-        values.extend(row);
-        if values.len() == BATCH_ROWS * N {
-            written += ctx.execute_many(sql, N, &values)?;
-            values.clear();
-        }
+        ]);
     }
-    if !values.is_empty() {
-        written += ctx.execute_many(sql, N, &values)?;
-    }
-    Ok(written)
+    insert.insert(ctx, &values)
 }
 
 #[cfg(test)]
