@@ -29,7 +29,7 @@ CREATE TABLE otc_raw_lines (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
     file_id          INTEGER NOT NULL ON CONFLICT FAIL,  -- otc_raw_files.id
     line_number      INTEGER NOT NULL ON CONFLICT FAIL,
-    record_hash      BLOB    NOT NULL ON CONFLICT FAIL,  -- 16 bytes
+    record_hash      TEXT    NOT NULL ON CONFLICT FAIL,
     week_ending      TEXT    NOT NULL ON CONFLICT FAIL,  -- Friday of the trading week
     last_update_date TEXT    NOT NULL ON CONFLICT FAIL,  -- FINRA's lastUpdateDate, as published
     tier             TEXT    NOT NULL ON CONFLICT FAIL,
@@ -39,28 +39,31 @@ CREATE TABLE otc_raw_lines (
     mpid             TEXT    NOT NULL ON CONFLICT FAIL,
     share_volume     INTEGER NOT NULL ON CONFLICT FAIL,
     trade_count      INTEGER NOT NULL ON CONFLICT FAIL,
+    -- share_volume / trade_count as otc_venue_volume keeps it, computed at
+    -- ingest, where the line is in hand anyway; NULL with no trades or a
+    -- negative figure. otc.normalize copies it.
+    avg_trade_size   TEXT,
     -- A line is a duplicate when its record hash is already stored. The hash
     -- covers week_ending, tier and symbol, so leading the key with them
     -- enforces exactly that, and puts a new week's lines at the end of the
     -- index, in file order, instead of at random places in an index the size
     -- of the whole history: 2-2.5x faster for 10^6 lines, and flat as the
-    -- history grows. The hash is kept as its 16 bytes (the view shows the 32
-    -- hex characters): a shorter key, compared in one memcmp.
+    -- history grows.
     UNIQUE (week_ending, tier, symbol, record_hash)
 );
 
--- The lines otc.normalize cannot move with one INSERT ... SELECT: the ones
--- its checks may reject, and averages beyond 64-bit arithmetic. Usually
--- empty, so it costs ingest almost nothing and spares normalize a scan.
+-- The lines otc.normalize does not move with its one INSERT ... SELECT:
+-- those its checks may reject. Usually empty, so it costs ingest almost
+-- nothing and spares normalize a scan of the new lines.
 -- The condition is normalize.rs's SQL_CHECKED, word for word.
 CREATE INDEX otc_raw_lines_unchecked ON otc_raw_lines (id)
     WHERE NOT (tier IN ('NMS Tier 1', 'NMS Tier 2', 'OTC') AND symbol <> '' AND mpid <> ''
-               AND share_volume >= 0 AND trade_count BETWEEN 0 AND 92233720368547758
-               AND (trade_count > 0 OR share_volume = 0));
+               AND share_volume >= 0 AND trade_count >= 0 AND (trade_count > 0 OR share_volume = 0)
+               AND (avg_trade_size IS NOT NULL OR trade_count = 0));
 
 -- The raw capture as one table, with every column of the domain's spec.
 CREATE VIEW otc_raw AS
-SELECT line.id, file.batch_id, lower(hex(line.record_hash)) AS record_hash, line.week_ending, line.last_update_date, line.tier,
+SELECT line.id, file.batch_id, line.record_hash, line.week_ending, line.last_update_date, line.tier,
        line.symbol, line.issue_name, line.venue_name, line.mpid, line.share_volume, line.trade_count,
        file.source_file, line.line_number, file.ingested_at
 FROM otc_raw_lines AS line JOIN otc_raw_files AS file ON file.id = line.file_id;

@@ -13,7 +13,7 @@ use crate::parse::{Line, Parser, Record};
 use crate::rejects::{RejectWriter, Rejected, Stage};
 use crate::run::{stop_if_cancelled, Run};
 use crate::tier::{Tier, SPELLINGS};
-use crate::{sources, week};
+use crate::{decimal, sources, week};
 use chrono::NaiveDate;
 use spine_plugin_api::{Context, Error, Level, Metrics, Params, Pipeline, Result, SqlValue};
 use std::collections::BTreeSet;
@@ -31,11 +31,11 @@ const INSERT_FILE: &str =
 
 const INSERT_HEAD: &str = "INSERT INTO otc_raw_lines \
     (file_id, line_number, record_hash, week_ending, last_update_date, tier, symbol, issue_name, venue_name, \
-     mpid, share_volume, trade_count)";
+     mpid, share_volume, trade_count, avg_trade_size)";
 // ON CONFLICT DO NOTHING, not INSERT OR IGNORE: only a repeated record hash is
 // a duplicate; a line that broke any other constraint must fail the run.
 const INSERT_TAIL: &str = "ON CONFLICT (week_ending, tier, symbol, record_hash) DO NOTHING";
-const COLUMNS: usize = 12;
+const COLUMNS: usize = 13;
 
 /// The `otc.ingest` pipeline.
 pub struct Ingest {
@@ -243,9 +243,10 @@ impl<'r> Load<'r> {
     }
 }
 
-/// Text fields per line, in INSERT order: week_ending, last_update_date,
-/// tier, symbol, issue_name, venue_name, mpid.
-const TEXT_FIELDS: usize = 7;
+/// Text fields per line, in INSERT order: record_hash, week_ending,
+/// last_update_date, tier, symbol, issue_name, venue_name, mpid, then
+/// avg_trade_size (empty for NULL).
+const TEXT_FIELDS: usize = 9;
 
 /// Lines waiting for one insert. Their text sits in one buffer that is reused
 /// from batch to batch, so queuing a line allocates nothing.
@@ -254,8 +255,6 @@ struct RawBatch {
     text: String,
     /// Where each text field ends in `text`, [`TEXT_FIELDS`] per line.
     ends: Vec<usize>,
-    /// The record hash of each line.
-    hashes: Vec<[u8; 16]>,
     /// share_volume, trade_count and line_number of each line.
     numbers: Vec<[i64; 3]>,
 }
@@ -266,7 +265,8 @@ impl RawBatch {
     }
 
     fn push(&mut self, hasher: &mut RecordHasher, key: &HashKey<'_>, line: &Line<'_>) {
-        self.hashes.push(hasher.hash(key));
+        hasher.push_hash(key, &mut self.text);
+        self.ends.push(self.text.len());
         for field in [
             key.week_ending,
             line.last_update_text,
@@ -281,6 +281,11 @@ impl RawBatch {
             self.text.push_str(field);
             self.ends.push(self.text.len());
         }
+        // The rows normalize moves in SQL take their average from here.
+        if line.share_volume >= 0 && line.trade_count >= 0 {
+            decimal::push_average(&mut self.text, line.share_volume, line.trade_count);
+        }
+        self.ends.push(self.text.len());
         let line_number = i64::try_from(line.line).unwrap_or(i64::MAX);
         self.numbers
             .push([line.share_volume, line.trade_count, line_number]);
@@ -290,22 +295,25 @@ impl RawBatch {
     fn values(&self, file_id: i64) -> Vec<SqlValue<'_>> {
         let mut values = Vec::with_capacity(self.rows() * COLUMNS);
         let mut start = 0;
-        let lines = self
-            .ends
-            .chunks_exact(TEXT_FIELDS)
-            .zip(&self.hashes)
-            .zip(&self.numbers);
-        for ((ends, hash), [shares, trades, line]) in lines {
+        let mut field = |end: usize| {
+            let text = &self.text[start..end];
+            start = end;
+            text
+        };
+        for (ends, [shares, trades, line]) in self.ends.chunks_exact(TEXT_FIELDS).zip(&self.numbers) {
+            values.extend([SqlValue::Integer(file_id), SqlValue::Integer(*line)]);
+            let (texts, average) = ends.split_at(TEXT_FIELDS - 1);
+            values.extend(texts.iter().map(|&end| SqlValue::Text(field(end))));
+            let average = field(average[0]);
             values.extend([
-                SqlValue::Integer(file_id),
-                SqlValue::Integer(*line),
-                SqlValue::Blob(hash),
+                SqlValue::Integer(*shares),
+                SqlValue::Integer(*trades),
+                if average.is_empty() {
+                    SqlValue::Null
+                } else {
+                    SqlValue::Text(average)
+                },
             ]);
-            for &end in ends {
-                values.push(SqlValue::Text(&self.text[start..end]));
-                start = end;
-            }
-            values.extend([SqlValue::Integer(*shares), SqlValue::Integer(*trades)]);
         }
         values
     }
@@ -313,7 +321,6 @@ impl RawBatch {
     fn clear(&mut self) {
         self.text.clear();
         self.ends.clear();
-        self.hashes.clear();
         self.numbers.clear();
     }
 }

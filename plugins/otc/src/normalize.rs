@@ -10,10 +10,10 @@
 //! touched are queued in `otc_changed_weeks` for `otc.summarize`.
 //!
 //! The rows never cross into the plugin: one `INSERT … SELECT` moves every
-//! row that [`SQL_CHECKED`] shows passes [`check`], computing the average in
-//! SQL. The others (almost always none: rows to reject, and averages beyond
-//! 64-bit arithmetic) are read through the partial index that holds exactly
-//! them and go through [`check`] and the upsert one by one.
+//! row that [`SQL_CHECKED`] shows passes [`check`], with the average ingest
+//! computed. The others (almost always none) are read through the partial
+//! index that holds exactly them and go through [`check`] and the upsert one
+//! by one.
 
 use crate::decimal;
 use crate::rejects::{RejectWriter, Rejected, Stage};
@@ -28,21 +28,13 @@ const CHUNK_ROWS: i64 = 2000;
 /// This stage's name in otc_watermarks.
 const STAGE: &str = "normalize";
 
-/// The rows SQL moves: they pass [`check`] (ingest stores text trimmed and
-/// known tiers canonical), and their average fits 64-bit arithmetic
-/// (trades × 100 does not overflow). The partial index
-/// `otc_raw_lines_unchecked` holds `NOT (this)`, word for word.
+/// The rows SQL moves: they pass [`check`] (ingest stores text trimmed,
+/// known tiers in their canonical spelling, and the average [`check`]
+/// computes). The partial index `otc_raw_lines_unchecked` holds
+/// `NOT (this)`, word for word.
 pub const SQL_CHECKED: &str = "tier IN ('NMS Tier 1', 'NMS Tier 2', 'OTC') AND symbol <> '' AND mpid <> '' \
-    AND share_volume >= 0 AND trade_count BETWEEN 0 AND 92233720368547758 \
-    AND (trade_count > 0 OR share_volume = 0)";
-
-/// avg_trade_size in SQL for [`SQL_CHECKED`] rows, equal to
-/// [`decimal::average`]: whole + hundredths + rest, then half-even on the
-/// hundredths (see `sql_average` in the tests, which mirrors it). It reads the
-/// columns `whole`, `rest`, `hundredths` and `remainder` of the subqueries of
-/// [`MOVE_CHECKED`].
-const AVERAGE_SQL: &str = "CASE WHEN trade_count = 0 THEN NULL ELSE \
-    (whole + (hundredths + round_up) / 100) || '.' || substr(100 + (hundredths + round_up) % 100, 2) END";
+    AND share_volume >= 0 AND trade_count >= 0 AND (trade_count > 0 OR share_volume = 0) \
+    AND (avg_trade_size IS NOT NULL OR trade_count = 0)";
 
 /// The upsert's conflict clause: later lastUpdateDate wins, then later ingest.
 const ON_CONFLICT: &str = "ON CONFLICT (week_ending, tier, symbol, mpid) DO UPDATE SET \
@@ -68,14 +60,9 @@ fn scan_sql() -> String {
 /// Moves the checked rows (?1, ?2]; ?3 is normalized_at.
 fn move_checked_sql() -> String {
     format!(
-        "{INSERT_HEAD} SELECT week_ending, tier, symbol, mpid, share_volume, trade_count, {AVERAGE_SQL}, \
-             lower(hex(record_hash)), id, last_update_date, ?3 \
-         FROM (SELECT *, rest * 100 % trade_count * 2 > trade_count \
-                         OR (rest * 100 % trade_count * 2 = trade_count AND hundredths % 2 = 1) AS round_up \
-               FROM (SELECT *, rest * 100 / trade_count AS hundredths \
-                     FROM (SELECT *, share_volume / trade_count AS whole, share_volume % trade_count AS rest \
-                           FROM otc_raw_lines WHERE id > ?1 AND id <= ?2 AND {SQL_CHECKED}))) \
-         WHERE true {ON_CONFLICT}"
+        "{INSERT_HEAD} SELECT week_ending, tier, symbol, mpid, share_volume, trade_count, avg_trade_size, \
+             record_hash, id, last_update_date, ?3 \
+         FROM otc_raw_lines WHERE id > ?1 AND id <= ?2 AND {SQL_CHECKED} {ON_CONFLICT}"
     )
 }
 
@@ -83,7 +70,7 @@ fn move_checked_sql() -> String {
 fn read_unchecked_sql() -> String {
     format!(
         "SELECT line.id, week_ending, last_update_date, tier, symbol, issue_name, venue_name, mpid, \
-             share_volume, trade_count, lower(hex(record_hash)), source_file, line_number \
+             share_volume, trade_count, record_hash, source_file, line_number \
          FROM otc_raw_lines AS line INDEXED BY otc_raw_lines_unchecked \
              JOIN otc_raw_files AS file ON file.id = line.file_id \
          WHERE line.id > ?1 AND line.id <= ?2 AND NOT ({SQL_CHECKED}) ORDER BY line.id LIMIT ?3"
@@ -399,30 +386,15 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// [`SQL_CHECKED`] in Rust, clause for clause.
+    /// [`SQL_CHECKED`] in Rust, clause for clause, for a row whose
+    /// avg_trade_size ingest computed.
     fn sql_checked(row: &RawRow) -> bool {
         ["NMS Tier 1", "NMS Tier 2", "OTC"].contains(&row.tier.as_str())
             && !row.symbol.is_empty()
             && !row.mpid.is_empty()
             && row.share_volume >= 0
-            && (0..=92_233_720_368_547_758).contains(&row.trade_count)
+            && row.trade_count >= 0
             && (row.trade_count > 0 || row.share_volume == 0)
-    }
-
-    /// [`AVERAGE_SQL`] and the subqueries of `move_checked_sql` in Rust, step
-    /// for step, in i64 arithmetic that fails loudly on overflow.
-    fn sql_average(shares: i64, trades: i64) -> Option<String> {
-        if trades == 0 {
-            return None;
-        }
-        let (whole, rest) = (shares / trades, shares % trades);
-        let hundredths = rest.checked_mul(100).unwrap() / trades;
-        let remainder = rest * 100 % trades;
-        let round_up =
-            remainder.checked_mul(2).unwrap() > trades || (remainder * 2 == trades && hundredths % 2 == 1);
-        let hundredths = hundredths + i64::from(round_up);
-        let digits = (100 + hundredths % 100).to_string();
-        Some(format!("{}.{}", whole + hundredths / 100, &digits[1..]))
     }
 
     #[test]
@@ -436,33 +408,7 @@ mod tests {
         assert!(words(migration).contains(&index), "{index}");
     }
 
-    #[test]
-    fn the_sql_average_at_its_limits() {
-        let limit = 92_233_720_368_547_758;
-        for (shares, trades) in [
-            (i64::MAX, 1),
-            (i64::MAX, limit),
-            (i64::MAX - 1, limit),
-            (0, limit),
-            (1, 8),
-            (3, 8),
-            (2_234_313, 31_077),
-            (0, 0),
-        ] {
-            assert_eq!(
-                sql_average(shares, trades),
-                decimal::average(shares, trades),
-                "{shares} / {trades}"
-            );
-        }
-    }
-
     proptest! {
-        #[test]
-        fn the_sql_average_is_the_exact_one(shares in 0..1_000_000_000_000_000i64, trades in 1..10_000_000_000i64) {
-            prop_assert_eq!(sql_average(shares, trades), decimal::average(shares, trades));
-        }
-
         #[test]
         fn rows_sql_checks_pass_the_checks(
             tier in prop::sample::select(vec!["NMS Tier 1", "NMS Tier 2", "OTC", "T1", "otc", "Tier 3", ""]),
@@ -477,7 +423,10 @@ mod tests {
                 prop_assert!(checked.is_ok(), "{:?}", checked);
                 let checked = checked.unwrap();
                 prop_assert_eq!(checked.tier.canonical(), tier);
-                prop_assert_eq!(checked.avg_trade_size, sql_average(shares, trades));
+                // What ingest stores for the row.
+                let mut stored = String::new();
+                decimal::push_average(&mut stored, shares, trades);
+                prop_assert_eq!(checked.avg_trade_size.unwrap_or_default(), stored);
             }
         }
     }
