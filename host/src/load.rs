@@ -98,11 +98,11 @@ pub fn load_plugin(path: &Path) -> Result<LoadedPlugin, String> {
 const SQLITE_MARKER: &[u8] = b"SQLite format 3";
 
 fn check_no_embedded_sqlite(path: &Path) -> Result<(), String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot be read: {e}"))?;
-    if bytes.is_empty() {
-        return Err("is an empty file, not a plugin".to_owned());
-    }
-    if memchr::memmem::find(&bytes, SQLITE_MARKER).is_some() {
+    let cannot_read = |e: std::io::Error| format!("cannot be read: {e}");
+    if embeds(path, SQLITE_MARKER)
+        .map_err(cannot_read)?
+        .ok_or("is an empty file, not a plugin")?
+    {
         return Err(
             "links its own copy of SQLite; plugins must use the host's database service, \
                     because two SQLite copies in one process can corrupt the database \
@@ -111,6 +111,36 @@ fn check_no_embedded_sqlite(path: &Path) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// Whether the file at `path` holds `marker`; `None` for an empty file.
+/// Read a chunk at a time through one buffer: a plugin is megabytes, and
+/// reading it whole into fresh memory was most of `spine-host list`'s time.
+fn embeds(path: &Path, marker: &[u8]) -> std::io::Result<Option<bool>> {
+    use std::io::Read;
+    const CHUNK: usize = 256 * 1024;
+    let mut file = std::fs::File::open(path)?;
+    let finder = memchr::memmem::Finder::new(marker);
+    // Each chunk follows the last `marker.len() - 1` bytes of the one before,
+    // so a marker across a chunk boundary is found.
+    let keep = marker.len().saturating_sub(1);
+    let mut buffer = vec![0; keep + CHUNK];
+    let (mut filled, mut total) = (0, 0);
+    loop {
+        let read = file.read(&mut buffer[filled..])?;
+        if read == 0 {
+            return Ok((total > 0).then_some(false));
+        }
+        total += read;
+        filled += read;
+        if finder.find(&buffer[..filled]).is_some() {
+            return Ok(Some(true));
+        }
+        if filled == buffer.len() {
+            buffer.copy_within(filled - keep.., 0);
+            filled = keep;
+        }
+    }
 }
 
 fn check_abi_family(path: &Path) -> Result<(), String> {
@@ -263,4 +293,28 @@ fn describe_library_error(error: &LibraryError) -> String {
         _ => one_line(&full),
     };
     summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_marker_is_found_anywhere_even_across_chunks() {
+        let folder = tempfile::tempdir().unwrap();
+        let file = folder.path().join("lib.so");
+        let marker = b"SQLite format 3";
+        let chunk = 256 * 1024;
+        for at in [0, 1, chunk - 7, chunk - 1, chunk, 3 * chunk + 5] {
+            let mut bytes = vec![b'x'; 4 * chunk];
+            bytes[at..at + marker.len()].copy_from_slice(marker);
+            std::fs::write(&file, &bytes).unwrap();
+            assert_eq!(embeds(&file, marker).unwrap(), Some(true), "at {at}");
+            bytes[at] = b's';
+            std::fs::write(&file, &bytes).unwrap();
+            assert_eq!(embeds(&file, marker).unwrap(), Some(false), "at {at}");
+        }
+        std::fs::write(&file, b"").unwrap();
+        assert_eq!(embeds(&file, marker).unwrap(), None);
+    }
 }
