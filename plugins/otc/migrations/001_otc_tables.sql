@@ -3,11 +3,11 @@
 -- Dates are TEXT YYYY-MM-DD; decimals are TEXT with exactly two places
 -- (exact half-even rounding is done in Rust, not in floating point).
 
--- otc_raw, one row per accepted input line as read, is stored in two tables
--- and read through the view below. What is the same for every line of a
--- file (the execution, the file name, the time) is kept once per file rather
--- than a million times: it was a third of every stored line, and every byte
--- is written twice in WAL mode (WAL, then the checkpoint).
+-- otc_raw and otc_venue_volume are views, with every column of the domain's
+-- spec, over tables that keep once what is the same for every row of a run
+-- (the execution, the file name, the time) instead of a million times, and
+-- the record hash once, as its 16 bytes. A load writes every byte twice in
+-- WAL mode (the WAL, then the checkpoint), and this is a third of the bytes.
 
 -- One row per file that an otc.ingest run read.
 CREATE TABLE otc_raw_files (
@@ -23,13 +23,13 @@ CREATE TABLE otc_raw_files (
 -- must never be reused, even after an operator deletes the newest rows.
 -- NOT NULL ... ON CONFLICT FAIL: a NULL still fails the statement, and so
 -- the run, but SQLite then needs no statement journal for a multi-row
--- INSERT (with ABORT it copies every page it touches first, to undo the
--- statement alone).
+-- INSERT (with ABORT it copies every page it touches first, to be able to
+-- undo the statement alone).
 CREATE TABLE otc_raw_lines (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
     file_id          INTEGER NOT NULL ON CONFLICT FAIL,  -- otc_raw_files.id
     line_number      INTEGER NOT NULL ON CONFLICT FAIL,
-    record_hash      TEXT    NOT NULL ON CONFLICT FAIL,
+    record_hash      BLOB    NOT NULL ON CONFLICT FAIL,  -- 16 bytes; the views show 32 hex digits
     week_ending      TEXT    NOT NULL ON CONFLICT FAIL,  -- Friday of the trading week
     last_update_date TEXT    NOT NULL ON CONFLICT FAIL,  -- FINRA's lastUpdateDate, as published
     tier             TEXT    NOT NULL ON CONFLICT FAIL,
@@ -55,24 +55,33 @@ CREATE TABLE otc_raw_lines (
 -- The lines otc.normalize does not move with its one INSERT ... SELECT:
 -- those its checks may reject. Usually empty, so it costs ingest almost
 -- nothing and spares normalize a scan of the new lines.
--- The condition is normalize.rs's SQL_CHECKED, word for word.
+-- The condition is normalize.rs's SQL_CHECKED, word for word. (ORs, not
+-- IN: SQLite builds the list of an IN afresh for every row it indexes.)
 CREATE INDEX otc_raw_lines_unchecked ON otc_raw_lines (id)
-    WHERE NOT (tier IN ('NMS Tier 1', 'NMS Tier 2', 'OTC') AND symbol <> '' AND mpid <> ''
+    WHERE NOT ((tier = 'NMS Tier 1' OR tier = 'NMS Tier 2' OR tier = 'OTC') AND symbol <> '' AND mpid <> ''
                AND share_volume >= 0 AND trade_count >= 0 AND (trade_count > 0 OR share_volume = 0)
                AND (avg_trade_size IS NOT NULL OR trade_count = 0));
 
--- The raw capture as one table, with every column of the domain's spec.
+-- The raw capture: one row per accepted input line, as read.
 CREATE VIEW otc_raw AS
-SELECT line.id, file.batch_id, line.record_hash, line.week_ending, line.last_update_date, line.tier,
-       line.symbol, line.issue_name, line.venue_name, line.mpid, line.share_volume, line.trade_count,
-       file.source_file, line.line_number, file.ingested_at
+SELECT line.id, file.batch_id, lower(hex(line.record_hash)) AS record_hash, line.week_ending,
+       line.last_update_date, line.tier, line.symbol, line.issue_name, line.venue_name, line.mpid,
+       line.share_volume, line.trade_count, file.source_file, line.line_number, file.ingested_at
 FROM otc_raw_lines AS line JOIN otc_raw_files AS file ON file.id = line.file_id;
 
+-- One row per otc.normalize run that had rows to process.
+CREATE TABLE otc_normalize_runs (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    execution_id  TEXT    NOT NULL,
+    normalized_at TEXT    NOT NULL
+);
+
 -- Normalized volume, one row per (week, tier, symbol, venue). A revision
--- replaces the values; raw_id and record_hash say which raw row they are from.
+-- replaces the figures; raw_id says which raw line they are from, run_id
+-- which normalize run put them there.
 -- WITHOUT ROWID: the key is the table, in the order otc.summarize reads a
 -- week, with no second B-tree to write.
-CREATE TABLE otc_venue_volume (
+CREATE TABLE otc_venue_figures (
     week_ending      TEXT    NOT NULL,
     tier             TEXT    NOT NULL,  -- canonical: NMS Tier 1, NMS Tier 2, OTC
     symbol           TEXT    NOT NULL,
@@ -80,12 +89,21 @@ CREATE TABLE otc_venue_volume (
     share_volume     INTEGER NOT NULL,
     trade_count      INTEGER NOT NULL,
     avg_trade_size   TEXT,              -- NULL when trade_count is 0
-    record_hash      TEXT    NOT NULL,
-    raw_id           INTEGER NOT NULL,
+    raw_id           INTEGER NOT NULL,  -- otc_raw_lines.id
     last_update_date TEXT    NOT NULL,  -- decides which revision wins
-    normalized_at    TEXT    NOT NULL,
+    run_id           INTEGER NOT NULL,  -- otc_normalize_runs.id
     PRIMARY KEY (week_ending, tier, symbol, mpid)
 ) WITHOUT ROWID;
+
+-- Normalized volume with the record hash of its raw line and the time it
+-- was normalized.
+CREATE VIEW otc_venue_volume AS
+SELECT venue.week_ending, venue.tier, venue.symbol, venue.mpid, venue.share_volume, venue.trade_count,
+       venue.avg_trade_size, lower(hex(line.record_hash)) AS record_hash, venue.raw_id,
+       venue.last_update_date, run.normalized_at
+FROM otc_venue_figures AS venue
+    LEFT JOIN otc_raw_lines AS line ON line.id = venue.raw_id
+    LEFT JOIN otc_normalize_runs AS run ON run.id = venue.run_id;
 
 CREATE TABLE otc_symbol_summary (
     week_ending    TEXT    NOT NULL,

@@ -51,8 +51,14 @@ fn write_hundredths(out: &mut String, numerator: i128, denominator: i128) {
         hundredths += 1;
     }
     let sign = if negative && hundredths != 0 { "-" } else { "" };
+    // At most |i64::MIN| × 100 hundredths, so the units fit a u64, which
+    // formats much faster than a u128 (this runs once per input line).
+    let (units, cents) = (hundredths / 100, hundredths % 100);
     // Writing to a String cannot fail.
-    let _ = write!(out, "{sign}{}.{:02}", hundredths / 100, hundredths % 100);
+    let _ = match u64::try_from(units) {
+        Ok(units) => write!(out, "{sign}{units}.{cents:02}"),
+        Err(_) => write!(out, "{sign}{units}.{cents:02}"),
+    };
 }
 
 #[cfg(test)]

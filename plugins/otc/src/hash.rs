@@ -4,7 +4,8 @@
 //! `week_ending|tier|symbol|mpid|share_volume|trade_count`, tier in its
 //! canonical spelling. The formula is pinned by the domain specification and
 //! must never change: stored hashes decide what is a duplicate, so a new
-//! formula would make every earlier capture look new.
+//! formula would make every earlier capture look new. `otc_raw_lines` keeps
+//! the 16 bytes the hex characters spell.
 
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
@@ -26,18 +27,30 @@ pub struct RecordHasher {
 }
 
 impl RecordHasher {
-    /// Appends the 32-character hash of `key` to `out`.
+    /// The 16 bytes of the hash of `key`: the first half of its SHA-256.
+    pub fn hash(&mut self, key: &HashKey<'_>) -> [u8; 16] {
+        self.preimage.clear();
+        for (index, text) in [key.week_ending, key.tier, key.symbol, key.mpid]
+            .into_iter()
+            .enumerate()
+        {
+            if index > 0 {
+                self.preimage.push('|');
+            }
+            self.preimage.push_str(text);
+        }
+        // Writing to a String cannot fail.
+        let _ = write!(self.preimage, "|{}|{}", key.share_volume, key.trade_count);
+        let digest = Sha256::digest(self.preimage.as_bytes());
+        let mut hash = [0; 16];
+        hash.copy_from_slice(&digest[..16]);
+        hash
+    }
+
+    /// Appends the 32-character hash of `key`, in lowercase hex, to `out`.
     pub fn push_hash(&mut self, key: &HashKey<'_>, out: &mut String) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        self.preimage.clear();
-        // Writing to a String cannot fail.
-        let _ = write!(
-            self.preimage,
-            "{}|{}|{}|{}|{}|{}",
-            key.week_ending, key.tier, key.symbol, key.mpid, key.share_volume, key.trade_count
-        );
-        let digest = Sha256::digest(self.preimage.as_bytes());
-        for byte in &digest[..16] {
+        for byte in self.hash(key) {
             out.push(char::from(HEX[usize::from(byte >> 4)]));
             out.push(char::from(HEX[usize::from(byte & 0x0f)]));
         }

@@ -243,10 +243,10 @@ impl<'r> Load<'r> {
     }
 }
 
-/// Text fields per line, in INSERT order: record_hash, week_ending,
-/// last_update_date, tier, symbol, issue_name, venue_name, mpid, then
-/// avg_trade_size (empty for NULL).
-const TEXT_FIELDS: usize = 9;
+/// Text fields per line, in INSERT order: week_ending, last_update_date,
+/// tier, symbol, issue_name, venue_name, mpid, then avg_trade_size (empty
+/// for NULL).
+const TEXT_FIELDS: usize = 8;
 
 /// Lines waiting for one insert. Their text sits in one buffer that is reused
 /// from batch to batch, so queuing a line allocates nothing.
@@ -255,6 +255,8 @@ struct RawBatch {
     text: String,
     /// Where each text field ends in `text`, [`TEXT_FIELDS`] per line.
     ends: Vec<usize>,
+    /// The record hash of each line.
+    hashes: Vec<[u8; 16]>,
     /// share_volume, trade_count and line_number of each line.
     numbers: Vec<[i64; 3]>,
 }
@@ -265,8 +267,7 @@ impl RawBatch {
     }
 
     fn push(&mut self, hasher: &mut RecordHasher, key: &HashKey<'_>, line: &Line<'_>) {
-        hasher.push_hash(key, &mut self.text);
-        self.ends.push(self.text.len());
+        self.hashes.push(hasher.hash(key));
         for field in [
             key.week_ending,
             line.last_update_text,
@@ -300,8 +301,17 @@ impl RawBatch {
             start = end;
             text
         };
-        for (ends, [shares, trades, line]) in self.ends.chunks_exact(TEXT_FIELDS).zip(&self.numbers) {
-            values.extend([SqlValue::Integer(file_id), SqlValue::Integer(*line)]);
+        let lines = self
+            .ends
+            .chunks_exact(TEXT_FIELDS)
+            .zip(&self.hashes)
+            .zip(&self.numbers);
+        for ((ends, hash), [shares, trades, line]) in lines {
+            values.extend([
+                SqlValue::Integer(file_id),
+                SqlValue::Integer(*line),
+                SqlValue::Blob(hash),
+            ]);
             let (texts, average) = ends.split_at(TEXT_FIELDS - 1);
             values.extend(texts.iter().map(|&end| SqlValue::Text(field(end))));
             let average = field(average[0]);
@@ -321,6 +331,7 @@ impl RawBatch {
     fn clear(&mut self) {
         self.text.clear();
         self.ends.clear();
+        self.hashes.clear();
         self.numbers.clear();
     }
 }

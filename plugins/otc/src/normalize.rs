@@ -1,5 +1,6 @@
 //! `otc.normalize`: checks new `otc_raw` rows and upserts them into
-//! `otc_venue_volume`, one row per (week, tier, symbol, MPID).
+//! `otc_venue_volume` (the table `otc_venue_figures`), one row per (week,
+//! tier, symbol, MPID).
 //!
 //! Incremental through a watermark: `otc_watermarks` keeps the last otc_raw id
 //! processed, so each raw row is read once and no per-row flag is updated.
@@ -32,22 +33,22 @@ const STAGE: &str = "normalize";
 /// known tiers in their canonical spelling, and the average [`check`]
 /// computes). The partial index `otc_raw_lines_unchecked` holds
 /// `NOT (this)`, word for word.
-pub const SQL_CHECKED: &str = "tier IN ('NMS Tier 1', 'NMS Tier 2', 'OTC') AND symbol <> '' AND mpid <> '' \
+pub const SQL_CHECKED: &str = "(tier = 'NMS Tier 1' OR tier = 'NMS Tier 2' OR tier = 'OTC') \
+    AND symbol <> '' AND mpid <> '' \
     AND share_volume >= 0 AND trade_count >= 0 AND (trade_count > 0 OR share_volume = 0) \
     AND (avg_trade_size IS NOT NULL OR trade_count = 0)";
 
 /// The upsert's conflict clause: later lastUpdateDate wins, then later ingest.
 const ON_CONFLICT: &str = "ON CONFLICT (week_ending, tier, symbol, mpid) DO UPDATE SET \
         share_volume = excluded.share_volume, trade_count = excluded.trade_count, \
-        avg_trade_size = excluded.avg_trade_size, record_hash = excluded.record_hash, \
-        raw_id = excluded.raw_id, last_update_date = excluded.last_update_date, \
-        normalized_at = excluded.normalized_at \
+        avg_trade_size = excluded.avg_trade_size, raw_id = excluded.raw_id, \
+        last_update_date = excluded.last_update_date, run_id = excluded.run_id \
     WHERE (excluded.last_update_date, excluded.raw_id) \
-        > (otc_venue_volume.last_update_date, otc_venue_volume.raw_id)";
+        > (otc_venue_figures.last_update_date, otc_venue_figures.raw_id)";
 
-const INSERT_HEAD: &str = "INSERT INTO otc_venue_volume \
-    (week_ending, tier, symbol, mpid, share_volume, trade_count, avg_trade_size, record_hash, raw_id, \
-     last_update_date, normalized_at)";
+const INSERT_HEAD: &str = "INSERT INTO otc_venue_figures \
+    (week_ending, tier, symbol, mpid, share_volume, trade_count, avg_trade_size, raw_id, last_update_date, \
+     run_id)";
 
 /// Counts the new rows (?1, ?2] and lists the weeks of those SQL moves.
 fn scan_sql() -> String {
@@ -57,11 +58,11 @@ fn scan_sql() -> String {
     )
 }
 
-/// Moves the checked rows (?1, ?2]; ?3 is normalized_at.
+/// Moves the checked rows (?1, ?2]; ?3 is the run's otc_normalize_runs id.
 fn move_checked_sql() -> String {
     format!(
         "{INSERT_HEAD} SELECT week_ending, tier, symbol, mpid, share_volume, trade_count, avg_trade_size, \
-             record_hash, id, last_update_date, ?3 \
+             id, last_update_date, ?3 \
          FROM otc_raw_lines WHERE id > ?1 AND id <= ?2 AND {SQL_CHECKED} {ON_CONFLICT}"
     )
 }
@@ -70,7 +71,7 @@ fn move_checked_sql() -> String {
 fn read_unchecked_sql() -> String {
     format!(
         "SELECT line.id, week_ending, last_update_date, tier, symbol, issue_name, venue_name, mpid, \
-             share_volume, trade_count, record_hash, source_file, line_number \
+             share_volume, trade_count, lower(hex(record_hash)), source_file, line_number \
          FROM otc_raw_lines AS line INDEXED BY otc_raw_lines_unchecked \
              JOIN otc_raw_files AS file ON file.id = line.file_id \
          WHERE line.id > ?1 AND line.id <= ?2 AND NOT ({SQL_CHECKED}) ORDER BY line.id LIMIT ?3"
@@ -203,8 +204,19 @@ impl Pipeline for Normalize {
             })?
             .unwrap_or_default();
         let processed = u64::try_from(processed).unwrap_or_default();
+        // The time and execution every row this run writes carries, kept once.
+        let run_id = if processed == 0 {
+            0
+        } else {
+            ctx.query_one(
+                "INSERT INTO otc_normalize_runs (execution_id, normalized_at) VALUES (?1, ?2) RETURNING id",
+                &[SqlValue::Text(&run.execution_id), SqlValue::Text(&run.started_at)],
+                |row| row.i64(0),
+            )?
+            .unwrap_or_default()
+        };
 
-        let mut pass = Pass::new(&run);
+        let mut pass = Pass::new(&run, run_id);
         // The unchecked rows first: the before-and-after counts of the
         // checked rows' weeks below then see only the INSERT … SELECT.
         pass.unchecked(ctx, first, last, processed)?;
@@ -219,7 +231,7 @@ impl Pipeline for Normalize {
         let keys_before = count_keys(ctx, &weeks)?;
         let changed = ctx.execute(
             &move_checked_sql(),
-            &[range[0], range[1], SqlValue::Text(&run.started_at)],
+            &[range[0], range[1], SqlValue::Integer(run_id)],
         )?;
         // New keys are rows the week did not have; every other row changed
         // is a revision.
@@ -250,7 +262,7 @@ fn count_keys(ctx: &mut Context<'_>, weeks: &[String]) -> Result<u64> {
     for week in weeks {
         keys += ctx
             .query_one(
-                "SELECT count(*) FROM otc_venue_volume WHERE week_ending = ?1",
+                "SELECT count(*) FROM otc_venue_figures WHERE week_ending = ?1",
                 &[SqlValue::Text(week)],
                 |row| row.i64(0),
             )?
@@ -262,6 +274,8 @@ fn count_keys(ctx: &mut Context<'_>, weeks: &[String]) -> Result<u64> {
 /// One normalize run's work outside the INSERT … SELECT.
 struct Pass<'r> {
     run: &'r Run,
+    /// The run's otc_normalize_runs id.
+    run_id: i64,
     rejects: RejectWriter,
     /// Rows of otc_venue_volume inserted or revised.
     changed: u64,
@@ -272,9 +286,10 @@ struct Pass<'r> {
 }
 
 impl<'r> Pass<'r> {
-    fn new(run: &'r Run) -> Self {
+    fn new(run: &'r Run, run_id: i64) -> Self {
         Self {
             run,
+            run_id,
             rejects: RejectWriter::new(run, Stage::Normalize),
             changed: 0,
             new_keys: 0,
@@ -329,14 +344,14 @@ impl<'r> Pass<'r> {
         ];
         let existed = ctx
             .query_one(
-                "SELECT 1 FROM otc_venue_volume \
+                "SELECT 1 FROM otc_venue_figures \
                  WHERE week_ending = ?1 AND tier = ?2 AND symbol = ?3 AND mpid = ?4",
                 &key,
                 |_| Ok(()),
             )?
             .is_some();
         let changed = ctx.execute(
-            &format!("{INSERT_HEAD} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) {ON_CONFLICT}"),
+            &format!("{INSERT_HEAD} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) {ON_CONFLICT}"),
             &[
                 key[0],
                 key[1],
@@ -345,10 +360,9 @@ impl<'r> Pass<'r> {
                 SqlValue::Integer(row.share_volume),
                 SqlValue::Integer(row.trade_count),
                 checked.avg_trade_size.as_deref().into(),
-                SqlValue::Text(&row.record_hash),
                 SqlValue::Integer(row.id),
                 SqlValue::Text(&row.last_update_date),
-                SqlValue::Text(&self.run.started_at),
+                SqlValue::Integer(self.run_id),
             ],
         )?;
         self.changed += changed;

@@ -23,7 +23,7 @@ const BATCH_ROWS: usize = 1024;
 
 /// A week's venue volume in key order, which the primary key gives unsorted.
 const WEEK_ROWS: &str = "SELECT tier, symbol, mpid, share_volume, trade_count \
-    FROM otc_venue_volume WHERE week_ending = ?1 ORDER BY tier, symbol, mpid";
+    FROM otc_venue_figures WHERE week_ending = ?1 ORDER BY tier, symbol, mpid";
 
 const INSERT_SYMBOL: &str = "INSERT INTO otc_symbol_summary \
     (week_ending, tier, symbol, total_volume, total_trades, venue_count, avg_trade_size, computed_at)";
