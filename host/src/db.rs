@@ -23,6 +23,9 @@ use std::time::Duration;
 /// Long enough for another process's large ingest to finish first.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// The page size of new databases.
+const PAGE_SIZE: i64 = 16 * 1024;
+
 /// Statements cached per connection: every plugin's hot statements fit.
 const STATEMENT_CACHE_CAPACITY: usize = 128;
 
@@ -69,6 +72,14 @@ impl Database {
         let mut conn = Connection::open_with_flags(path, flags)
             .with_context(|| format!("opening database {}", path.display()))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        // Before anything is written: a new database gets 16 KiB pages (an
+        // existing one keeps its own). A bulk load writes every page three
+        // times (WAL, checkpoint read, checkpoint write), one system call a
+        // page: 4 KiB pages made 300,000 calls for 10^6 OTC lines, 16 KiB
+        // 93,000. The page cache stays at SQLite's 2 MB: loads append, so a
+        // bigger one measured no faster.
+        conn.pragma_update(None, "page_size", PAGE_SIZE)
+            .map_err(|e| not_a_database(path, e))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| not_a_database(path, e))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
