@@ -50,11 +50,15 @@ const INSERT_HEAD: &str = "INSERT INTO otc_venue_figures \
     (week_ending, tier, symbol, mpid, share_volume, trade_count, avg_trade_size, raw_id, last_update_date, \
      run_id)";
 
-/// Counts the new rows (?1, ?2] and lists the weeks of those SQL moves.
-fn scan_sql() -> String {
+/// Counts the new rows (?1, ?2] and lists their weeks.
+const SCAN: &str = "SELECT count(*), group_concat(DISTINCT week_ending) \
+    FROM otc_raw_lines WHERE id > ?1 AND id <= ?2";
+
+/// Whether week ?3 has rows among (?1, ?2] that SQL moves.
+fn has_checked_rows_sql() -> String {
     format!(
-        "SELECT count(*), group_concat(DISTINCT CASE WHEN {SQL_CHECKED} THEN week_ending END) \
-         FROM otc_raw_lines WHERE id > ?1 AND id <= ?2"
+        "SELECT EXISTS (SELECT 1 FROM otc_raw_lines \
+         WHERE id > ?1 AND id <= ?2 AND week_ending = ?3 AND {SQL_CHECKED})"
     )
 }
 
@@ -198,9 +202,11 @@ impl Pipeline for Normalize {
             })?
             .unwrap_or(0);
         let range = [SqlValue::Integer(first), SqlValue::Integer(last)];
-        let (processed, checked_weeks) = ctx
-            .query_one(&scan_sql(), &range, |row| {
-                Ok((row.i64(0)?, row.opt_str(1)?.map(str::to_owned)))
+        let (processed, weeks) = ctx
+            .query_one(SCAN, &range, |row| {
+                let weeks = row.opt_str(1)?.unwrap_or_default().split(',');
+                let weeks: Vec<String> = weeks.filter(|week| !week.is_empty()).map(str::to_owned).collect();
+                Ok((row.i64(0)?, weeks))
             })?
             .unwrap_or_default();
         let processed = u64::try_from(processed).unwrap_or_default();
@@ -217,17 +223,12 @@ impl Pipeline for Normalize {
         };
 
         let mut pass = Pass::new(&run, run_id);
-        // The unchecked rows first: the before-and-after counts of the
-        // checked rows' weeks below then see only the INSERT … SELECT.
+        // The unchecked rows first: the before-and-after counts of the weeks
+        // below then see only the INSERT … SELECT.
         pass.unchecked(ctx, first, last, processed)?;
         pass.rejects.flush(ctx)?;
 
         stop_if_cancelled(ctx)?;
-        let weeks: Vec<String> = checked_weeks
-            .iter()
-            .flat_map(|weeks| weeks.split(','))
-            .map(str::to_owned)
-            .collect();
         let keys_before = count_keys(ctx, &weeks)?;
         let changed = ctx.execute(
             &move_checked_sql(),
@@ -238,7 +239,22 @@ impl Pipeline for Normalize {
         let new_keys = count_keys(ctx, &weeks)? - keys_before;
         pass.changed += changed;
         pass.new_keys += new_keys;
-        pass.weeks.extend(weeks);
+        // A week has accepted rows unless every new row of it was rejected.
+        for week in weeks {
+            let accepted = pass.weeks.contains(&week)
+                || !pass.rejected_weeks.contains(&week)
+                || ctx
+                    .query_one(
+                        &has_checked_rows_sql(),
+                        &[range[0], range[1], SqlValue::Text(&week)],
+                        |row| row.i64(0),
+                    )?
+                    .unwrap_or_default()
+                    == 1;
+            if accepted {
+                pass.weeks.insert(week);
+            }
+        }
         ctx.progress(processed, processed, "rows");
 
         ctx.execute(
@@ -283,6 +299,8 @@ struct Pass<'r> {
     new_keys: u64,
     /// Weeks of the accepted rows, for otc.summarize.
     weeks: BTreeSet<String>,
+    /// Weeks of the rejected rows.
+    rejected_weeks: BTreeSet<String>,
 }
 
 impl<'r> Pass<'r> {
@@ -294,6 +312,7 @@ impl<'r> Pass<'r> {
             changed: 0,
             new_keys: 0,
             weeks: BTreeSet::new(),
+            rejected_weeks: BTreeSet::new(),
         }
     }
 
@@ -323,6 +342,9 @@ impl<'r> Pass<'r> {
         let checked = match check(row) {
             Ok(checked) => checked,
             Err(reason) => {
+                if !self.rejected_weeks.contains(&row.week_ending) {
+                    self.rejected_weeks.insert(row.week_ending.clone());
+                }
                 return self.rejects.add(
                     ctx,
                     Rejected {
@@ -332,7 +354,7 @@ impl<'r> Pass<'r> {
                         reason: &reason,
                         raw_id: Some(row.id),
                     },
-                )
+                );
             }
         };
         let tier = checked.tier.canonical();
