@@ -16,7 +16,8 @@ use crate::run::{stop_if_cancelled, Run};
 use crate::{decimal, week};
 use chrono::NaiveDate;
 use spine_plugin_api::{Context, Error, Level, Metrics, Params, Pipeline, Result, Row, SqlValue};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Summary rows per insert call.
 const BATCH_ROWS: usize = 1024;
@@ -197,6 +198,28 @@ impl Sums {
     }
 }
 
+/// FxHash, the compiler's own: a multiply and a rotate per word, several
+/// times cheaper than the default SipHash on short keys. The keys are
+/// symbols and MPIDs from our own tables; flooding attacks do not apply.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for word in bytes.chunks(8) {
+            let mut padded = [0; 8];
+            padded[..word.len()].copy_from_slice(word);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(padded)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
 /// One week's sums, built row by row from the week's venue volume in key
 /// order. Its size follows the week's symbols and venues, never the history.
 #[derive(Default)]
@@ -205,60 +228,54 @@ struct WeekPass {
     symbols: Vec<Totals>,
     /// The symbol being summed: its tier, name and sums so far.
     current: Option<(String, String, Sums)>,
-    /// Symbol names and MPIDs numbered in order of appearance.
-    symbol_ids: HashMap<String, u32>,
-    mpid_ids: HashMap<String, u32>,
+    /// MPIDs numbered in order of appearance, both ways.
+    mpid_ids: FxMap<String, u32>,
     mpids: Vec<String>,
     /// Tiers in order of appearance.
     tiers: Vec<String>,
-    /// The tier and symbol ids of the current symbol.
-    tier_id: u32,
-    symbol_id: u32,
-    /// Per (tier id, MPID id), and across tiers per MPID id.
-    by_tier: HashMap<(u32, u32), Sums>,
+    /// Per tier (index of `tiers`) and MPID id, and across tiers per MPID id.
+    by_tier: Vec<Vec<Sums>>,
     all_tiers: Vec<Sums>,
-    /// (symbol id, MPID id) pairs seen: a symbol counts once for a venue
-    /// across tiers even when it traded in two tiers the same week.
-    pairs: HashSet<u64>,
+    /// Each symbol's venues (MPID ids) in the tiers summed so far: a symbol
+    /// counts once for a venue across tiers, even when it traded in two tiers
+    /// the same week.
+    symbol_venues: FxMap<String, Vec<u32>>,
+    /// The current symbol's venues, taken out of `symbol_venues`, and whether
+    /// an earlier tier had the symbol.
+    venues: Vec<u32>,
+    seen_before: bool,
 }
 
 impl WeekPass {
     fn clear(&mut self) {
-        *self = WeekPass {
-            // Keep the allocations of the previous week.
-            symbols: std::mem::take(&mut self.symbols),
-            symbol_ids: std::mem::take(&mut self.symbol_ids),
-            mpid_ids: std::mem::take(&mut self.mpid_ids),
-            mpids: std::mem::take(&mut self.mpids),
-            tiers: std::mem::take(&mut self.tiers),
-            by_tier: std::mem::take(&mut self.by_tier),
-            all_tiers: std::mem::take(&mut self.all_tiers),
-            pairs: std::mem::take(&mut self.pairs),
-            ..WeekPass::default()
-        };
         self.symbols.clear();
-        self.symbol_ids.clear();
+        self.current = None;
         self.mpid_ids.clear();
         self.mpids.clear();
         self.tiers.clear();
         self.by_tier.clear();
         self.all_tiers.clear();
-        self.pairs.clear();
+        self.symbol_venues.clear();
+        self.venues.clear();
     }
 
     /// Adds one venue-volume row: tier, symbol, mpid, share_volume, trade_count.
     fn row(&mut self, row: &Row<'_>) -> Result<()> {
-        let (tier, symbol, mpid) = (row.str(0)?, row.str(1)?, row.str(2)?);
-        let (volume, trades) = (row.i64(3)?, row.i64(4)?);
+        self.add(row.str(0)?, row.str(1)?, row.str(2)?, row.i64(3)?, row.i64(4)?)
+    }
+
+    /// Adds one venue-volume row; rows come in key order (tier, symbol, mpid).
+    fn add(&mut self, tier: &str, symbol: &str, mpid: &str, volume: i64, trades: i64) -> Result<()> {
         let same_symbol = matches!(&self.current, Some((t, s, _)) if t == tier && s == symbol);
         if !same_symbol {
             self.end_symbol();
             if self.tiers.last().is_none_or(|last| last != tier) {
                 self.tiers.push(tier.to_owned());
+                self.by_tier.push(Vec::new());
             }
-            self.tier_id = self.tiers.len() as u32 - 1;
-            let next_id = self.symbol_ids.len() as u32;
-            self.symbol_id = *self.symbol_ids.entry(symbol.to_owned()).or_insert(next_id);
+            let earlier = self.symbol_venues.remove(symbol);
+            self.seen_before = earlier.is_some();
+            self.venues = earlier.unwrap_or_else(|| std::mem::take(&mut self.venues));
             self.current = Some((tier.to_owned(), symbol.to_owned(), Sums::default()));
         }
         if let Some((tier, symbol, sums)) = &mut self.current {
@@ -275,15 +292,17 @@ impl WeekPass {
             }
         };
         let venue = || format!("venue {mpid}");
-        let by_tier = self.by_tier.entry((self.tier_id, mpid_id)).or_default();
-        by_tier.add(volume, trades, venue)?;
+        let tier_sums = self.by_tier.last_mut().expect("a tier is pushed before its rows");
+        if tier_sums.len() <= mpid_id as usize {
+            tier_sums.resize(mpid_id as usize + 1, Sums::default());
+        }
+        tier_sums[mpid_id as usize].add(volume, trades, venue)?;
         let all = &mut self.all_tiers[mpid_id as usize];
-        let new_pair = self
-            .pairs
-            .insert(u64::from(self.symbol_id) << 32 | u64::from(mpid_id));
         all.add(volume, trades, venue)?;
-        if !new_pair {
+        if self.seen_before && self.venues.contains(&mpid_id) {
             all.count -= 1;
+        } else {
+            self.venues.push(mpid_id);
         }
         Ok(())
     }
@@ -291,6 +310,8 @@ impl WeekPass {
     /// Closes the symbol being summed.
     fn end_symbol(&mut self) {
         if let Some((tier, name, sums)) = self.current.take() {
+            let venues = std::mem::take(&mut self.venues);
+            self.symbol_venues.insert(name.clone(), venues);
             self.symbols.push(Totals {
                 tier,
                 name,
@@ -303,19 +324,23 @@ impl WeekPass {
 
     /// Venue totals per tier, and across tiers as tier `ALL`.
     fn venues(&self) -> Vec<Totals> {
-        let totals = |tier: &str, mpid_id: u32, sums: &Sums| Totals {
+        let totals = |tier: &str, mpid_id: usize, sums: &Sums| Totals {
             tier: tier.to_owned(),
-            name: self.mpids[mpid_id as usize].clone(),
+            name: self.mpids[mpid_id].clone(),
             volume: sums.volume,
             trades: sums.trades,
             count: sums.count,
         };
-        let by_tier = self
-            .by_tier
+        let by_tier = self.tiers.iter().zip(&self.by_tier).flat_map(|(tier, sums)| {
+            sums.iter()
+                .enumerate()
+                .filter(|(_, sums)| sums.count > 0)
+                .map(move |(mpid_id, sums)| totals(tier, mpid_id, sums))
+        });
+        let all_tiers = self
+            .all_tiers
             .iter()
-            .map(|((tier_id, mpid_id), sums)| totals(&self.tiers[*tier_id as usize], *mpid_id, sums));
-        let all_tiers = (0..)
-            .zip(&self.all_tiers)
+            .enumerate()
             .map(|(mpid_id, sums)| totals("ALL", mpid_id, sums));
         by_tier.chain(all_tiers).collect()
     }
@@ -419,6 +444,69 @@ mod tests {
                 "OTC 3 B 20.00"
             ]
         );
+    }
+
+    #[test]
+    fn one_pass_sums_symbols_venues_and_venues_across_tiers() {
+        let mut pass = WeekPass::default();
+        // Key order: tier, symbol, MPID. BBB trades in two tiers on V1.
+        let rows = [
+            ("NMS Tier 1", "AAA", "V1", 10, 1),
+            ("NMS Tier 1", "AAA", "V2", 30, 3),
+            ("NMS Tier 1", "BBB", "V1", 5, 1),
+            ("NMS Tier 2", "BBB", "V1", 7, 1),
+            ("NMS Tier 2", "BBB", "V3", 1, 1),
+            ("NMS Tier 2", "CCC", "V2", 2, 2),
+        ];
+        for (tier, symbol, mpid, volume, trades) in rows {
+            pass.add(tier, symbol, mpid, volume, trades).unwrap();
+        }
+        pass.end_symbol();
+        let symbols: Vec<String> = pass
+            .symbols
+            .iter()
+            .map(|s| format!("{} {} {} {} {}", s.tier, s.name, s.volume, s.trades, s.count))
+            .collect();
+        assert_eq!(
+            symbols,
+            [
+                "NMS Tier 1 AAA 40 4 2",
+                "NMS Tier 1 BBB 5 1 1",
+                "NMS Tier 2 BBB 8 2 2",
+                "NMS Tier 2 CCC 2 2 1"
+            ]
+        );
+        let mut venues = pass.venues();
+        let ranked = rank_venues(&mut venues).unwrap();
+        let venues: Vec<String> = venues
+            .iter()
+            .zip(&ranked)
+            .map(|(v, r)| {
+                format!(
+                    "{} {} {} {} {} {}",
+                    v.tier, r.rank, v.name, v.volume, v.count, r.market_share_pct
+                )
+            })
+            .collect();
+        assert_eq!(
+            venues,
+            [
+                "ALL 1 V2 32 2 58.18",
+                "ALL 2 V1 22 2 40.00",
+                "ALL 3 V3 1 1 1.82",
+                "NMS Tier 1 1 V2 30 1 66.67",
+                "NMS Tier 1 2 V1 15 2 33.33",
+                "NMS Tier 2 1 V1 7 1 70.00",
+                "NMS Tier 2 2 V2 2 1 20.00",
+                "NMS Tier 2 3 V3 1 1 10.00"
+            ]
+        );
+        // The next week starts from nothing.
+        pass.clear();
+        pass.add("OTC", "DDD", "V9", 1, 1).unwrap();
+        pass.end_symbol();
+        assert_eq!(pass.symbols.len(), 1);
+        assert_eq!(pass.venues().len(), 2);
     }
 
     #[test]
