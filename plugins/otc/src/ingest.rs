@@ -2,15 +2,15 @@
 //!
 //! Every data line is counted once, as inserted, duplicate (its record hash is
 //! already stored) or rejected, so `records = inserted + duplicates + rejected`.
-//! Lines are inserted in batches of multi-row statements, from one reused text
-//! buffer: the per-line cost is parsing, hashing and SQLite's own. What every
-//! line of a file shares (execution, file name, time) is stored once, in
-//! `otc_raw_files`; the lines reference it.
+//! A reading thread parses, checks and hashes lines into batches (each a few
+//! reused buffers) while the run's thread stores the previous batches with
+//! multi-row statements. What every line of a file shares (execution, file
+//! name, time) is stored once, in `otc_raw_files`; the lines reference it.
 
 use crate::bulk::BulkInsert;
 use crate::hash::{HashKey, RecordHasher};
-use crate::parse::{Line, Parser, Record};
-use crate::rejects::{RejectWriter, Rejected, Stage};
+use crate::parse::{clip, Line, Parser, Record};
+use crate::rejects::{RejectWriter, Rejected, Stage, RAW_LINE_LIMIT};
 use crate::run::{stop_if_cancelled, Run};
 use crate::tier::{Tier, SPELLINGS};
 use crate::{decimal, sources, week};
@@ -19,6 +19,8 @@ use spine_plugin_api::{Context, Error, Level, Metrics, Params, Pipeline, Result,
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
 
 /// Lines per batch: one call across the plugin boundary per
 /// [`crate::bulk::ROWS_PER_STATEMENT`] of them.
@@ -57,13 +59,43 @@ impl Ingest {
 impl Pipeline for Ingest {
     fn run(&mut self, ctx: &mut Context<'_>) -> Result<Metrics> {
         let run = Run::start(ctx)?;
-        let mut load = Load::new(&run, self.week_ending);
-        for path in &self.files {
-            load.file(ctx, path)?;
-        }
-        load.rejects.flush(ctx)?;
-        let counts = &load.counts;
-        let rejected = load.rejects.count();
+        // Reading (parsing, checking, hashing) runs on its own thread, a few
+        // batches ahead of storing, which is SQLite's work on this one: the
+        // two take turns on one core no longer. The queue is bounded, so the
+        // file still streams through a fixed amount of memory.
+        let (events, received) = mpsc::sync_channel(QUEUED_BATCHES);
+        let (recycle, recycled) = mpsc::channel();
+        let reader = Reader {
+            given_week: self.week_ending,
+            hasher: RecordHasher::default(),
+            weeks: BTreeSet::new(),
+            current_week: (NaiveDate::MIN, String::new()),
+            events,
+            recycled,
+        };
+        let files = self.files.clone();
+        let reading = thread::Builder::new()
+            .name("otc-ingest-read".to_owned())
+            .spawn(move || reader.read(&files))
+            .map_err(|e| {
+                Error::new(
+                    "otc.ingest.thread",
+                    format!("cannot start the reading thread: {e}"),
+                )
+            })?;
+        let mut store = Store::new(&run);
+        let stored = store.events(ctx, &received, &recycle);
+        // A reader blocked on a full queue sees it gone and stops.
+        drop(received);
+        let weeks = match reading.join() {
+            Ok(weeks) => weeks,
+            Err(_) => Err(Error::new("otc.ingest.thread", "the reading thread panicked")),
+        };
+        stored?;
+        let weeks = weeks?;
+        store.rejects.flush(ctx)?;
+        let counts = &store.counts;
+        let rejected = store.rejects.count();
         Ok(Metrics::new()
             .with("records", counts.records)
             .with("inserted", counts.inserted)
@@ -72,7 +104,7 @@ impl Pipeline for Ingest {
             .with("files", self.files.len())
             .with(
                 "weeks",
-                load.weeks
+                weeks
                     .iter()
                     .map(|w| w.format("%Y-%m-%d").to_string())
                     .collect::<Vec<_>>(),
@@ -88,109 +120,114 @@ impl Pipeline for Ingest {
     }
 }
 
-#[derive(Default)]
-struct Counts {
-    records: u64,
-    inserted: u64,
+/// Batches read ahead of the one being stored.
+const QUEUED_BATCHES: usize = 2;
+
+/// What the reading thread hands over, in file order.
+enum Event {
+    /// A file with a header: its batches follow, then [`Event::FileEnd`].
+    File(String),
+    /// A file without a single line.
+    Empty(String),
+    Batch(Box<Batch>),
+    FileEnd,
+    /// Reading failed; the run fails with this error.
+    Failed(Error),
 }
 
-/// The state of one run's load, across its files.
-struct Load<'r> {
-    run: &'r Run,
+/// Lines read and not stored yet: the well-formed ones, and the rejects.
+#[derive(Default)]
+struct Batch {
+    lines: RawBatch,
+    rejects: Vec<ReadReject>,
+    /// Data lines read, whatever they turned out to be.
+    records: u64,
+}
+
+/// A line rejected while reading.
+struct ReadReject {
+    line_number: u64,
+    raw_line: String,
+    reason: String,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.lines.clear();
+        self.rejects.clear();
+        self.records = 0;
+    }
+}
+
+/// The reading side: files → lines placed in their week and hashed.
+struct Reader {
     given_week: Option<NaiveDate>,
-    batch: RawBatch,
-    insert: BulkInsert,
-    rejects: RejectWriter,
     hasher: RecordHasher,
-    counts: Counts,
-    next_progress: u64,
     weeks: BTreeSet<NaiveDate>,
     /// The week of the previous line and its text, formatted once per run of
     /// lines in the same week (files come in such runs).
     current_week: (NaiveDate, String),
+    events: mpsc::SyncSender<Event>,
+    /// Stored batches coming back, to be filled again.
+    recycled: mpsc::Receiver<Box<Batch>>,
 }
 
-impl<'r> Load<'r> {
-    fn new(run: &'r Run, given_week: Option<NaiveDate>) -> Self {
-        Self {
-            run,
-            given_week,
-            batch: RawBatch::default(),
-            insert: BulkInsert::new(INSERT_HEAD, COLUMNS, INSERT_TAIL),
-            rejects: RejectWriter::new(run, Stage::Parse),
-            hasher: RecordHasher::default(),
-            counts: Counts::default(),
-            next_progress: PROGRESS_EVERY,
-            weeks: BTreeSet::new(),
-            current_week: (NaiveDate::MIN, String::new()),
+/// The storing side stopped: reading stops too.
+struct Stopped;
+
+impl Reader {
+    /// Reads every file; returns the weeks of the lines read.
+    fn read(mut self, files: &[PathBuf]) -> Result<BTreeSet<NaiveDate>> {
+        for path in files {
+            match self.file(path) {
+                Ok(()) => {}
+                Err(Ok(error)) => {
+                    let _ = self.events.send(Event::Failed(error));
+                    break;
+                }
+                Err(Err(Stopped)) => break,
+            }
         }
+        Ok(self.weeks)
     }
 
-    fn file(&mut self, ctx: &mut Context<'_>, path: &Path) -> Result<()> {
-        let name = &path.display().to_string();
+    fn send(&self, event: Event) -> std::result::Result<(), Stopped> {
+        self.events.send(event).map_err(|_| Stopped)
+    }
+
+    fn file(&mut self, path: &Path) -> std::result::Result<(), std::result::Result<Error, Stopped>> {
+        let name = path.display().to_string();
         let input = File::open(path)
-            .map_err(|e| Error::new("otc.ingest.read", format!("cannot open {name}: {e}")))?;
-        let Some(mut parser) = Parser::new(input, name)? else {
-            ctx.log(Level::Warn, &format!("{name} is empty: no header, no lines"));
-            return Ok(());
+            .map_err(|e| Ok(Error::new("otc.ingest.read", format!("cannot open {name}: {e}"))))?;
+        let Some(mut parser) = Parser::new(input, &name).map_err(Ok)? else {
+            return self.send(Event::Empty(name)).map_err(Err);
         };
-        let file_id = ctx
-            .query_one(
-                INSERT_FILE,
-                &[
-                    SqlValue::Text(&self.run.execution_id),
-                    SqlValue::Text(name),
-                    SqlValue::Text(&self.run.started_at),
-                ],
-                |row| row.i64(0),
-            )?
-            .ok_or_else(|| {
-                Error::new(
-                    "otc.ingest.file_id",
-                    "inserting into otc_raw_files returned no id",
-                )
-            })?;
-        let (records_before, inserted_before, rejected_before) =
-            (self.counts.records, self.counts.inserted, self.rejects.count());
-        while let Some(record) = parser.next_record()? {
-            self.counts.records += 1;
+        self.send(Event::File(name.clone())).map_err(Err)?;
+        let mut batch = self.recycled.try_recv().unwrap_or_default();
+        while let Some(record) = parser.next_record().map_err(Ok)? {
+            batch.records += 1;
             match record {
-                Record::Line(line) => self.line(ctx, name, &line)?,
-                Record::Reject(reject) => self.rejects.add(
-                    ctx,
-                    Rejected {
-                        source_file: name,
-                        line_number: reject.line,
-                        raw_line: &reject.raw_line,
-                        reason: &reject.reason,
-                        raw_id: None,
-                    },
-                )?,
+                Record::Line(line) => self.line(&mut batch, &name, &line).map_err(Ok)?,
+                Record::Reject(reject) => batch.rejects.push(ReadReject {
+                    line_number: reject.line,
+                    // Clipped now: a batch of long bad lines stays small.
+                    raw_line: clip(&reject.raw_line, RAW_LINE_LIMIT),
+                    reason: reject.reason,
+                }),
             }
-            if self.batch.rows() >= BATCH_ROWS {
-                self.flush(ctx, file_id)?;
-            }
-            if self.counts.records >= self.next_progress {
-                ctx.progress(self.counts.records, 0, "lines");
-                self.next_progress += PROGRESS_EVERY;
+            if batch.lines.rows() >= BATCH_ROWS || batch.rejects.len() >= BATCH_ROWS {
+                self.send(Event::Batch(batch)).map_err(Err)?;
+                batch = self.recycled.try_recv().unwrap_or_default();
             }
         }
-        self.flush(ctx, file_id)?;
-        let records = self.counts.records - records_before;
-        let inserted = self.counts.inserted - inserted_before;
-        let rejected = self.rejects.count() - rejected_before;
-        ctx.log(
-            Level::Info,
-            &format!(
-                "{name}: {records} lines: {inserted} inserted, {} duplicates, {rejected} rejected",
-                records - inserted - rejected
-            ),
-        );
-        Ok(())
+        if batch.records > 0 {
+            self.send(Event::Batch(batch)).map_err(Err)?;
+        }
+        self.send(Event::FileEnd).map_err(Err)
     }
 
     /// Places one well-formed line in its week and queues it for insertion.
-    fn line(&mut self, ctx: &mut Context<'_>, file: &str, line: &Line<'_>) -> Result<()> {
+    fn line(&mut self, batch: &mut Batch, file: &str, line: &Line<'_>) -> Result<()> {
         let tier = Tier::parse(line.tier);
         let week_ending = match (self.given_week, tier) {
             (Some(week), _) => week,
@@ -199,21 +236,16 @@ impl<'r> Load<'r> {
             // An unknown tier is the normalizer's to reject, but without a
             // known tier there is no publication rule to place the line with.
             (None, None) => {
-                let reason = format!(
-                    "field tierDescription: expected {SPELLINGS} to infer the trading week, found {:?} \
-                     (or pass -p week_ending=YYYY-MM-DD)",
-                    line.tier
-                );
-                return self.rejects.add(
-                    ctx,
-                    Rejected {
-                        source_file: file,
-                        line_number: line.line,
-                        raw_line: &line.raw_line(),
-                        reason: &reason,
-                        raw_id: None,
-                    },
-                );
+                batch.rejects.push(ReadReject {
+                    line_number: line.line,
+                    raw_line: clip(&line.raw_line(), RAW_LINE_LIMIT),
+                    reason: format!(
+                        "field tierDescription: expected {SPELLINGS} to infer the trading week, found {:?} \
+                         (or pass -p week_ending=YYYY-MM-DD)",
+                        line.tier
+                    ),
+                });
+                return Ok(());
             }
         };
         if self.current_week.0 != week_ending {
@@ -228,16 +260,123 @@ impl<'r> Load<'r> {
             share_volume: line.share_volume,
             trade_count: line.trade_count,
         };
-        self.batch.push(&mut self.hasher, &key, line);
+        batch.lines.push(&mut self.hasher, &key, line);
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Counts {
+    records: u64,
+    inserted: u64,
+}
+
+/// The storing side: batches → otc_raw_files, otc_raw_lines, otc_rejects.
+struct Store<'r> {
+    run: &'r Run,
+    insert: BulkInsert,
+    rejects: RejectWriter,
+    counts: Counts,
+    next_progress: u64,
+}
+
+impl<'r> Store<'r> {
+    fn new(run: &'r Run) -> Self {
+        Self {
+            run,
+            insert: BulkInsert::new(INSERT_HEAD, COLUMNS, INSERT_TAIL),
+            rejects: RejectWriter::new(run, Stage::Parse),
+            counts: Counts::default(),
+            next_progress: PROGRESS_EVERY,
+        }
+    }
+
+    /// Stores what the reader sends, until it is done or something fails.
+    fn events(
+        &mut self,
+        ctx: &mut Context<'_>,
+        events: &mpsc::Receiver<Event>,
+        recycle: &mpsc::Sender<Box<Batch>>,
+    ) -> Result<()> {
+        // The current file: its name, id, and the counts when it started.
+        let mut file = None;
+        for event in events {
+            match event {
+                Event::Failed(error) => return Err(error),
+                Event::Empty(name) => ctx.log(Level::Warn, &format!("{name} is empty: no header, no lines")),
+                Event::File(name) => {
+                    let id = self.file_row(ctx, &name)?;
+                    let before = (self.counts.records, self.counts.inserted, self.rejects.count());
+                    file = Some((name, id, before));
+                }
+                Event::Batch(mut batch) => {
+                    stop_if_cancelled(ctx)?;
+                    let Some((name, id, _)) = &file else {
+                        return Err(Error::new("otc.ingest.order", "lines arrived before their file"));
+                    };
+                    self.batch(ctx, name, *id, &batch)?;
+                    batch.clear();
+                    // The reader may be gone; the batch is then just freed.
+                    let _ = recycle.send(batch);
+                }
+                Event::FileEnd => {
+                    if let Some((name, _, (records, inserted, rejected))) = file.take() {
+                        let records = self.counts.records - records;
+                        let inserted = self.counts.inserted - inserted;
+                        let rejected = self.rejects.count() - rejected;
+                        ctx.log(
+                            Level::Info,
+                            &format!(
+                                "{name}: {records} lines: {inserted} inserted, {} duplicates, {rejected} rejected",
+                                records - inserted - rejected
+                            ),
+                        );
+                    }
+                }
+            }
+        }
         Ok(())
     }
 
-    fn flush(&mut self, ctx: &mut Context<'_>, file_id: i64) -> Result<()> {
-        stop_if_cancelled(ctx)?;
-        if self.batch.rows() > 0 {
-            let values = self.batch.values(file_id);
-            self.counts.inserted += self.insert.insert(ctx, &values)?;
-            self.batch.clear();
+    /// Records the file in otc_raw_files; returns its id.
+    fn file_row(&self, ctx: &mut Context<'_>, name: &str) -> Result<i64> {
+        ctx.query_one(
+            INSERT_FILE,
+            &[
+                SqlValue::Text(&self.run.execution_id),
+                SqlValue::Text(name),
+                SqlValue::Text(&self.run.started_at),
+            ],
+            |row| row.i64(0),
+        )?
+        .ok_or_else(|| {
+            Error::new(
+                "otc.ingest.file_id",
+                "inserting into otc_raw_files returned no id",
+            )
+        })
+    }
+
+    fn batch(&mut self, ctx: &mut Context<'_>, name: &str, file_id: i64, batch: &Batch) -> Result<()> {
+        for reject in &batch.rejects {
+            self.rejects.add(
+                ctx,
+                Rejected {
+                    source_file: name,
+                    line_number: reject.line_number,
+                    raw_line: &reject.raw_line,
+                    reason: &reject.reason,
+                    raw_id: None,
+                },
+            )?;
+        }
+        if batch.lines.rows() > 0 {
+            self.counts.inserted += self.insert.insert(ctx, &batch.lines.values(file_id))?;
+        }
+        self.counts.records += batch.records;
+        if self.counts.records >= self.next_progress {
+            ctx.progress(self.counts.records, 0, "lines");
+            self.next_progress = self.counts.records + PROGRESS_EVERY;
         }
         Ok(())
     }

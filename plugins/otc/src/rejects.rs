@@ -7,7 +7,7 @@ use crate::run::Run;
 use spine_plugin_api::{Context, Result, SqlValue};
 
 /// Characters of the raw line kept; enough to see the problem.
-const RAW_LINE_LIMIT: usize = 500;
+pub(crate) const RAW_LINE_LIMIT: usize = 500;
 
 /// Rejects held before one insert.
 const BATCH_ROWS: usize = 500;
