@@ -2,7 +2,8 @@
 # The OTC load measured against SQLite itself, on this machine, in one go.
 #
 # Generates (scripts/gen-finra.py) a FINRA-shaped file of ROWS lines (all
-# three tiers, four weeks), then times:
+# three tiers; weeks of 250,000 lines as in FINRA's files, at least four),
+# then times:
 #   1. the sqlite3 CLI's own bulk import of that file into a plain table
 #      (`.import`: it only parses and inserts): the reference;
 #   2. the same import into a database with spine-host's settings (WAL,
@@ -50,7 +51,8 @@ export SPINE_PLUGINS_DIR="$work/plugins" SPINE_LOG_LEVEL=warn
 data="$work/finra-$rows.psv"
 if [[ ! -s "$data" ]]; then
     echo "generating $data..."
-    python3 scripts/gen-finra.py "$rows" -o "$data.tmp"
+    weeks=$(((rows + 249999) / 250000))
+    python3 scripts/gen-finra.py "$rows" --weeks "$((weeks < 4 ? 4 : weeks))" -o "$data.tmp"
     mv "$data.tmp" "$data"
 fi
 
