@@ -40,6 +40,8 @@ for tool in python3 cargo; do
     command -v "$tool" >/dev/null || { echo "bench.sh needs $tool" >&2; exit 1; }
 done
 
+# Other processes skew wall times: note how busy the machine was before.
+load="$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)"
 mkdir -p "$work"
 cd "$root"
 echo "building spine-host and the plugins (release)..."
@@ -137,9 +139,9 @@ print(f"{statistics.median(times[1:]):.1f}")  # the first start warms the page c
 EOF
 )"
 
-python3 - "$results" "$rows" "$repeat" "$list_ms" "$(nproc)" <<'EOF'
+python3 - "$results" "$rows" "$repeat" "$list_ms" "$(nproc)" "$load" <<'EOF'
 import statistics, sys
-path, rows, repeat, list_ms, cores = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+path, rows, repeat, list_ms, cores, load = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6]
 runs = {}
 for line in open(path):
     name, seconds, kb = line.split()
@@ -156,7 +158,10 @@ labels = {
     "reingest": "otc.ingest again (all duplicates)",
 }
 median = f"median of {repeat} runs" if repeat > 1 else "one run"
-print(f"\n{rows:,} rows, {cores} cores, {median}\n")
+print(f"\n{rows:,} rows, {cores} cores, {median}; load average {load} when the bench started")
+if float(load) >= int(cores):
+    print("(the machine was busy: wall times and ratios are less reliable; run again when idle)")
+print()
 print(f"| stage | wall s | rows/s | peak RSS MB | × sqlite3 .import |")
 print(f"|---|---:|---:|---:|---:|")
 for name, label in labels.items():
