@@ -9,7 +9,7 @@ use common::{stderr_of, stdout_of, TestEnv};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -87,18 +87,10 @@ fn spawn_ingest(env: &TestEnv, file: &Path) -> Child {
 /// `spine-host run otc.ingest -p file_path=FILE --json`, with warnings only
 /// on stderr, and stdout and stderr piped.
 fn ingest_command(env: &TestEnv, file: &Path) -> Command {
-    let mut command = Command::new(assert_cmd::cargo::cargo_bin("spine-host"));
+    let mut command = env.background_cmd();
     command
-        .current_dir(env.dir.path())
-        .env("SPINE_LOG_LEVEL", "warn")
-        .arg("--db")
-        .arg(&env.db)
-        .arg("--plugins-dir")
-        .arg(&env.plugins)
         .args(["run", "otc.ingest", "--json", "-p"])
-        .arg(format!("file_path={}", file.display()))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .arg(format!("file_path={}", file.display()));
     command
 }
 

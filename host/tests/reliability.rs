@@ -5,21 +5,13 @@
 mod common;
 
 use common::{stderr_of, TestEnv};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// Starts `spine-host` in the background with `args`.
 fn spawn(env: &TestEnv, args: &[&str]) -> Child {
-    Command::new(assert_cmd::cargo::cargo_bin("spine-host"))
-        .current_dir(env.dir.path())
-        .env("SPINE_LOG_LEVEL", "warn")
-        .arg("--db")
-        .arg(&env.db)
-        .arg("--plugins-dir")
-        .arg(&env.plugins)
+    env.background_cmd()
         .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("starting spine-host")
 }

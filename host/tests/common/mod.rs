@@ -119,6 +119,23 @@ impl TestEnv {
         cmd
     }
 
+    /// The real binary as a `std::process::Command`, for runs in the
+    /// background: this folder's database and plugins, warnings only, stdout
+    /// and stderr piped.
+    pub fn background_cmd(&self) -> std::process::Command {
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin("spine-host"));
+        command
+            .current_dir(self.dir.path())
+            .env("SPINE_LOG_LEVEL", "warn")
+            .arg("--db")
+            .arg(&self.db)
+            .arg("--plugins-dir")
+            .arg(&self.plugins)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command
+    }
+
     /// The settings a session in this folder uses.
     pub fn config(&self) -> Config {
         Config {
