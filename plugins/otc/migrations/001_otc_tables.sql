@@ -17,8 +17,7 @@ CREATE TABLE otc_raw_files (
     ingested_at TEXT    NOT NULL
 );
 
--- One row per accepted input line. Append-only. Text is stored trimmed,
--- and tier in its canonical spelling when it is a known tier.
+-- One row per accepted input line. Append-only. Text is stored trimmed.
 -- AUTOINCREMENT: otc.normalize remembers the last id it processed, so ids
 -- must never be reused, even after an operator deletes the newest rows.
 -- NOT NULL ... ON CONFLICT FAIL: a NULL still fails the statement, and so
@@ -32,7 +31,10 @@ CREATE TABLE otc_raw_lines (
     record_hash      BLOB    NOT NULL ON CONFLICT FAIL,  -- 16 bytes; the views show 32 hex digits
     week_ending      TEXT    NOT NULL ON CONFLICT FAIL,  -- Friday of the trading week
     last_update_date TEXT    NOT NULL ON CONFLICT FAIL,  -- FINRA's lastUpdateDate, as published
-    tier             TEXT    NOT NULL ON CONFLICT FAIL,
+    -- 1, 2, 3 for NMS Tier 1, NMS Tier 2, OTC (the view shows the names), an
+    -- unknown tier as written. No type, so no affinity turns text into a
+    -- number: a tier written "1" stays text, and unknown.
+    tier                     NOT NULL ON CONFLICT FAIL,
     symbol           TEXT    NOT NULL ON CONFLICT FAIL,
     issue_name       TEXT    NOT NULL ON CONFLICT FAIL,
     venue_name       TEXT    NOT NULL ON CONFLICT FAIL,
@@ -58,14 +60,17 @@ CREATE TABLE otc_raw_lines (
 -- The condition is normalize.rs's SQL_CHECKED, word for word. (ORs, not
 -- IN: SQLite builds the list of an IN afresh for every row it indexes.)
 CREATE INDEX otc_raw_lines_unchecked ON otc_raw_lines (id)
-    WHERE NOT ((tier = 'NMS Tier 1' OR tier = 'NMS Tier 2' OR tier = 'OTC') AND symbol <> '' AND mpid <> ''
+    WHERE NOT ((tier = 1 OR tier = 2 OR tier = 3) AND symbol <> '' AND mpid <> ''
                AND share_volume >= 0 AND trade_count >= 0 AND (trade_count > 0 OR share_volume = 0)
                AND (avg_trade_size IS NOT NULL OR trade_count = 0));
 
 -- The raw capture: one row per accepted input line, as read.
 CREATE VIEW otc_raw AS
 SELECT line.id, file.batch_id, lower(hex(line.record_hash)) AS record_hash, line.week_ending,
-       line.last_update_date, line.tier, line.symbol, line.issue_name, line.venue_name, line.mpid,
+       line.last_update_date,
+       CASE line.tier WHEN 1 THEN 'NMS Tier 1' WHEN 2 THEN 'NMS Tier 2' WHEN 3 THEN 'OTC' ELSE line.tier END
+           AS tier,
+       line.symbol, line.issue_name, line.venue_name, line.mpid,
        line.share_volume, line.trade_count, file.source_file, line.line_number, file.ingested_at
 FROM otc_raw_lines AS line JOIN otc_raw_files AS file ON file.id = line.file_id;
 

@@ -260,7 +260,7 @@ impl Reader {
             share_volume: line.share_volume,
             trade_count: line.trade_count,
         };
-        batch.lines.push(&mut self.hasher, &key, line);
+        batch.lines.push(&mut self.hasher, &key, tier, line);
         Ok(())
     }
 }
@@ -386,6 +386,8 @@ impl<'r> Store<'r> {
 /// tier, symbol, issue_name, venue_name, mpid, then avg_trade_size (empty
 /// for NULL).
 const TEXT_FIELDS: usize = 8;
+/// The tier's place among the text fields (empty for a known tier).
+const TIER_FIELD: usize = 2;
 
 /// Lines waiting for one insert. Their text sits in one buffer that is reused
 /// from batch to batch, so queuing a line allocates nothing.
@@ -396,8 +398,9 @@ struct RawBatch {
     ends: Vec<usize>,
     /// The record hash of each line.
     hashes: Vec<[u8; 16]>,
-    /// share_volume, trade_count and line_number of each line.
-    numbers: Vec<[i64; 3]>,
+    /// share_volume, trade_count, line_number and tier code (0: unknown)
+    /// of each line.
+    numbers: Vec<[i64; 4]>,
 }
 
 impl RawBatch {
@@ -405,14 +408,15 @@ impl RawBatch {
         self.numbers.len()
     }
 
-    fn push(&mut self, hasher: &mut RecordHasher, key: &HashKey<'_>, line: &Line<'_>) {
+    /// Queues one line; `tier` is its known tier, if any (`key.tier` is then
+    /// the canonical name).
+    fn push(&mut self, hasher: &mut RecordHasher, key: &HashKey<'_>, tier: Option<Tier>, line: &Line<'_>) {
         self.hashes.push(hasher.hash(key));
         for field in [
             key.week_ending,
             line.last_update_text,
-            // The hashed spelling: the unique key (the columns the hash
-            // covers) then means exactly "the hash is unique".
-            key.tier,
+            // A known tier is stored as its code; an unknown one as written.
+            if tier.is_some() { "" } else { key.tier },
             line.symbol,
             line.issue_name,
             line.venue_name,
@@ -427,8 +431,9 @@ impl RawBatch {
         }
         self.ends.push(self.text.len());
         let line_number = i64::try_from(line.line).unwrap_or(i64::MAX);
+        let tier = tier.map_or(0, Tier::code);
         self.numbers
-            .push([line.share_volume, line.trade_count, line_number]);
+            .push([line.share_volume, line.trade_count, line_number, tier]);
     }
 
     /// The INSERT's values, row after row.
@@ -445,18 +450,25 @@ impl RawBatch {
             .chunks_exact(TEXT_FIELDS)
             .zip(&self.hashes)
             .zip(&self.numbers);
-        for ((ends, hash), [shares, trades, line]) in lines {
+        for ((ends, hash), &[shares, trades, line, tier]) in lines {
             values.extend([
                 SqlValue::Integer(file_id),
-                SqlValue::Integer(*line),
+                SqlValue::Integer(line),
                 SqlValue::Blob(hash),
             ]);
             let (texts, average) = ends.split_at(TEXT_FIELDS - 1);
-            values.extend(texts.iter().map(|&end| SqlValue::Text(field(end))));
+            for (index, &end) in texts.iter().enumerate() {
+                let text = field(end);
+                values.push(if index == TIER_FIELD && tier != 0 {
+                    SqlValue::Integer(tier)
+                } else {
+                    SqlValue::Text(text)
+                });
+            }
             let average = field(average[0]);
             values.extend([
-                SqlValue::Integer(*shares),
-                SqlValue::Integer(*trades),
+                SqlValue::Integer(shares),
+                SqlValue::Integer(trades),
                 if average.is_empty() {
                     SqlValue::Null
                 } else {

@@ -19,7 +19,7 @@
 use crate::decimal;
 use crate::rejects::{RejectWriter, Rejected, Stage};
 use crate::run::{stop_if_cancelled, Run};
-use crate::tier::{Tier, SPELLINGS};
+use crate::tier::{Tier, NAME_SQL, SPELLINGS};
 use spine_plugin_api::{Context, Metrics, Pipeline, Result, Row, SqlValue};
 use std::collections::BTreeSet;
 
@@ -30,10 +30,9 @@ const CHUNK_ROWS: i64 = 2000;
 const STAGE: &str = "normalize";
 
 /// The rows SQL moves: they pass [`check`] (ingest stores text trimmed,
-/// known tiers in their canonical spelling, and the average [`check`]
-/// computes). The partial index `otc_raw_lines_unchecked` holds
-/// `NOT (this)`, word for word.
-pub const SQL_CHECKED: &str = "(tier = 'NMS Tier 1' OR tier = 'NMS Tier 2' OR tier = 'OTC') \
+/// known tiers as their codes, and the average [`check`] computes). The
+/// partial index `otc_raw_lines_unchecked` holds `NOT (this)`, word for word.
+pub const SQL_CHECKED: &str = "(tier = 1 OR tier = 2 OR tier = 3) \
     AND symbol <> '' AND mpid <> '' \
     AND share_volume >= 0 AND trade_count >= 0 AND (trade_count > 0 OR share_volume = 0) \
     AND (avg_trade_size IS NOT NULL OR trade_count = 0)";
@@ -65,7 +64,7 @@ fn has_checked_rows_sql() -> String {
 /// Moves the checked rows (?1, ?2]; ?3 is the run's otc_normalize_runs id.
 fn move_checked_sql() -> String {
     format!(
-        "{INSERT_HEAD} SELECT week_ending, tier, symbol, mpid, share_volume, trade_count, avg_trade_size, \
+        "{INSERT_HEAD} SELECT week_ending, {NAME_SQL}, symbol, mpid, share_volume, trade_count, avg_trade_size, \
              id, last_update_date, ?3 \
          FROM otc_raw_lines WHERE id > ?1 AND id <= ?2 AND {SQL_CHECKED} {ON_CONFLICT}"
     )
@@ -74,7 +73,7 @@ fn move_checked_sql() -> String {
 /// The unchecked rows after ?1 up to ?2, ?3 at a time, with their file.
 fn read_unchecked_sql() -> String {
     format!(
-        "SELECT line.id, week_ending, last_update_date, tier, symbol, issue_name, venue_name, mpid, \
+        "SELECT line.id, week_ending, last_update_date, {NAME_SQL}, symbol, issue_name, venue_name, mpid, \
              share_volume, trade_count, lower(hex(record_hash)), source_file, line_number \
          FROM otc_raw_lines AS line INDEXED BY otc_raw_lines_unchecked \
              JOIN otc_raw_files AS file ON file.id = line.file_id \
@@ -423,7 +422,8 @@ mod tests {
     use proptest::prelude::*;
 
     /// [`SQL_CHECKED`] in Rust, clause for clause, for a row whose
-    /// avg_trade_size ingest computed.
+    /// avg_trade_size ingest computed (a known tier's code reads back as the
+    /// canonical name, through NAME_SQL).
     fn sql_checked(row: &RawRow) -> bool {
         ["NMS Tier 1", "NMS Tier 2", "OTC"].contains(&row.tier.as_str())
             && !row.symbol.is_empty()

@@ -22,9 +22,14 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// Summary rows per insert call.
 const BATCH_ROWS: usize = 1024;
 
-/// A week's venue volume in key order, which the primary key gives unsorted.
-const WEEK_ROWS: &str = "SELECT tier, symbol, mpid, share_volume, trade_count \
-    FROM otc_venue_figures WHERE week_ending = ?1 ORDER BY tier, symbol, mpid";
+/// A week's venue volume after a key (?2, ?3, ?4), in key order, which the
+/// primary key gives without sorting; ?5 rows at most.
+const WEEK_ROWS: &str = "SELECT tier, symbol, mpid, share_volume, trade_count FROM otc_venue_figures \
+    WHERE week_ending = ?1 AND (tier, symbol, mpid) > (?2, ?3, ?4) ORDER BY tier, symbol, mpid LIMIT ?5";
+
+/// Rows read per query. The symbols they complete are written before the
+/// next query, so memory follows this, not the size of the week.
+const CHUNK_ROWS: i64 = 100_000;
 
 const INSERT_SYMBOL: &str = "INSERT INTO otc_symbol_summary \
     (week_ending, tier, symbol, total_volume, total_trades, venue_count, avg_trade_size, computed_at)";
@@ -127,22 +132,13 @@ impl Pipeline for Summarize {
             )?;
             ctx.execute("DELETE FROM otc_venue_share WHERE week_ending = ?1", &week_param)?;
             pass.clear();
-            let mut failure = None;
-            ctx.query(WEEK_ROWS, &week_param, |row| match pass.row(row) {
-                Ok(()) => Ok(true),
-                Err(error) => {
-                    failure = Some(error);
-                    Ok(false)
-                }
-            })?;
-            if let Some(error) = failure {
-                return Err(error.with_location(format!("week {week}")));
-            }
-            pass.end_symbol();
-            if pass.symbols.is_empty() {
+            let written = summarize_week(ctx, &run, &insert_symbols, &mut pass, week)
+                .map_err(|error| error.with_location(format!("week {week}")))?;
+            if written == 0 {
                 ctx.log(Level::Warn, &format!("week {week} has no normalized volume"));
             }
-            symbols += write_symbol_summary(ctx, &insert_symbols, &run, week, &pass.symbols)?;
+            symbols += written;
+            pass.correct_across_tiers(ctx, week)?;
             let mut week_venues = pass.venues();
             venues += write_venue_share(ctx, &insert_venues, &run, week, &mut week_venues)?;
             ctx.execute(
@@ -155,6 +151,53 @@ impl Pipeline for Summarize {
             .with("weeks", weeks.len())
             .with("symbols", symbols)
             .with("venues", venues))
+    }
+}
+
+/// Reads a week's venue volume a chunk at a time, writing its symbol summaries
+/// as they complete; returns the symbols written. Venue sums stay in `pass`.
+fn summarize_week(
+    ctx: &mut Context<'_>,
+    run: &Run,
+    insert: &BulkInsert,
+    pass: &mut WeekPass,
+    week: &str,
+) -> Result<u64> {
+    let mut written = 0;
+    loop {
+        let after = pass.last_key();
+        let (mut read, mut failure) = (0, None);
+        ctx.query(
+            WEEK_ROWS,
+            &[
+                SqlValue::Text(week),
+                SqlValue::Text(&after.0),
+                SqlValue::Text(&after.1),
+                SqlValue::Text(&after.2),
+                SqlValue::Integer(CHUNK_ROWS),
+            ],
+            |row| {
+                read += 1;
+                match pass.row(row) {
+                    Ok(()) => Ok(true),
+                    Err(error) => {
+                        failure = Some(error);
+                        Ok(false)
+                    }
+                }
+            },
+        )?;
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        if read < CHUNK_ROWS {
+            pass.end_symbol();
+        }
+        written += write_symbol_summary(ctx, insert, run, week, &pass.symbols)?;
+        pass.symbols.clear();
+        if read < CHUNK_ROWS {
+            return Ok(written);
+        }
     }
 }
 
@@ -224,10 +267,12 @@ type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 /// order. Its size follows the week's symbols and venues, never the history.
 #[derive(Default)]
 struct WeekPass {
-    /// Symbol totals, in key order.
+    /// Symbol totals completed and not written yet, in key order.
     symbols: Vec<Totals>,
     /// The symbol being summed: its tier, name and sums so far.
     current: Option<(String, String, Sums)>,
+    /// The MPID of the last row read.
+    last_mpid: String,
     /// MPIDs numbered in order of appearance, both ways.
     mpid_ids: FxMap<String, u32>,
     mpids: Vec<String>,
@@ -236,27 +281,34 @@ struct WeekPass {
     /// Per tier (index of `tiers`) and MPID id, and across tiers per MPID id.
     by_tier: Vec<Vec<Sums>>,
     all_tiers: Vec<Sums>,
-    /// Each symbol's venues (MPID ids) in the tiers summed so far: a symbol
-    /// counts once for a venue across tiers, even when it traded in two tiers
-    /// the same week.
-    symbol_venues: FxMap<String, Vec<u32>>,
-    /// The current symbol's venues, taken out of `symbol_venues`, and whether
-    /// an earlier tier had the symbol.
-    venues: Vec<u32>,
-    seen_before: bool,
+    /// The tiers (bits by index of `tiers`) each symbol traded in.
+    symbol_tiers: FxMap<String, u32>,
+    /// Symbols that traded in more than one tier: across tiers, a venue of
+    /// such a symbol is counted once per tier until corrected.
+    multi_tier: Vec<String>,
 }
 
 impl WeekPass {
     fn clear(&mut self) {
         self.symbols.clear();
         self.current = None;
+        self.last_mpid.clear();
         self.mpid_ids.clear();
         self.mpids.clear();
         self.tiers.clear();
         self.by_tier.clear();
         self.all_tiers.clear();
-        self.symbol_venues.clear();
-        self.venues.clear();
+        self.symbol_tiers.clear();
+        self.multi_tier.clear();
+    }
+
+    /// The key (tier, symbol, MPID) of the last row read; empty texts before
+    /// the first, which sort before every key.
+    fn last_key(&self) -> (String, String, String) {
+        match &self.current {
+            Some((tier, symbol, _)) => (tier.clone(), symbol.clone(), self.last_mpid.clone()),
+            None => Default::default(),
+        }
     }
 
     /// Adds one venue-volume row: tier, symbol, mpid, share_volume, trade_count.
@@ -273,14 +325,20 @@ impl WeekPass {
                 self.tiers.push(tier.to_owned());
                 self.by_tier.push(Vec::new());
             }
-            let earlier = self.symbol_venues.remove(symbol);
-            self.seen_before = earlier.is_some();
-            self.venues = earlier.unwrap_or_else(|| std::mem::take(&mut self.venues));
+            let tier_bit = 1u32 << ((self.tiers.len() - 1) % 32);
+            let tiers = self.symbol_tiers.entry(symbol.to_owned()).or_default();
+            if *tiers != 0 && (*tiers & (*tiers - 1)) == 0 {
+                // A second tier for this symbol; a third adds nothing new.
+                self.multi_tier.push(symbol.to_owned());
+            }
+            *tiers |= tier_bit;
             self.current = Some((tier.to_owned(), symbol.to_owned(), Sums::default()));
         }
         if let Some((tier, symbol, sums)) = &mut self.current {
             sums.add(volume, trades, || format!("symbol {symbol} in tier {tier}"))?;
         }
+        self.last_mpid.clear();
+        self.last_mpid.push_str(mpid);
         let mpid_id = match self.mpid_ids.get(mpid) {
             Some(&id) => id,
             None => {
@@ -297,21 +355,13 @@ impl WeekPass {
             tier_sums.resize(mpid_id as usize + 1, Sums::default());
         }
         tier_sums[mpid_id as usize].add(volume, trades, venue)?;
-        let all = &mut self.all_tiers[mpid_id as usize];
-        all.add(volume, trades, venue)?;
-        if self.seen_before && self.venues.contains(&mpid_id) {
-            all.count -= 1;
-        } else {
-            self.venues.push(mpid_id);
-        }
+        self.all_tiers[mpid_id as usize].add(volume, trades, venue)?;
         Ok(())
     }
 
     /// Closes the symbol being summed.
     fn end_symbol(&mut self) {
         if let Some((tier, name, sums)) = self.current.take() {
-            let venues = std::mem::take(&mut self.venues);
-            self.symbol_venues.insert(name.clone(), venues);
             self.symbols.push(Totals {
                 tier,
                 name,
@@ -319,6 +369,41 @@ impl WeekPass {
                 trades: sums.trades,
                 count: sums.count,
             });
+        }
+    }
+
+    /// Counts each symbol once per venue across tiers: a venue that a
+    /// symbol traded on in n tiers was counted n times. Rare, so asked of
+    /// SQL symbol by symbol (the primary key finds each tier's rows).
+    fn correct_across_tiers(&mut self, ctx: &mut Context<'_>, week: &str) -> Result<()> {
+        if self.multi_tier.is_empty() {
+            return Ok(());
+        }
+        let tiers = vec!["?"; self.tiers.len()].join(", ");
+        let sql = format!(
+            "SELECT mpid, count(*) FROM otc_venue_figures \
+             WHERE week_ending = ? AND tier IN ({tiers}) AND symbol = ? GROUP BY mpid HAVING count(*) > 1"
+        );
+        for symbol in std::mem::take(&mut self.multi_tier) {
+            let mut params = vec![SqlValue::Text(week)];
+            params.extend(self.tiers.iter().map(|tier| SqlValue::Text(tier)));
+            params.push(SqlValue::Text(&symbol));
+            let mut repeats = Vec::new();
+            ctx.query(&sql, &params, |row| {
+                repeats.push((row.str(0)?.to_owned(), row.i64(1)?));
+                Ok(true)
+            })?;
+            for (mpid, tiers) in repeats {
+                self.counted_in_tiers(&mpid, tiers);
+            }
+        }
+        Ok(())
+    }
+
+    /// One symbol traded on venue `mpid` in `tiers` tiers: count it once.
+    fn counted_in_tiers(&mut self, mpid: &str, tiers: i64) {
+        if let Some(&id) = self.mpid_ids.get(mpid) {
+            self.all_tiers[id as usize].count -= tiers - 1;
         }
     }
 
@@ -462,6 +547,9 @@ mod tests {
             pass.add(tier, symbol, mpid, volume, trades).unwrap();
         }
         pass.end_symbol();
+        // What correct_across_tiers asks SQL for BBB: V1 in two tiers.
+        assert_eq!(pass.multi_tier, ["BBB"]);
+        pass.counted_in_tiers("V1", 2);
         let symbols: Vec<String> = pass
             .symbols
             .iter()

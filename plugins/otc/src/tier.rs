@@ -39,7 +39,21 @@ impl Tier {
             Tier::Otc => "OTC",
         }
     }
+
+    /// The number `otc_raw_lines` stores for the tier (see [`NAME_SQL`]).
+    pub fn code(self) -> i64 {
+        match self {
+            Tier::NmsTier1 => 1,
+            Tier::NmsTier2 => 2,
+            Tier::Otc => 3,
+        }
+    }
 }
+
+/// SQL for the tier of an `otc_raw_lines` row by name: the canonical name of
+/// a known tier's code, an unknown tier as it was written.
+pub const NAME_SQL: &str = "CASE tier WHEN 1 THEN 'NMS Tier 1' WHEN 2 THEN 'NMS Tier 2' WHEN 3 THEN 'OTC' \
+    ELSE tier END";
 
 #[cfg(test)]
 mod tests {
@@ -63,5 +77,17 @@ mod tests {
             assert_eq!(Tier::parse(text), None, "{text:?}");
         }
         assert_eq!(Tier::parse("t1").map(Tier::canonical), Some("NMS Tier 1"));
+    }
+
+    #[test]
+    fn the_codes_name_the_tiers_in_sql_and_in_the_raw_view() {
+        for tier in [Tier::NmsTier1, Tier::NmsTier2, Tier::Otc] {
+            let when = format!("WHEN {} THEN '{}'", tier.code(), tier.canonical());
+            assert!(NAME_SQL.contains(&when), "{when}");
+        }
+        let migration = include_str!("../migrations/001_otc_tables.sql");
+        let view_tier = format!("{} AS tier", NAME_SQL.replace("tier", "line.tier"));
+        let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(words(migration).contains(&words(&view_tier)), "{view_tier}");
     }
 }
