@@ -1,6 +1,7 @@
 //! The OTC domain through the real host and the real `libspine_otc.so`:
 //! OTC.md's worked example value for value, the hash, week inference,
-//! revisions, rejects and half-even market shares.
+//! revisions, rejects, half-even market shares, and a week larger than one
+//! read of otc.summarize.
 
 mod common;
 
@@ -346,4 +347,57 @@ fn market_shares_round_half_even_to_two_places() {
             ["ONE1", "0.12", "3"]
         ]
     );
+}
+
+#[test]
+fn a_week_larger_than_one_read_of_summarize_gives_the_figures_of_sql_group_by() {
+    // otc.summarize reads a week 100,000 rows at a time; 7 venues per symbol
+    // put a symbol across each boundary, and every 10th symbol trades in two
+    // tiers, so venues count it once across tiers.
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    let mut lines = Vec::new();
+    for symbol in 0..16_000 {
+        let tiers: &[&str] = if symbol % 10 == 0 {
+            &["NMS Tier 1", "OTC"]
+        } else {
+            &["NMS Tier 2"]
+        };
+        for tier in tiers {
+            for venue in 0..7 {
+                let volume = 100 + (symbol * 7 + venue) % 9_973;
+                lines.push(format!(
+                    "{tier}|S{symbol:05}|Issue {symbol}|Venue {venue}|V{venue:03}|{volume}|{}|2025-12-15",
+                    1 + venue
+                ));
+            }
+        }
+    }
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let file = write_file(&env, "big-week.psv", &lines);
+    let week = "week_ending=2025-12-12".to_owned();
+    assert_eq!(
+        run(&env, "otc.ingest", &[format!("file_path={file}"), week.clone()]).0,
+        0
+    );
+    assert_eq!(run(&env, "otc.normalize", &[]).0, 0);
+    let (code, summarize) = run(&env, "otc.summarize", &[week]);
+    assert_eq!(code, 0, "{summarize}");
+    assert_eq!(summarize["metrics"]["symbols"], 17_600, "{summarize}");
+
+    let symbols_by_sql = "SELECT tier, symbol, sum(share_volume), sum(trade_count), count(*)
+                          FROM otc_venue_figures GROUP BY tier, symbol ORDER BY tier, symbol";
+    let symbols = "SELECT tier, symbol, total_volume, total_trades, venue_count
+                   FROM otc_symbol_summary ORDER BY tier, symbol";
+    assert!(
+        rows(&env, symbols) == rows(&env, symbols_by_sql),
+        "symbol summaries differ from SQL"
+    );
+
+    let venues_by_sql = "SELECT mpid, sum(share_volume), sum(trade_count), count(DISTINCT symbol)
+                         FROM otc_venue_figures GROUP BY mpid ORDER BY mpid";
+    let venues = "SELECT mpid, total_volume, total_trades, symbol_count
+                  FROM otc_venue_share WHERE tier = 'ALL' ORDER BY mpid";
+    let expected = rows(&env, venues_by_sql);
+    assert_eq!(expected.len(), 7);
+    assert_eq!(rows(&env, venues), expected);
 }

@@ -7,9 +7,10 @@
 //!
 //! One pass over a week's venue volume, in key order (tier, symbol, MPID),
 //! computes everything: a symbol's venues are consecutive rows, so its totals
-//! are summed as they stream by; venues are summed in hash maps. Divisions,
-//! rounding and ranks are done here, with exact decimals. SQL's GROUP BY by
-//! venue would sort the week instead, and count(DISTINCT) sorts again.
+//! are summed as they stream by and written a chunk of rows at a time;
+//! venues are summed in hash maps. Divisions, rounding and ranks are done
+//! here, with exact decimals. SQL's GROUP BY by venue would sort the week
+//! instead, and count(DISTINCT) sorts again.
 
 use crate::bulk::BulkInsert;
 use crate::run::{stop_if_cancelled, Run};
