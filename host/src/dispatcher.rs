@@ -14,6 +14,7 @@ use crate::db::Database;
 use crate::error::{conflict, usage, ExitCode, Refused};
 use crate::executions::{self, Execution, Lane, Status, TriggerSource};
 use crate::params;
+use crate::process;
 use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::runner::{self, RunRequest};
@@ -92,6 +93,7 @@ impl Dispatcher<'_> {
             plugin_domain: plugin.domain.clone(),
             plugin_version: plugin.version.clone(),
             host_pid: i64::from(std::process::id()),
+            host_process: process::own_identity(),
         };
         execution.started_at = Some(execution.created_at.clone());
         self.record_start(&execution)?;
@@ -174,7 +176,7 @@ fn refuse_busy_key(conn: &rusqlite::Connection, execution: &Execution) -> Result
     let Some(running) = executions::running_with_key(conn, key)? else {
         return Ok(());
     };
-    if running.host_pid != i64::from(std::process::id()) && !executions::process_is_alive(running.host_pid) {
+    if !process::is_alive(running.host_pid, running.host_process.as_deref()) {
         return Ok(()); // an orphan: marked failed inside the write transaction
     }
     Err(conflict(format!(

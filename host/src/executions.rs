@@ -1,6 +1,7 @@
 //! The `core_executions` table: one row per submitted run, its lifecycle,
 //! and reading the history back.
 
+use crate::process;
 use anyhow::{Context as _, Result};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
@@ -106,6 +107,9 @@ pub struct Execution {
     pub plugin_domain: String,
     pub plugin_version: String,
     pub host_pid: i64,
+    /// The recording process beyond its pid (see [`crate::process`]).
+    #[serde(skip)]
+    pub host_process: Option<String>,
 }
 
 /// The current time as RFC 3339 UTC with milliseconds.
@@ -120,7 +124,7 @@ pub fn new_id() -> String {
 
 const COLUMNS: &str =
     "id, pipeline, params, lane, trigger_source, logical_key, status, created_at, started_at, \
-                       completed_at, duration_ms, metrics, error, plugin_domain, plugin_version, host_pid";
+                       completed_at, duration_ms, metrics, error, plugin_domain, plugin_version, host_pid, host_process";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Execution> {
     let json = |index: usize| -> rusqlite::Result<Option<serde_json::Value>> {
@@ -144,13 +148,14 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Execution> {
         plugin_domain: row.get(13)?,
         plugin_version: row.get(14)?,
         host_pid: row.get(15)?,
+        host_process: row.get(16)?,
     })
 }
 
 /// Writes a new execution in `running` state.
 pub fn insert_running(conn: &Connection, execution: &Execution) -> Result<()> {
     conn.execute(
-        &format!("INSERT INTO core_executions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"),
+        &format!("INSERT INTO core_executions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
         params![
             execution.id,
             execution.pipeline,
@@ -168,6 +173,7 @@ pub fn insert_running(conn: &Connection, execution: &Execution) -> Result<()> {
             execution.plugin_domain,
             execution.plugin_version,
             execution.host_pid,
+            execution.host_process,
         ],
     )
     .with_context(|| format!("recording execution {} of {}", execution.id, execution.pipeline))?;
@@ -200,28 +206,17 @@ pub fn running_with_key(conn: &Connection, logical_key: &str) -> Result<Option<E
     Ok(conn.query_row(&sql, [logical_key], from_row).optional()?)
 }
 
-/// True when process `pid` exists on this machine.
-pub fn process_is_alive(pid: i64) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
-    let result = unsafe { libc::kill(pid, 0) };
-    result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
 /// Marks as failed every `running` execution whose process is gone (killed,
 /// crashed, machine restarted). Returns how many rows were marked.
 pub fn fail_orphans(conn: &Connection) -> Result<usize> {
-    let mut stmt =
-        conn.prepare_cached("SELECT id, host_pid FROM core_executions WHERE status = 'running'")?;
-    let running: Vec<(String, i64)> = stmt
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+    let mut stmt = conn
+        .prepare_cached("SELECT id, host_pid, host_process FROM core_executions WHERE status = 'running'")?;
+    let running: Vec<(String, i64, Option<String>)> = stmt
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    let own_pid = i64::from(std::process::id());
     let mut marked = 0;
-    for (id, pid) in running {
-        if pid == own_pid || process_is_alive(pid) {
+    for (id, pid, identity) in running {
+        if process::is_alive(pid, identity.as_deref()) {
             continue;
         }
         marked += conn.execute(

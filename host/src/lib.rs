@@ -7,7 +7,8 @@
 //! - [`db`] opens the one SQLite connection and fences plugin SQL;
 //!   [`migrate`] applies core and per-domain migrations;
 //! - [`params`], [`services`] and [`runner`] run one pipeline in one
-//!   transaction; [`dispatcher`] and [`executions`] record every run;
+//!   transaction; [`dispatcher`] and [`executions`] record every run, and
+//!   [`process`] tells whether a run's process is still alive;
 //! - [`session`] opens all of that from a [`config`]; [`error`] holds the
 //!   exit codes; [`progress`], [`logging`] and [`text`] serve the output.
 //!
@@ -25,6 +26,7 @@ pub mod load;
 pub mod logging;
 pub mod migrate;
 pub mod params;
+pub mod process;
 pub mod progress;
 pub mod registry;
 pub mod runner;

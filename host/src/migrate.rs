@@ -17,11 +17,18 @@ pub const CORE_DOMAIN: &str = "core";
 
 /// The host's own migrations, embedded at compile time.
 pub fn core_migrations() -> Vec<Migration> {
-    vec![Migration {
-        version: 1,
-        name: "core_executions".to_owned(),
-        sql: include_str!("../../migrations/001_core_executions.sql").to_owned(),
-    }]
+    vec![
+        Migration {
+            version: 1,
+            name: "core_executions".to_owned(),
+            sql: include_str!("../../migrations/001_core_executions.sql").to_owned(),
+        },
+        Migration {
+            version: 2,
+            name: "core_executions_host_process".to_owned(),
+            sql: include_str!("../../migrations/002_core_executions_host_process.sql").to_owned(),
+        },
+    ]
 }
 
 /// One domain's migrations and where they came from (for messages).

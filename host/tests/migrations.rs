@@ -11,12 +11,12 @@ fn init_applies_core_and_plugin_migrations_and_status_shows_them() {
     env.cmd().args(["db", "init"]).assert().success();
     assert_eq!(
         env.count("SELECT COUNT(*) FROM core_migrations WHERE domain IN ('core', 'example')"),
-        2
+        3
     );
     let output = env.cmd().args(["db", "status"]).output().unwrap();
     let table = stdout_of(&output);
     assert!(
-        table.contains("001_core_executions") && table.contains("001_example_greetings"),
+        table.contains("002_core_executions_host_process") && table.contains("001_example_greetings"),
         "{table}"
     );
 }
@@ -91,5 +91,5 @@ fn db_reset_needs_confirmation_and_then_starts_over() {
     assert_eq!(env.count("SELECT COUNT(*) FROM core_executions"), 1);
     env.cmd().args(["db", "reset", "--yes"]).assert().success();
     assert_eq!(env.count("SELECT COUNT(*) FROM core_executions"), 0);
-    assert_eq!(env.count("SELECT COUNT(*) FROM core_migrations"), 2);
+    assert_eq!(env.count("SELECT COUNT(*) FROM core_migrations"), 3);
 }

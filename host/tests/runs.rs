@@ -286,3 +286,48 @@ fn a_run_left_running_by_a_dead_process_is_marked_failed_at_next_start() {
         "{error}"
     );
 }
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_run_whose_process_id_was_reused_is_marked_failed_and_frees_its_key() {
+    let env = TestEnv::with_plugins(&["spine_example"]);
+    env.cmd().args(["db", "init"]).assert().success();
+    // The pid is a live process (this test), but the recorded start time is
+    // not its own: the host that wrote the row died, and the pid was reused.
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    env.conn()
+        .execute(
+            "INSERT INTO core_executions (id, pipeline, params, lane, trigger_source, logical_key, status,
+                 created_at, started_at, plugin_domain, plugin_version, host_pid, host_process)
+             VALUES ('0000-reused', 'example.count', '{}', 'normal', 'cli', 'weekly', 'running',
+                 '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'example', '0.1.0', ?1, ?2)",
+            rusqlite::params![i64::from(std::process::id()), format!("{}/1", boot_id.trim())],
+        )
+        .unwrap();
+    env.cmd()
+        .args(["run", "example.hello", "--logical-key", "weekly"])
+        .assert()
+        .success();
+    let status: String = env
+        .conn()
+        .query_row(
+            "SELECT status FROM core_executions WHERE id = '0000-reused'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(status, "failed");
+    // A run the host records names its process beyond the pid.
+    let recorded: String = env
+        .conn()
+        .query_row(
+            "SELECT host_process FROM core_executions WHERE pipeline = 'example.hello'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        recorded.starts_with(&format!("{}/", boot_id.trim())),
+        "{recorded}"
+    );
+}
