@@ -590,6 +590,18 @@ fn bad_files() -> Vec<(&'static str, Input, Expect)> {
             },
         ),
         (
+            "no line break at all",
+            Input::Bytes("A|".repeat(3 << 20).into_bytes()),
+            Expect::Fails("line 1: expected a header of at most 65536 bytes, found 6291456 bytes"),
+        ),
+        (
+            "a quote left open over 2 MB of lines",
+            Input::Bytes(lines(
+                &[&[GOOD, "OTC|\"open|x"][..], &vec![GOOD_TOO; 20_000]].concat(),
+            )),
+            Expect::Fails("line 3: a quoted field runs on past 1048576 bytes"),
+        ),
+        (
             "binary garbage",
             Input::Bytes([b"\x1f\x8b\x08\x00".as_slice(), &garbage(4096, |_| true)].concat()),
             Expect::Fails("line 1: the header has no columns"),

@@ -12,11 +12,17 @@
 //! quote opened and never closed runs to the end of the file, as one reject
 //! at the line where it opened whose reason names the lines it took in. Real
 //! FINRA files have no quotes at all.
+//!
+//! Memory stays bounded whatever the input: of a line longer than
+//! [`MAX_LINE_BYTES`] only the start is kept (it is a reject anyway), and a
+//! quoted field running past [`MAX_RECORD_BYTES`] stops the file with an
+//! error naming the line it opened on.
 
 use crate::week::parse_date;
 use chrono::NaiveDate;
 use csv::{ByteRecord, ReaderBuilder};
 use spine_plugin_api::{Error, Result};
+use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::num::IntErrorKind;
 
@@ -47,6 +53,14 @@ const HEADER_QUOTE_LIMIT: usize = 300;
 /// The longest line accepted, in bytes. FINRA's lines are about 100 bytes; a
 /// longer one is a damaged file, and is rejected rather than stored.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// The most bytes one record may take in over several lines, through a quote
+/// left open, before the file is refused.
+pub const MAX_RECORD_BYTES: u64 = 1 << 20;
+
+/// Bytes served of a line longer than [`MAX_LINE_BYTES`]: enough to see it
+/// is too long.
+const CUT_LINE_BYTES: u64 = MAX_LINE_BYTES as u64 + 1;
 
 /// One well-formed line. Text is trimmed and borrowed from the parser.
 #[derive(Debug)]
@@ -116,7 +130,7 @@ impl<R: Read> Parser<R> {
             .flexible(true)
             .from_reader(Terminated::new(input));
         let mut header = ByteRecord::new();
-        let Some((header_line, _)) = read(&mut reader, &mut header, file)? else {
+        let Some(span) = read(&mut reader, &mut header, file)? else {
             return Err(Error::new(
                 "otc.parse.empty",
                 "the file is empty: it has no header and no lines",
@@ -127,9 +141,15 @@ impl<R: Read> Parser<R> {
                 COLUMNS.join("|")
             )));
         };
-        let positions = find_columns(&header).map_err(|message| {
+        let header_checked = match span.cut_length {
+            Some(length) => Err(format!(
+                "expected a header of at most {MAX_LINE_BYTES} bytes, found {length} bytes"
+            )),
+            None => find_columns(&header),
+        };
+        let positions = header_checked.map_err(|message| {
             Error::new("otc.parse.bad_header", message)
-                .with_location(format!("{file}: line {header_line}"))
+                .with_location(format!("{file}: line {}", span.line))
                 .with_help(format!(
                     "a FINRA weekly file starts with the header {} (in any order; extra columns are ignored)",
                     COLUMNS.join("|")
@@ -147,32 +167,49 @@ impl<R: Read> Parser<R> {
     /// The next data line, `Ok(None)` at the end. Blank lines are not lines of
     /// data and are passed over.
     pub fn next_record(&mut self) -> Result<Option<Record<'_>>> {
-        let Some((line, last_line)) = read(&mut self.reader, &mut self.record, &self.file)? else {
+        let Some(Span {
+            line,
+            last_line,
+            cut_length,
+        }) = read(&mut self.reader, &mut self.record, &self.file)?
+        else {
             return Ok(None);
         };
-        Ok(Some(
-            match check_line(&self.record, &self.positions, self.width, line) {
-                Ok(checked) => Record::Line(checked),
-                Err(mut reason) => {
-                    if last_line > line {
-                        reason.push_str(&format!(
-                            " (a quoted field runs over lines {line} to {last_line}: a quote not closed on \
+        let checked = match cut_length {
+            Some(length) => Err(too_long(length)),
+            None => check_line(&self.record, &self.positions, self.width, line),
+        };
+        Ok(Some(match checked {
+            Ok(checked) => Record::Line(checked),
+            Err(mut reason) => {
+                if last_line > line {
+                    reason.push_str(&format!(
+                        " (a quoted field runs over lines {line} to {last_line}: a quote not closed on \
                              its own line takes in the lines after it)"
-                        ));
-                    }
-                    Record::Reject(Reject {
-                        line,
-                        raw_line: raw_line(&self.record),
-                        reason,
-                    })
+                    ));
                 }
-            },
-        ))
+                Record::Reject(Reject {
+                    line,
+                    raw_line: raw_line(&self.record),
+                    reason,
+                })
+            }
+        }))
     }
 }
 
-/// Reads the next record that is not a blank line; returns the lines it
-/// starts and ends on (they differ when a quoted field holds line breaks).
+/// Where a record sits in the file.
+struct Span {
+    /// The lines it starts and ends on (they differ when a quoted field
+    /// holds line breaks).
+    line: u64,
+    last_line: u64,
+    /// The length of its longest line, when that line was too long to keep
+    /// whole.
+    cut_length: Option<u64>,
+}
+
+/// Reads the next record that is not a blank line.
 ///
 /// csv's own record positions lag behind blank lines and CRLF endings, so the
 /// line is counted back from the reader's position after the record: that is
@@ -182,22 +219,43 @@ fn read<R: Read>(
     reader: &mut csv::Reader<Terminated<R>>,
     record: &mut ByteRecord,
     file: &str,
-) -> Result<Option<(u64, u64)>> {
+) -> Result<Option<Span>> {
     loop {
-        if !reader.read_byte_record(record).map_err(|e| read_error(file, e))? {
-            return Ok(None);
+        let start_line = reader.position().line();
+        match reader.read_byte_record(record) {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(_) if reader.get_ref().record_too_long() => {
+                return Err(Error::new(
+                    "otc.parse.unclosed_quote",
+                    format!(
+                        "a quoted field runs on past {MAX_RECORD_BYTES} bytes; expected a quote \
+                         closing it, on the line it opens on"
+                    ),
+                )
+                .with_location(format!("{file}: line {start_line}"))
+                .with_help("FINRA's files have no quotes: this one is damaged; download it again"));
+            }
+            Err(error) => return Err(read_error(file, error)),
         }
+        let end = reader.position().byte();
+        let cut_length = reader.get_mut().record_ended(end);
         let inner_newlines = record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
         let mut last_line = reader.position().line().saturating_sub(1);
         let line = last_line.saturating_sub(inner_newlines);
-        if reader.get_ref().closed_by_ending(reader.position().byte()) {
+        if reader.get_ref().closed_by_ending(end) {
             // The quote was left open: the record took in the input's last
             // newline (or the ending's), and ends on the line before.
             last_line = last_line.saturating_sub(1).max(line);
         }
-        let blank = record.len() == 1 && record[0].iter().all(u8::is_ascii_whitespace);
+        let blank =
+            cut_length.is_none() && record.len() == 1 && record[0].iter().all(u8::is_ascii_whitespace);
         if !blank {
-            return Ok(Some((line, last_line)));
+            return Ok(Some(Span {
+                line,
+                last_line,
+                cut_length,
+            }));
         }
     }
 }
@@ -207,6 +265,11 @@ fn read<R: Read>(
 /// quoted field left open at the end of the file (csv would otherwise end
 /// the record at the end of the input, not at a newline); when no quote is
 /// open it reads as a blank line, which is skipped.
+///
+/// It also bounds what csv holds in memory: of a line longer than
+/// [`MAX_LINE_BYTES`] it serves only the first [`CUT_LINE_BYTES`] bytes and
+/// the newline, noting the line's full length, and it fails a read once the
+/// record being read passes [`MAX_RECORD_BYTES`].
 struct Terminated<R> {
     inner: R,
     last_byte: Option<u8>,
@@ -214,6 +277,13 @@ struct Terminated<R> {
     ending: Option<&'static [u8]>,
     /// Bytes served so far, the ending's included.
     served: u64,
+    /// Bytes of the input's current line so far, served or not.
+    line_bytes: u64,
+    /// Lines cut short, oldest first: where each one's newline was served,
+    /// and its full length.
+    cut_lines: VecDeque<(u64, u64)>,
+    /// Where the record being read starts, in bytes served.
+    record_start: u64,
 }
 
 impl<R> Terminated<R> {
@@ -223,6 +293,9 @@ impl<R> Terminated<R> {
             last_byte: None,
             ending: None,
             served: 0,
+            line_bytes: 0,
+            cut_lines: VecDeque::new(),
+            record_start: 0,
         }
     }
 
@@ -231,6 +304,55 @@ impl<R> Terminated<R> {
     fn closed_by_ending(&self, end: u64) -> bool {
         self.ending.is_some_and(<[u8]>::is_empty) && end == self.served
     }
+
+    /// Notes that a record ended at byte `end` of what was served; returns the
+    /// full length of its longest line when one of its lines was cut short.
+    fn record_ended(&mut self, end: u64) -> Option<u64> {
+        self.record_start = end;
+        let mut longest = None;
+        while let Some(&(_, length)) = self.cut_lines.front().filter(|(newline, _)| *newline < end) {
+            longest = longest.max(Some(length));
+            self.cut_lines.pop_front();
+        }
+        longest
+    }
+
+    /// True when the record being read has passed [`MAX_RECORD_BYTES`].
+    fn record_too_long(&self) -> bool {
+        self.served - self.record_start > MAX_RECORD_BYTES
+    }
+
+    /// Drops from `buf[..read]`, just read from the input, the bytes of any
+    /// line past its first [`CUT_LINE_BYTES`]; returns the bytes kept.
+    fn cut_long_lines(&mut self, buf: &mut [u8], read: usize) -> usize {
+        if self.line_bytes + read as u64 <= CUT_LINE_BYTES {
+            // No line can be too long: the usual case, a search from the end.
+            self.line_bytes = match buf[..read].iter().rposition(|&b| b == b'\n') {
+                Some(newline) => (read - newline - 1) as u64,
+                None => self.line_bytes + read as u64,
+            };
+            return read;
+        }
+        let mut kept = 0;
+        for index in 0..read {
+            let byte = buf[index];
+            if byte == b'\n' {
+                if self.line_bytes > CUT_LINE_BYTES {
+                    self.cut_lines
+                        .push_back((self.served + kept as u64, self.line_bytes));
+                }
+                self.line_bytes = 0;
+            } else {
+                self.line_bytes += 1;
+                if self.line_bytes > CUT_LINE_BYTES {
+                    continue;
+                }
+            }
+            buf[kept] = byte;
+            kept += 1;
+        }
+        kept
+    }
 }
 
 impl<R: Read> Read for Terminated<R> {
@@ -238,18 +360,32 @@ impl<R: Read> Read for Terminated<R> {
         if buf.is_empty() {
             return Ok(0);
         }
-        if self.ending.is_none() {
+        if self.record_too_long() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a record runs on past {MAX_RECORD_BYTES} bytes"),
+            ));
+        }
+        while self.ending.is_none() {
             let read = self.inner.read(buf)?;
-            if read > 0 {
-                self.last_byte = Some(buf[read - 1]);
-                self.served += read as u64;
-                return Ok(read);
+            if read == 0 {
+                if self.line_bytes > CUT_LINE_BYTES {
+                    // The ending's newline ends the cut line.
+                    self.cut_lines.push_back((self.served, self.line_bytes));
+                }
+                self.ending = Some(match self.last_byte {
+                    None => b"",
+                    Some(b'\n') => b"\"\n",
+                    Some(_) => b"\n\"\n",
+                });
+                break;
             }
-            self.ending = Some(match self.last_byte {
-                None => b"",
-                Some(b'\n') => b"\"\n",
-                Some(_) => b"\n\"\n",
-            });
+            let kept = self.cut_long_lines(buf, read);
+            if kept > 0 {
+                self.last_byte = Some(buf[kept - 1]);
+                self.served += kept as u64;
+                return Ok(kept);
+            }
         }
         let ending = self.ending.unwrap_or_default();
         let served = ending.len().min(buf.len());
@@ -304,6 +440,10 @@ fn find_columns(header: &ByteRecord) -> Result<[usize; 8], String> {
     Ok(positions.map(|position| position.unwrap_or_default()))
 }
 
+fn too_long(length: u64) -> String {
+    format!("expected a line of at most {MAX_LINE_BYTES} bytes, found {length} bytes")
+}
+
 /// Checks one line's fields.
 fn check_line<'r>(
     record: &'r ByteRecord,
@@ -314,9 +454,7 @@ fn check_line<'r>(
     // The fields and the `|` between them; quotes and the newline not counted.
     let length = record.as_slice().len() + record.len().saturating_sub(1);
     if length > MAX_LINE_BYTES {
-        return Err(format!(
-            "expected a line of at most {MAX_LINE_BYTES} bytes, found {length} bytes"
-        ));
+        return Err(too_long(length as u64));
     }
     if record.len() != width {
         let found = record.len();
@@ -649,6 +787,69 @@ totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
         );
         assert_eq!(longest.len(), MAX_LINE_BYTES);
         assert!(parse(&file(&[&longest])).unwrap()[0].starts_with("2: "));
+    }
+
+    #[test]
+    fn a_line_of_megabytes_is_kept_only_in_part_and_rejected_with_its_full_length() {
+        let long = AAPL.replace("Apple Inc. Common Stock", &"A".repeat(10 << 20));
+        let input = file(&[AAPL, &long, AAPL]);
+        // What csv is served of the long line stops just past the limit.
+        let mut served = Vec::new();
+        Terminated::new(input.as_slice())
+            .read_to_end(&mut served)
+            .unwrap();
+        let served_lines: Vec<usize> = served.split(|&b| b == b'\n').map(<[u8]>::len).collect();
+        assert_eq!(served_lines[2], MAX_LINE_BYTES + 1);
+        assert_eq!(served_lines[3], AAPL.len());
+        let seen = parse(&input).unwrap();
+        assert_eq!(
+            seen[1],
+            format!(
+                "3! expected a line of at most 65536 bytes, found {} bytes",
+                long.len()
+            )
+        );
+        assert!(
+            seen[0].starts_with("2: ") && seen[2].starts_with("4: "),
+            "{seen:?}"
+        );
+        // The same at the end of a file without a final newline.
+        let seen = parse(format!("{HEADER}\n{AAPL}\n{long}").as_bytes()).unwrap();
+        assert_eq!(seen.len(), 2);
+        assert!(
+            seen[1].ends_with(&format!("found {} bytes", long.len())),
+            "{seen:?}"
+        );
+    }
+
+    #[test]
+    fn a_file_without_newlines_fails_at_its_header_without_being_read_whole() {
+        let input = "A|".repeat(3 << 20);
+        let error = Parser::new(input.as_bytes(), "t.psv").err().unwrap();
+        assert_eq!(error.code, "otc.parse.bad_header");
+        assert_eq!(error.location.as_deref(), Some("t.psv: line 1"));
+        assert_eq!(
+            error.message,
+            format!(
+                "expected a header of at most 65536 bytes, found {} bytes",
+                input.len()
+            )
+        );
+    }
+
+    #[test]
+    fn a_quote_left_open_past_the_record_limit_fails_naming_its_line() {
+        let lines = vec![AAPL; (MAX_RECORD_BYTES as usize / AAPL.len()) + 10];
+        let input = file(&[&[AAPL, "OTC|\"open|x"][..], &lines].concat());
+        let error = parse(&input).unwrap_err();
+        assert_eq!(error.code, "otc.parse.unclosed_quote");
+        assert_eq!(error.location.as_deref(), Some("t.psv: line 3"));
+        assert!(error.message.contains("past 1048576 bytes"), "{}", error.message);
+        // Under the limit, it is one reject that names the lines it took in.
+        let input = file(&[&[AAPL, "OTC|\"open|x"][..], &lines[..100]].concat());
+        let seen = parse(&input).unwrap();
+        assert_eq!(seen.len(), 2);
+        assert!(seen[1].contains("runs over lines 3 to 103"), "{seen:?}");
     }
 
     #[test]
