@@ -3,7 +3,10 @@
 //! The host owns transactions: while plugin SQL runs, an authorizer refuses
 //! transaction control, `ATTACH`/`DETACH` and every `PRAGMA` except a few
 //! read-only ones, so a plugin cannot commit half a run or change the
-//! connection under the host.
+//! connection under the host. It also keeps each plugin to its own tables:
+//! the SQL of domain `d`, its migrations' and its pipelines', may create,
+//! change and write only objects named `d_…` (and temporary ones); it may
+//! read every table.
 
 use crate::error::usage;
 use anyhow::{Context as _, Result};
@@ -15,7 +18,6 @@ use std::ffi::{c_int, c_uint, CStr};
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,6 +43,8 @@ pub struct Database {
     /// Declared before `conn`, so that the statements are finalized before
     /// the connection closes.
     plugin_statements: RefCell<HashMap<String, Rc<RawStatement>>>,
+    /// The domain whose fence the cached statements were prepared under.
+    statements_authorized_for: RefCell<Option<String>>,
     _writeback: Writeback,
     pub conn: Connection,
     pub path: PathBuf,
@@ -49,8 +53,22 @@ pub struct Database {
 
 #[derive(Default)]
 struct Fence {
-    plugin_sql_active: AtomicBool,
+    /// The domain whose plugin SQL is running; `None` while the host's own runs.
+    plugin_domain: Mutex<Option<String>>,
     last_refusal: Mutex<Option<String>>,
+}
+
+/// Plugin SQL of one domain is fenced while this lives.
+pub struct FencedPluginSql {
+    fence: Arc<Fence>,
+}
+
+impl Drop for FencedPluginSql {
+    fn drop(&mut self) {
+        if let Ok(mut domain) = self.fence.plugin_domain.lock() {
+            *domain = None;
+        }
+    }
 }
 
 impl Database {
@@ -91,6 +109,7 @@ impl Database {
         install_fence(&mut conn, Arc::clone(&fence)).context("installing the SQL authorizer")?;
         Ok(Self {
             plugin_statements: RefCell::default(),
+            statements_authorized_for: RefCell::default(),
             _writeback: Writeback::start(path),
             conn,
             path: path.to_path_buf(),
@@ -117,9 +136,23 @@ impl Database {
         Ok(Some(statement))
     }
 
-    /// Marks the start or end of plugin SQL; the fence applies in between.
-    pub fn set_plugin_sql_active(&self, active: bool) {
-        self.fence.plugin_sql_active.store(active, Ordering::SeqCst);
+    /// Fences the SQL that runs from now until the guard drops as plugin SQL
+    /// of `domain`. SQLite authorizes a statement when it is prepared, so
+    /// statements cached for another domain are finalized first: a cached
+    /// statement is never run for a domain it was not authorized for.
+    pub fn fence_plugin_sql(&self, domain: &str) -> FencedPluginSql {
+        let mut cached_for = self.statements_authorized_for.borrow_mut();
+        if cached_for.as_deref() != Some(domain) {
+            self.plugin_statements.borrow_mut().clear();
+            self.conn.flush_prepared_statement_cache();
+            *cached_for = Some(domain.to_owned());
+        }
+        if let Ok(mut fenced) = self.fence.plugin_domain.lock() {
+            *fenced = Some(domain.to_owned());
+        }
+        FencedPluginSql {
+            fence: Arc::clone(&self.fence),
+        }
     }
 
     /// Why the fence last refused a plugin statement, taken once.
@@ -302,10 +335,13 @@ fn not_a_database(path: &Path, error: rusqlite::Error) -> anyhow::Error {
 
 fn install_fence(conn: &mut Connection, fence: Arc<Fence>) -> rusqlite::Result<()> {
     conn.authorizer(Some(move |context: AuthContext<'_>| {
-        if !fence.plugin_sql_active.load(Ordering::SeqCst) {
+        let Ok(domain) = fence.plugin_domain.lock() else {
+            return Authorization::Deny;
+        };
+        let Some(domain) = domain.as_deref() else {
             return Authorization::Allow;
-        }
-        match refusal_reason(&context.action) {
+        };
+        match refusal_reason(domain, &context) {
             None => Authorization::Allow,
             Some(reason) => {
                 if let Ok(mut last) = fence.last_refusal.lock() {
@@ -317,8 +353,8 @@ fn install_fence(conn: &mut Connection, fence: Arc<Fence>) -> rusqlite::Result<(
     }))
 }
 
-fn refusal_reason(action: &AuthAction<'_>) -> Option<String> {
-    match action {
+fn refusal_reason(domain: &str, context: &AuthContext<'_>) -> Option<String> {
+    match &context.action {
         AuthAction::Transaction { .. } | AuthAction::Savepoint { .. } => Some(
             "plugin SQL may not begin, commit or roll back transactions: the host runs each \
              pipeline in one transaction of its own"
@@ -334,6 +370,82 @@ fn refusal_reason(action: &AuthAction<'_>) -> Option<String> {
                 )
             })
         }
-        _ => None,
+        action => {
+            if context.database_name == Some("temp") {
+                return None;
+            }
+            let foreign = changed_objects(action)
+                .into_iter()
+                .find(|name| !owned_by(domain, name))?;
+            Some(format!(
+                "plugin SQL of domain `{domain}` may change only its own tables, named `{domain}_…`; \
+                 `{foreign}` is not one of them"
+            ))
+        }
+    }
+}
+
+/// The tables, views, indexes and triggers that `action` writes, creates,
+/// alters or drops; none for reads.
+fn changed_objects<'a>(action: &AuthAction<'a>) -> Vec<&'a str> {
+    match *action {
+        AuthAction::Insert { table_name }
+        | AuthAction::Update { table_name, .. }
+        | AuthAction::Delete { table_name }
+        | AuthAction::CreateTable { table_name }
+        | AuthAction::DropTable { table_name }
+        | AuthAction::AlterTable { table_name, .. }
+        | AuthAction::CreateVtable { table_name, .. }
+        | AuthAction::DropVtable { table_name, .. } => vec![table_name],
+        AuthAction::CreateView { view_name } | AuthAction::DropView { view_name } => vec![view_name],
+        AuthAction::CreateIndex {
+            index_name,
+            table_name,
+        }
+        | AuthAction::DropIndex {
+            index_name,
+            table_name,
+        } => vec![index_name, table_name],
+        AuthAction::CreateTrigger {
+            trigger_name,
+            table_name,
+        }
+        | AuthAction::DropTrigger {
+            trigger_name,
+            table_name,
+        } => vec![trigger_name, table_name],
+        _ => Vec::new(),
+    }
+}
+
+/// True when `name` is one of `domain`'s objects, or SQLite's own (the
+/// schema and `sqlite_sequence`, which DDL and AUTOINCREMENT write).
+fn owned_by(domain: &str, name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.starts_with("sqlite_")
+        || name
+            .strip_prefix(&domain.to_ascii_lowercase())
+            .is_some_and(|rest| rest.starts_with('_'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_statement_cached_for_one_domain_is_authorized_again_for_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&dir.path().join("spine.db")).unwrap();
+        db.conn.execute_batch("CREATE TABLE a_rows (n)").unwrap();
+        let insert = "INSERT INTO a_rows VALUES (1)";
+        {
+            let _fenced = db.fence_plugin_sql("a");
+            assert!(db.plugin_statement(insert).unwrap().is_some());
+            assert!(db.conn.prepare_cached(insert).is_ok());
+        }
+        let _fenced = db.fence_plugin_sql("b");
+        assert!(db.plugin_statement(insert).is_err());
+        assert!(db.conn.prepare_cached(insert).is_err());
+        assert!(db.take_fence_refusal().unwrap().contains("`a_rows` is not one of them"));
     }
 }

@@ -7,9 +7,10 @@
 //! tracking row, so a migration is either wholly applied and recorded or not
 //! at all.
 
+use crate::db::Database;
 use crate::load::{LoadedPlugin, Migration};
 use anyhow::{bail, Context as _, Result};
-use rusqlite::{params, Connection, TransactionBehavior};
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
 /// The domain name of the host's own migrations.
@@ -182,20 +183,18 @@ pub fn status(conn: &Connection, sets: &[MigrationSet]) -> Result<Vec<DomainStat
 }
 
 /// Applies every pending migration; returns the ones applied (`domain/NNN_name`).
-pub fn apply_pending(conn: &mut Connection, sets: &[MigrationSet]) -> Result<Vec<String>> {
-    ensure_tracking_table(conn)?;
+pub fn apply_pending(db: &Database, sets: &[MigrationSet]) -> Result<Vec<String>> {
+    ensure_tracking_table(&db.conn)?;
     let mut done = Vec::new();
     for set in sets {
-        let status = check(conn, set)?;
+        let status = check(&db.conn, set)?;
         let pending = set
             .migrations
             .iter()
             .filter(|m| !status.applied.iter().any(|a| a.version == m.version));
         for migration in pending {
             let label = format!("{}/{:03}_{}", set.domain, migration.version, migration.name);
-            if apply_one(conn, &set.domain, migration)
-                .with_context(|| format!("applying migration {label}"))?
-            {
+            if apply_one(db, &set.domain, migration).with_context(|| format!("applying migration {label}"))? {
                 done.push(label);
             }
         }
@@ -205,8 +204,8 @@ pub fn apply_pending(conn: &mut Connection, sets: &[MigrationSet]) -> Result<Vec
 
 /// Applies one migration with its tracking row in one transaction; false if
 /// it was already applied (perhaps by another process a moment ago).
-fn apply_one(conn: &mut Connection, domain: &str, migration: &Migration) -> Result<bool> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+fn apply_one(db: &Database, domain: &str, migration: &Migration) -> Result<bool> {
+    let tx = Transaction::new_unchecked(&db.conn, TransactionBehavior::Immediate)?;
     let already: bool = tx.query_row(
         "SELECT EXISTS (SELECT 1 FROM core_migrations WHERE domain = ?1 AND version = ?2)",
         params![domain, migration.version],
@@ -215,7 +214,16 @@ fn apply_one(conn: &mut Connection, domain: &str, migration: &Migration) -> Resu
     if already {
         return Ok(false);
     }
-    tx.execute_batch(&migration.sql)?;
+    // A plugin's migrations are plugin SQL, fenced like its pipelines.
+    let fenced = (domain != CORE_DOMAIN).then(|| db.fence_plugin_sql(domain));
+    let applied = tx.execute_batch(&migration.sql);
+    drop(fenced);
+    if let Err(error) = applied {
+        return Err(match db.take_fence_refusal() {
+            Some(reason) => anyhow::Error::new(error).context(reason),
+            None => error.into(),
+        });
+    }
     tx.execute(
         "INSERT INTO core_migrations (domain, version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![domain, migration.version, migration.name, checksum(&migration.sql), crate::executions::now()],
@@ -227,4 +235,66 @@ fn apply_one(conn: &mut Connection, domain: &str, migration: &Migration) -> Resu
         migration.name
     );
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acme(sql: &str) -> MigrationSet {
+        MigrationSet {
+            domain: "acme".to_owned(),
+            source: "libacme.so".to_owned(),
+            migrations: vec![Migration {
+                version: 1,
+                name: "acme_tables".to_owned(),
+                sql: sql.to_owned(),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_plugin_migration_may_create_only_its_own_domains_objects() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&dir.path().join("spine.db")).unwrap();
+        let core = MigrationSet {
+            domain: CORE_DOMAIN.to_owned(),
+            source: "spine-host".to_owned(),
+            migrations: core_migrations(),
+        };
+        apply_pending(&db, &[core]).unwrap();
+
+        for sql in [
+            "CREATE TABLE acme_quotes (id INTEGER PRIMARY KEY); DROP TABLE core_executions;",
+            "CREATE TABLE other_quotes (id INTEGER)",
+            "CREATE TABLE acme_quotes (id INTEGER); CREATE INDEX acme_by_status ON core_executions (status);",
+        ] {
+            let error = apply_pending(&db, &[acme(sql)]).unwrap_err();
+            let message = format!("{error:#}");
+            assert!(
+                message.starts_with(
+                    "applying migration acme/001_acme_tables: plugin SQL of domain `acme` \
+                                     may change only its own tables"
+                ),
+                "{sql}: {message}"
+            );
+        }
+        let objects: i64 = db
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE name LIKE 'acme%' OR name = 'other_quotes'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(objects, 0, "a refused migration leaves nothing behind");
+
+        let own = "CREATE TABLE acme_quotes (id INTEGER PRIMARY KEY AUTOINCREMENT, day TEXT);
+                   CREATE INDEX acme_quotes_by_day ON acme_quotes (day);
+                   CREATE VIEW acme_days AS SELECT DISTINCT day FROM acme_quotes JOIN core_executions;";
+        assert_eq!(
+            apply_pending(&db, &[acme(own)]).unwrap(),
+            ["acme/001_acme_tables"]
+        );
+    }
 }

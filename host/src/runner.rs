@@ -109,9 +109,9 @@ pub fn run(
         rollback(db)?;
         return Err(e).context("starting the run's transaction");
     }
-    db.set_plugin_sql_active(true);
+    let fenced = db.fence_plugin_sql(&request.plugin.domain);
     let result = pipeline.run(HostServices_TO::from_ptr(RMut::new(&mut services), TD_Opaque));
-    db.set_plugin_sql_active(false);
+    drop(fenced);
     request.progress.finish();
 
     let cancelled = request.cancel.load(Ordering::SeqCst);

@@ -23,8 +23,8 @@ impl Session {
     /// left `running` by a dead process as failed.
     pub fn open(config: Config) -> Result<Self> {
         let registry = load_registry(&config)?;
-        let mut db = Database::open(&config.database_path)?;
-        migrate::apply_pending(&mut db.conn, &MigrationSet::all(&registry.plugins))
+        let db = Database::open(&config.database_path)?;
+        migrate::apply_pending(&db, &MigrationSet::all(&registry.plugins))
             .with_context(|| format!("bringing database {} up to date", config.database_path.display()))?;
         let orphans = executions::fail_orphans(&db.conn)?;
         if orphans > 0 {

@@ -216,6 +216,79 @@ fn plugin_sql_that_controls_transactions_or_the_connection_is_refused() {
 }
 
 #[test]
+fn plugin_sql_may_change_only_its_own_domains_tables() {
+    let env = TestEnv::with_plugins(&["spine_faulty", "spine_example"]);
+    let run_sql = |statement: &str| {
+        env.cmd()
+            .args(["run", "faulty.sql", "-p"])
+            .arg(format!("statement={statement}"))
+            .output()
+            .unwrap()
+    };
+    env.cmd().args(["run", "example.hello"]).assert().success();
+    let foreign = |name: &str| {
+        format!(
+            "error: plugin SQL of domain `faulty` may change only its own tables, named `faulty_…`; \
+             `{name}` is not one of them"
+        )
+    };
+    for (statement, name) in [
+        ("DELETE FROM core_executions", "core_executions"),
+        ("UPDATE core_migrations SET checksum = 'x'", "core_migrations"),
+        ("DROP TABLE example_greetings", "example_greetings"),
+        (
+            "INSERT INTO Example_Greetings DEFAULT VALUES",
+            "example_greetings",
+        ),
+        ("CREATE TABLE faultyrows (id)", "faultyrows"),
+        (
+            "CREATE INDEX faulty_by_status ON core_executions (status)",
+            "core_executions",
+        ),
+    ] {
+        let output = run_sql(statement);
+        assert_eq!(output.status.code(), Some(1), "{statement}");
+        let stderr = stderr_of(&output);
+        assert!(stderr.starts_with(&foreign(name)), "{statement}: {stderr}");
+    }
+    // A trigger on its own table is allowed, but its body is fenced when a
+    // statement that fires it is prepared (faulty.sql writes a row first).
+    run_sql(
+        "CREATE TRIGGER faulty_rows_spill AFTER INSERT ON faulty_rows BEGIN DELETE FROM core_executions; END",
+    );
+    let output = run_sql("SELECT 1");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr_of(&output).starts_with(&foreign("core_executions")),
+        "{}",
+        stderr_of(&output)
+    );
+    env.conn()
+        .execute_batch("DROP TRIGGER faulty_rows_spill")
+        .unwrap();
+    // Its own tables, temporary tables, and reading every table are allowed.
+    for statement in [
+        "CREATE TABLE faulty_notes (note TEXT); INSERT INTO faulty_notes SELECT pipeline FROM core_executions",
+        "CREATE TEMP TABLE scratch (n); INSERT INTO scratch VALUES (1); DROP TABLE scratch",
+    ] {
+        let output = run_sql(statement);
+        assert_eq!(output.status.code(), Some(0), "{statement}: {}", stderr_of(&output));
+    }
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM faulty_notes WHERE note = 'example.hello'"),
+        1
+    );
+    // Nothing the refused statements aimed at changed: every run is
+    // recorded, the migrations are intact, the other domain's row is there.
+    assert_eq!(env.count("SELECT COUNT(*) FROM core_executions"), 11);
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM core_migrations WHERE checksum = 'x'"),
+        0
+    );
+    assert_eq!(env.count("SELECT COUNT(*) FROM example_greetings"), 1);
+}
+
+#[test]
 fn bad_database_paths_get_one_line_and_exit_2() {
     let env = TestEnv::with_plugins(&["spine_example"]);
     let missing = env.dir.path().join("no-such-folder").join("x.db");
