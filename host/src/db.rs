@@ -446,6 +446,9 @@ mod tests {
         let _fenced = db.fence_plugin_sql("b");
         assert!(db.plugin_statement(insert).is_err());
         assert!(db.conn.prepare_cached(insert).is_err());
-        assert!(db.take_fence_refusal().unwrap().contains("`a_rows` is not one of them"));
+        assert!(db
+            .take_fence_refusal()
+            .unwrap()
+            .contains("`a_rows` is not one of them"));
     }
 }
