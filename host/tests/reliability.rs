@@ -253,9 +253,9 @@ fn plugin_sql_may_change_only_its_own_domains_tables() {
     }
     // A trigger on its own table is allowed, but its body is fenced when a
     // statement that fires it is prepared (faulty.sql writes a row first).
-    run_sql(
-        "CREATE TRIGGER faulty_rows_spill AFTER INSERT ON faulty_rows BEGIN DELETE FROM core_executions; END",
-    );
+    let trigger =
+        "CREATE TRIGGER faulty_rows_spill AFTER INSERT ON faulty_rows BEGIN DELETE FROM core_executions; END";
+    assert_eq!(run_sql(trigger).status.code(), Some(0));
     let output = run_sql("SELECT 1");
     assert_eq!(output.status.code(), Some(1));
     assert!(
