@@ -45,7 +45,6 @@ pub struct Database {
     plugin_statements: RefCell<HashMap<String, Rc<RawStatement>>>,
     /// The domain whose fence the cached statements were prepared under.
     statements_authorized_for: RefCell<Option<String>>,
-    _writeback: Writeback,
     pub conn: Connection,
     pub path: PathBuf,
     fence: Arc<Fence>,
@@ -110,7 +109,6 @@ impl Database {
         Ok(Self {
             plugin_statements: RefCell::default(),
             statements_authorized_for: RefCell::default(),
-            _writeback: Writeback::start(path),
             conn,
             path: path.to_path_buf(),
             fence,
@@ -243,68 +241,6 @@ fn sqlite_error(db: NonNull<ffi::sqlite3>, code: c_int) -> rusqlite::Error {
         Some(message.to_string_lossy().into_owned()),
     )
 }
-
-/// Starts the writing to disk of what SQLite has written to the database
-/// and its WAL while a run goes on, so that the fsync of a checkpoint does not
-/// find hundreds of megabytes still to write. A bulk load is CPU work; this
-/// lets the disk work at the same time. Only the start of writeback
-/// (`sync_file_range`): durability still rests on SQLite's own fsyncs.
-struct Writeback {
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Writeback {
-    fn start(path: &Path) -> Self {
-        if !cfg!(target_os = "linux") {
-            return Writeback {
-                stop: None,
-                thread: None,
-            };
-        }
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let mut wal = path.as_os_str().to_owned();
-        wal.push("-wal");
-        let files = [path.to_path_buf(), PathBuf::from(wal)];
-        let thread = std::thread::Builder::new()
-            .name("writeback".to_owned())
-            .spawn(move || {
-                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                    stopped.recv_timeout(Duration::from_millis(100))
-                {
-                    for file in &files {
-                        start_writeback(file);
-                    }
-                }
-            })
-            .ok();
-        Writeback {
-            stop: Some(stop),
-            thread,
-        }
-    }
-}
-
-impl Drop for Writeback {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn start_writeback(file: &Path) {
-    use std::os::fd::AsRawFd;
-    if let Ok(file) = std::fs::File::open(file) {
-        // SAFETY: a valid descriptor; the call only starts writeback.
-        unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn start_writeback(_file: &Path) {}
 
 /// Turns off SQLite's memory statistics, which take a global mutex on every
 /// allocation (binding a text value allocates). They must be configured

@@ -67,7 +67,7 @@ impl Dispatcher<'_> {
         let Some((plugin, spec)) = self.registry.pipeline(&submission.pipeline) else {
             return Err(usage(self.registry.unknown_pipeline(&submission.pipeline)));
         };
-        let params = params::validate(spec, &submission.params, self.data_dir)?;
+        let params = params::validate(spec, &submission.params, self.data_dir, &self.db.path)?;
         // The factory runs before anything is recorded, so that a value it
         // refuses is bad usage that changes nothing (see `refuses_params`).
         let created = runner::create(plugin, &spec.name, &params);

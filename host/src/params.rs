@@ -1,6 +1,7 @@
 //! Checking `-p key=value` parameters against a pipeline's spec, before
 //! anything runs: unknown names (with a did-you-mean), missing required ones,
-//! and values of the wrong kind are refused; defaults are filled in.
+//! and values of the wrong kind are refused; defaults are filled in. A path
+//! that is the database itself, or its `-wal` or `-shm` file, is refused.
 
 use crate::error::usage;
 use crate::load::{ParamSpec, PipelineSpec};
@@ -30,11 +31,13 @@ pub fn did_you_mean<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a s
 
 /// Checks `given` against `spec` and returns the parameters as the JSON object
 /// the plugin receives. Relative paths that do not exist from the working
-/// folder are looked up in `data_dir`.
+/// folder are looked up in `data_dir`; a path naming `database` or its `-wal`
+/// or `-shm` is refused.
 pub fn validate(
     spec: &PipelineSpec,
     given: &[(String, String)],
     data_dir: &Path,
+    database: &Path,
 ) -> Result<Map<String, Json>> {
     let mut values = Map::new();
     for (name, text) in given {
@@ -47,7 +50,7 @@ pub fn validate(
                 spec.name
             )));
         }
-        values.insert(name.clone(), convert(spec, param, text, data_dir)?);
+        values.insert(name.clone(), convert(spec, param, text, data_dir, database)?);
     }
     for param in &spec.params {
         if values.contains_key(&param.name) {
@@ -55,7 +58,10 @@ pub fn validate(
         }
         match (&param.default, param.required) {
             (Some(default), _) => {
-                values.insert(param.name.clone(), convert(spec, param, default, data_dir)?);
+                values.insert(
+                    param.name.clone(),
+                    convert(spec, param, default, data_dir, database)?,
+                );
             }
             (None, true) => {
                 return Err(usage(format!(
@@ -91,7 +97,13 @@ fn unknown_parameter(spec: &PipelineSpec, name: &str) -> String {
     message
 }
 
-fn convert(spec: &PipelineSpec, param: &ParamSpec, text: &str, data_dir: &Path) -> Result<Json> {
+fn convert(
+    spec: &PipelineSpec,
+    param: &ParamSpec,
+    text: &str,
+    data_dir: &Path,
+    database: &Path,
+) -> Result<Json> {
     let bad = |expected: &str| {
         usage(format!(
             "parameter `{}` of {} expects {expected}, got `{text}`",
@@ -119,7 +131,17 @@ fn convert(spec: &PipelineSpec, param: &ParamSpec, text: &str, data_dir: &Path) 
                 .map_err(|_| bad("a date (YYYY-MM-DD)"))?;
             Json::String(text.trim().to_owned())
         }
-        "path" => Json::String(resolve_path(text, data_dir)),
+        "path" => {
+            let path = resolve_path(text, data_dir);
+            if let Some(file) = database_file_named_by(Path::new(&path), database) {
+                return Err(usage(format!(
+                    "parameter `{}` of {} names {file}, a file of the database this run writes to; \
+                     give an input file instead",
+                    param.name, spec.name
+                )));
+            }
+            Json::String(path)
+        }
         _ => Json::String(text.to_owned()),
     })
 }
@@ -131,6 +153,35 @@ fn resolve_path(text: &str, data_dir: &Path) -> String {
     } else {
         text.to_owned()
     }
+}
+
+/// Which of the database's files `path` names, if any. SQLite's locks are
+/// POSIX locks: a plugin that opened and closed one of these files would drop
+/// every lock this process holds on it, and another process could then
+/// checkpoint or delete the WAL under the running writer. The files are
+/// compared by device and inode where they exist (a symlink, a hard link or
+/// another spelling of the path), and by name otherwise (a `-wal` that SQLite
+/// has not created yet).
+fn database_file_named_by(path: &Path, database: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let identity = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let by_name = |p: &Path| {
+        let parent = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        Some(parent.canonicalize().ok()?.join(p.file_name()?))
+    };
+    let given = identity(path);
+    let given_name = by_name(path);
+    ["", "-wal", "-shm"].into_iter().find_map(|suffix| {
+        let mut file = database.as_os_str().to_owned();
+        file.push(suffix);
+        let file = std::path::PathBuf::from(file);
+        let same_inode = given.is_some() && given == identity(&file);
+        let same_name = given_name.is_some() && given_name == by_name(&file);
+        (same_inode || same_name).then(|| file.display().to_string())
+    })
 }
 
 #[cfg(test)]
@@ -160,7 +211,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        validate(&spec(), &given, Path::new("."))
+        validate(&spec(), &given, Path::new("."), Path::new("spine-test-none.db"))
     }
 
     #[test]
@@ -191,5 +242,26 @@ mod tests {
         assert_eq!(parse_assignment("a=b=c").unwrap(), ("a".into(), "b=c".into()));
         assert!(parse_assignment("novalue").is_err());
         assert!(parse_assignment("=x").is_err());
+    }
+
+    #[test]
+    fn a_path_naming_the_database_or_its_wal_or_shm_is_found_by_inode_and_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = dir.path().join("spine.db");
+        std::fs::write(&database, b"").unwrap();
+        std::fs::write(dir.path().join("spine.db-shm"), b"").unwrap();
+        std::os::unix::fs::symlink(&database, dir.path().join("link.psv")).unwrap();
+        std::fs::hard_link(&database, dir.path().join("hard.psv")).unwrap();
+        std::fs::write(dir.path().join("week.psv"), b"").unwrap();
+        let named = |name: &str| database_file_named_by(&dir.path().join(name), &database);
+        let shown = |suffix: &str| Some(format!("{}{suffix}", database.display()));
+        assert_eq!(named("spine.db"), shown(""));
+        assert_eq!(named("link.psv"), shown(""));
+        assert_eq!(named("hard.psv"), shown(""));
+        assert_eq!(named("./spine.db-shm"), shown("-shm"));
+        // Not there yet: SQLite may create it during the run.
+        assert_eq!(named("spine.db-wal"), shown("-wal"));
+        assert_eq!(named("week.psv"), None);
+        assert_eq!(named("missing.psv"), None);
     }
 }
