@@ -17,7 +17,9 @@ pub enum ExitCode {
     Usage = 2,
     /// The environment is wrong: database, migrations, plugins.
     Environment = 3,
-    /// Refused because an execution with the same logical key is running.
+    /// Refused because something is in use: an execution with the same
+    /// logical key is running, or (for `db reset`) another process has the
+    /// database open.
     Conflict = 4,
     /// Stopped by Ctrl-C (the transaction was rolled back).
     Cancelled = 130,
@@ -55,7 +57,8 @@ pub fn usage(message: impl Into<String>) -> anyhow::Error {
     .into()
 }
 
-/// A run refused because another execution holds its logical key (exit code 4).
+/// Refused because something is in use: a logical key held by a running
+/// execution, a database another process has open (exit code 4).
 pub fn conflict(message: impl Into<String>) -> anyhow::Error {
     Refused {
         code: ExitCode::Conflict,

@@ -5,7 +5,8 @@
 //! - [`discover`] and [`load`] find plugin files and run the load checks;
 //!   [`registry`] holds what loaded and what was refused;
 //! - [`db`] opens the one SQLite connection and fences plugin SQL;
-//!   [`migrate`] applies core and per-domain migrations;
+//!   [`migrate`] applies core and per-domain migrations; [`reset`] empties
+//!   an idle database in place;
 //! - [`params`], [`services`] and [`runner`] run one pipeline in one
 //!   transaction; [`dispatcher`] and [`executions`] record every run, and
 //!   [`process`] tells whether a run's process is still alive;
@@ -29,6 +30,7 @@ pub mod params;
 pub mod process;
 pub mod progress;
 pub mod registry;
+pub mod reset;
 pub mod runner;
 pub mod services;
 pub mod session;

@@ -52,23 +52,15 @@ fn db_init(config: Config) -> Result<ExitCode> {
 
 fn db_reset(config: Config, yes: bool) -> Result<ExitCode> {
     let path = config.database_path.clone();
-    if !yes && !confirm(&format!("Delete {} and every row in it?", path.display()))? {
+    if !yes && !confirm(&format!("Empty {} of every row in it?", path.display()))? {
         return Err(usage(format!(
             "not resetting {}: confirm at the prompt, or pass --yes to reset without asking",
             path.display()
         )));
     }
-    let existed = path.exists();
-    for suffix in ["", "-wal", "-shm"] {
-        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
-        match std::fs::remove_file(&file) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("deleting {}", file.display())),
-        }
-    }
-    if existed {
-        println!("deleted {}", path.display());
+    if path.exists() {
+        crate::reset::reset_in_place(&path)?;
+        println!("emptied {}", path.display());
     }
     db_init(config)
 }

@@ -117,7 +117,11 @@ pub enum DbCommand {
     /// Create the database and apply every migration
     #[command(after_help = "Example:\n  spine-host --db market.db db init")]
     Init,
-    /// Delete the database file and create it again
+    /// Empty the database in place and apply every migration again
+    ///
+    /// Only an idle Market Spine database is reset: a file that is not one is
+    /// refused (exit 2), and so is a database another process has open (exit 4);
+    /// both are left as they were.
     #[command(after_help = "Example:\n  spine-host db reset --yes")]
     Reset {
         /// Do not ask for confirmation
