@@ -16,6 +16,11 @@
 //! This crate is the only one that links SQLite and the only one that opens
 //! libraries. It never unloads a library: see [`load`].
 
+#![deny(clippy::print_stdout, clippy::print_stderr)] // see console.rs
+
+// First, so that its macros (`outln!`, `errln!`) are in scope in every module.
+#[macro_use]
+mod console;
 pub mod cli;
 pub mod config;
 pub mod db;

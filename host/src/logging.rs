@@ -11,7 +11,7 @@ impl Log for StderrLogger {
 
     fn log(&self, record: &Record<'_>) {
         if self.enabled(record.metadata()) {
-            eprintln!("{:<5} {}: {}", record.level(), record.target(), record.args());
+            errln!("{:<5} {}: {}", record.level(), record.target(), record.args());
         }
     }
 

@@ -42,7 +42,7 @@ fn db_init(config: Config) -> Result<ExitCode> {
     let session = Session::open(config)?;
     let sets = MigrationSet::all(&session.registry.plugins);
     let count: usize = sets.iter().map(|s| s.migrations.len()).sum();
-    println!(
+    outln!(
         "database {} is up to date: {count} migration(s) across {} domain(s)",
         session.config.database_path.display(),
         sets.len()
@@ -60,7 +60,7 @@ fn db_reset(config: Config, yes: bool) -> Result<ExitCode> {
     }
     if path.exists() {
         crate::reset::reset_in_place(&path)?;
-        println!("emptied {}", path.display());
+        outln!("emptied {}", path.display());
     }
     db_init(config)
 }
@@ -70,7 +70,7 @@ fn confirm(question: &str) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
         return Ok(false);
     }
-    eprint!("{question} [y/N] ");
+    err!("{question} [y/N] ");
     std::io::stderr().flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
@@ -98,7 +98,7 @@ fn db_status(config: Config) -> Result<ExitCode> {
             },
         ]);
     }
-    println!(
+    outln!(
         "database {}\n{}",
         config.database_path.display(),
         output::render(&table)
@@ -149,7 +149,7 @@ fn list(config: Config, json: bool) -> Result<ExitCode> {
 pub(super) fn print_pipelines(registry: &Registry) {
     let listings = pipeline_listings(registry);
     if listings.is_empty() {
-        println!("no pipelines: no plugin is loaded (see `spine-host plugins`)");
+        outln!("no pipelines: no plugin is loaded (see `spine-host plugins`)");
         return;
     }
     let mut table = table(&["pipeline", "description", "parameters"]);
@@ -169,7 +169,7 @@ pub(super) fn print_pipelines(registry: &Registry) {
             params.join(", "),
         ]);
     }
-    println!("{}", output::render(&table));
+    outln!("{}", output::render(&table));
 }
 
 /// Applied migrations per domain, read without creating or changing the
@@ -236,9 +236,9 @@ fn plugins(config: Config, json: bool) -> Result<ExitCode> {
             p.path.display().to_string(),
         ]);
     }
-    println!("{}", output::render(&table));
+    outln!("{}", output::render(&table));
     for refusal in &registry.refused {
-        println!("refused {refusal}");
+        outln!("refused {refusal}");
     }
     Ok(ExitCode::Success)
 }
@@ -285,7 +285,7 @@ fn install_ctrl_c(db: &mut Database, cancel: Arc<AtomicBool>) -> Result<()> {
         if cancel.swap(true, Ordering::SeqCst) {
             std::process::exit(ExitCode::Cancelled as i32);
         }
-        eprintln!("stopping: rolling back the run (press Ctrl-C again to exit at once)");
+        errln!("stopping: rolling back the run (press Ctrl-C again to exit at once)");
         interrupt.interrupt();
     })
     .context("installing the Ctrl-C handler")
@@ -316,7 +316,7 @@ fn wait_unless_cancelled(cancel: Arc<AtomicBool>) -> impl FnMut(i32) -> bool + S
 
 pub(super) fn print_run(execution: &Execution) {
     let took = execution.duration_ms.map(duration).unwrap_or_default();
-    println!(
+    outln!(
         "{} {} in {took} (execution {})",
         execution.pipeline,
         execution.status.as_str(),
@@ -325,11 +325,11 @@ pub(super) fn print_run(execution: &Execution) {
     if let Some(serde_json::Value::Object(metrics)) = &execution.metrics {
         let width = metrics.keys().map(String::len).max().unwrap_or(0);
         for (key, value) in metrics {
-            println!("  {key:<width$}  {}", cell(value));
+            outln!("  {key:<width$}  {}", cell(value));
         }
     }
     if let Some(error) = &execution.error {
-        eprintln!("{} {error}", output::paint("error:", output::Colour::Red, true));
+        errln!("{} {error}", output::paint("error:", output::Colour::Red, true));
     }
 }
 
@@ -339,7 +339,7 @@ fn describe(config: Config, name: &str) -> Result<ExitCode> {
         return Err(usage(registry.unknown_pipeline(name)));
     };
     print_pipeline(spec, "");
-    println!(
+    outln!(
         "\nfrom plugin `{}` {} (spine-plugin-api {}), file {}",
         plugin.domain,
         plugin.version,
@@ -352,18 +352,18 @@ fn describe(config: Config, name: &str) -> Result<ExitCode> {
 fn check_plugin(file: &std::path::Path) -> Result<ExitCode> {
     let plugin =
         crate::load::load_plugin(file).map_err(|reason| anyhow::anyhow!("{}: {reason}", file.display()))?;
-    println!("{}: ok", file.display());
-    println!("domain       {}", plugin.domain);
-    println!("version      {}", plugin.version);
-    println!("plugin API   {}", plugin.api_version);
-    println!("description  {}", plugin.description);
-    println!("pipelines:");
+    outln!("{}: ok", file.display());
+    outln!("domain       {}", plugin.domain);
+    outln!("version      {}", plugin.version);
+    outln!("plugin API   {}", plugin.api_version);
+    outln!("description  {}", plugin.description);
+    outln!("pipelines:");
     for spec in &plugin.pipelines {
         print_pipeline(spec, "  ");
     }
-    println!("migrations:");
+    outln!("migrations:");
     for m in &plugin.migrations {
-        println!(
+        outln!(
             "  {:03}_{}  sha256 {}",
             m.version,
             m.name,

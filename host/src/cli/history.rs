@@ -79,7 +79,7 @@ pub(super) fn print_table(rows: &[Execution]) {
     for column in table.column_iter_mut().take(last) {
         column.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
     }
-    println!("{}", output::render(&table));
+    outln!("{}", output::render(&table));
 }
 
 fn print_execution(e: &Execution) -> Result<()> {
@@ -93,7 +93,7 @@ fn print_execution(e: &Execution) -> Result<()> {
             serde_json::Value::Object(_) => serde_json::to_string(value)?,
             other => cell(other),
         };
-        println!("{key:<width$}  {text}");
+        outln!("{key:<width$}  {text}");
     }
     Ok(())
 }

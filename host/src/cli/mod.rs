@@ -190,7 +190,7 @@ pub enum ExecutionsCommand {
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
     if let Err(error) = config::load_dotenv() {
-        eprintln!("error: {error:#}");
+        errln!("error: {error:#}");
         return ExitCode::Usage as i32;
     }
     let cli = match Cli::try_parse() {
@@ -204,11 +204,32 @@ pub fn main() -> i32 {
         data_dir: cli.data_dir,
         log_level: cli.log_level,
     };
-    match commands::dispatch(config, cli.command) {
-        Ok(code) => code as i32,
+    let code = match commands::dispatch(config, cli.command) {
+        Ok(code) => code,
+        // The reader of stdout went away (`| head`): what it wanted is printed.
+        Err(error) if ends_in_closed_pipe(&error) => ExitCode::Success,
         Err(error) => {
-            eprintln!("error: {error:#}");
-            exit_code_for(&error) as i32
+            errln!("error: {error:#}");
+            exit_code_for(&error)
         }
+    };
+    match crate::console::output_error() {
+        Some(error) if code == ExitCode::Success => {
+            errln!("error: writing the output: {error}");
+            ExitCode::Environment as i32
+        }
+        _ => code as i32,
     }
+}
+
+fn ends_in_closed_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let io = cause.downcast_ref::<std::io::Error>().or_else(|| {
+            match cause.downcast_ref::<csv::Error>()?.kind() {
+                csv::ErrorKind::Io(io) => Some(io),
+                _ => None,
+            }
+        });
+        io.is_some_and(crate::console::is_closed_pipe)
+    })
 }

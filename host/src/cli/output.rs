@@ -74,7 +74,7 @@ pub fn status(status: crate::executions::Status) -> String {
 
 /// Prints `value` as pretty JSON on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
@@ -89,9 +89,9 @@ pub fn duration(ms: i64) -> String {
 
 /// Prints one pipeline's spec: description and parameters.
 pub fn print_pipeline(spec: &crate::load::PipelineSpec, indent: &str) {
-    println!("{indent}{}  {}", spec.name, spec.description);
+    outln!("{indent}{}  {}", spec.name, spec.description);
     if spec.params.is_empty() {
-        println!("{indent}  (no parameters)");
+        outln!("{indent}  (no parameters)");
     }
     for p in &spec.params {
         let mut facts = vec![p.kind.clone()];
@@ -106,7 +106,7 @@ pub fn print_pipeline(spec: &crate::load::PipelineSpec, indent: &str) {
         } else {
             format!("  {}", p.help)
         };
-        println!("{indent}  -p {}=…  ({}){help}", p.name, facts.join(", "));
+        outln!("{indent}  -p {}=…  ({}){help}", p.name, facts.join(", "));
     }
 }
 

@@ -68,7 +68,7 @@ pub fn run(config: Config) -> Result<ExitCode> {
         if let Some(file) = history_file() {
             let _ = editor.load_history(&file);
         }
-        println!("Market Spine shell; .help for help, .quit to leave");
+        outln!("Market Spine shell; .help for help, .quit to leave");
         Input::Editor(Box::new(editor))
     } else {
         Input::Piped(std::io::stdin().lock())
@@ -88,7 +88,7 @@ pub fn run(config: Config) -> Result<ExitCode> {
             match dot_command(&session, &reader, trimmed) {
                 Ok(Flow::Quit) => break,
                 Ok(Flow::Continue) => {}
-                Err(error) => eprintln!("error: {error:#}"),
+                Err(error) => errln!("error: {error:#}"),
             }
             continue;
         }
@@ -110,7 +110,7 @@ pub fn run(config: Config) -> Result<ExitCode> {
 
 fn run_sql(reader: &Connection, sql: &str) {
     if let Err(error) = query::run(reader, sql.trim(), Format::Table, &mut std::io::stdout().lock()) {
-        eprintln!("error: {error:#}");
+        errln!("error: {error:#}");
     }
 }
 
@@ -125,7 +125,7 @@ fn dot_command(session: &Session, reader: &Connection, line: &str) -> Result<Flo
     let args: Vec<&str> = words.collect();
     match command {
         ".quit" | ".exit" => return Ok(Flow::Quit),
-        ".help" => println!("{HELP}"),
+        ".help" => outln!("{HELP}"),
         ".tables" => query::run(
             reader,
             "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
@@ -185,7 +185,7 @@ fn print_schema(reader: &Connection, table: Option<&str>) -> Result<()> {
         }
     }
     for sql in statements {
-        println!("{sql};");
+        outln!("{sql};");
     }
     Ok(())
 }
