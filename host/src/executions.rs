@@ -60,6 +60,15 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in the order a run goes through them.
+    pub const ALL: [Status; 5] = [
+        Status::Pending,
+        Status::Running,
+        Status::Completed,
+        Status::Failed,
+        Status::Cancelled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",

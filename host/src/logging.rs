@@ -11,7 +11,15 @@ impl Log for StderrLogger {
 
     fn log(&self, record: &Record<'_>) {
         if self.enabled(record.metadata()) {
-            errln!("{:<5} {}: {}", record.level(), record.target(), record.args());
+            // A message may carry what a user typed: no control character
+            // reaches the terminal raw.
+            let message = record.args().to_string();
+            errln!(
+                "{:<5} {}: {}",
+                record.level(),
+                record.target(),
+                crate::text::escape_controls(&message)
+            );
         }
     }
 

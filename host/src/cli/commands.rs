@@ -329,7 +329,7 @@ pub(super) fn print_run(execution: &Execution) {
         }
     }
     if let Some(error) = &execution.error {
-        errln!("{} {error}", output::paint("error:", output::Colour::Red, true));
+        errln!("{} {error}", output::red_on_stderr("error:"));
     }
 }
 

@@ -38,38 +38,46 @@ pub fn render(table: &Table) -> String {
         .join("\n")
 }
 
-/// Terminal colours, used only when the stream is a terminal and `NO_COLOR`
-/// is unset (<https://no-color.org>).
-#[derive(Debug, Clone, Copy)]
-pub enum Colour {
-    Green = 32,
-    Red = 31,
-    Yellow = 33,
-}
-
-/// `text` in `colour` for stdout (or stderr when `on_stderr`), plain otherwise.
-pub fn paint(text: &str, colour: Colour, on_stderr: bool) -> String {
-    let terminal = if on_stderr {
-        std::io::stderr().is_terminal()
-    } else {
-        std::io::stdout().is_terminal()
-    };
-    if terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) {
-        format!("\x1b[{}m{text}\x1b[0m", colour as u8)
+/// `text` in red for stderr when it is a terminal, plain otherwise.
+pub fn red_on_stderr(text: &str) -> String {
+    if colours(std::io::stderr().is_terminal()) {
+        format!("\x1b[31m{text}\x1b[0m")
     } else {
         text.to_owned()
     }
 }
 
-/// A status word coloured by outcome.
-pub fn status(status: crate::executions::Status) -> String {
+/// Whether a stream that is (or is not) a terminal gets colours: only a
+/// terminal, and only while `NO_COLOR` is unset (<https://no-color.org>).
+fn colours(terminal: bool) -> bool {
+    terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// A status word as a table cell, coloured by outcome on a terminal (the
+/// table measures the word, not the colour codes).
+pub fn status_cell(status: crate::executions::Status) -> comfy_table::Cell {
     use crate::executions::Status;
     let colour = match status {
-        Status::Completed => Colour::Green,
-        Status::Failed => Colour::Red,
-        Status::Pending | Status::Running | Status::Cancelled => Colour::Yellow,
+        Status::Completed => comfy_table::Color::Green,
+        Status::Failed => comfy_table::Color::Red,
+        Status::Pending | Status::Running | Status::Cancelled => comfy_table::Color::Yellow,
     };
-    paint(status.as_str(), colour, false)
+    let cell = comfy_table::Cell::new(status.as_str());
+    if colours(std::io::stdout().is_terminal()) {
+        cell.fg(colour)
+    } else {
+        cell
+    }
+}
+
+/// The width tables are fitted to: `COLUMNS` when set, else the terminal's;
+/// `None` when stdout is not a terminal (piped output is never cut).
+pub fn terminal_width() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
+    columns.or_else(|| Some(usize::from(comfy_table::Table::new().width()?)))
 }
 
 /// Prints `value` as pretty JSON on stdout.
@@ -110,10 +118,11 @@ pub fn print_pipeline(spec: &crate::load::PipelineSpec, indent: &str) {
     }
 }
 
-/// A JSON value as a table cell: strings without quotes.
+/// A JSON value as a table cell: strings without quotes, control characters
+/// escaped (see [`crate::text::escape_controls`]).
 pub fn cell(value: &serde_json::Value) -> String {
     match value {
-        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::String(text) => crate::text::escape_controls(text).into_owned(),
         other => other.to_string(),
     }
 }
