@@ -95,10 +95,7 @@ impl Dispatcher<'_> {
             host_pid: i64::from(std::process::id()),
             host_process: process::own_identity(),
         };
-        execution.started_at = Some(execution.created_at.clone());
-        self.record_start(&execution)?;
-
-        let started = Instant::now();
+        let started = self.record_start(&mut execution)?;
         let id = execution.id.clone();
         let request = RunRequest {
             plugin,
@@ -135,13 +132,16 @@ impl Dispatcher<'_> {
         Ok(execution)
     }
 
-    /// Writes the `running` row, refusing a logical key that is in use.
+    /// Writes the `running` row, refusing a logical key that is in use. The
+    /// run starts once it holds the write lock: `started_at` is that moment,
+    /// so `duration_ms` (measured from it) and the timestamps agree, and time
+    /// spent waiting for another process shows as `started_at - created_at`.
     ///
     /// The key is checked twice: first with a plain read, which in WAL mode
     /// does not wait for another process's write transaction (a long run
     /// holds one), so a busy key is refused at once; then again inside the
     /// write transaction that inserts the row, so two starts cannot race.
-    fn record_start(&self, execution: &Execution) -> Result<()> {
+    fn record_start(&self, execution: &mut Execution) -> Result<Instant> {
         let conn = &self.db.conn;
         refuse_busy_key(conn, execution)?;
         // This waits while another process's run holds the write lock; the
@@ -158,6 +158,8 @@ impl Dispatcher<'_> {
             }
             return Err(e).context("recording the execution");
         }
+        let started = Instant::now();
+        execution.started_at = Some(executions::now());
         let result = (|| {
             executions::fail_orphans(conn)?;
             refuse_busy_key(conn, execution)?;
@@ -165,7 +167,7 @@ impl Dispatcher<'_> {
         })();
         let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
         conn.execute_batch(end).context("recording the execution")?;
-        result
+        result.map(|()| started)
     }
 }
 

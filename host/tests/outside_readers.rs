@@ -6,8 +6,7 @@
 
 mod common;
 
-use common::{stderr_of, stdout_of, TestEnv};
-use std::io::{BufRead, BufReader};
+use common::{stderr_of, stdout_of, wait_until_waiting_for_lock, TestEnv};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Child, Command, Output};
@@ -75,26 +74,6 @@ fn spawn_ingest(env: &TestEnv, file: &Path) -> Child {
         .unwrap()
 }
 
-/// Reads `child`'s stderr until it says it waits for another process's
-/// run, and keeps reading the rest on a thread (so that it never blocks on
-/// a full pipe); returns that thread, which gives the rest.
-fn wait_until_waiting(child: &mut Child) -> std::thread::JoinHandle<String> {
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = String::new();
-    loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("the run ended without waiting for the lock: {seen}"))
-            .unwrap();
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.contains("waiting for another process's run to finish writing") {
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>().join("\n"))
-}
-
 #[test]
 fn an_outside_reader_during_runs_never_loses_a_run_or_corrupts_the_database() {
     let env = TestEnv::with_plugins(&["spine_otc"]);
@@ -109,7 +88,7 @@ fn an_outside_reader_during_runs_never_loses_a_run_or_corrupts_the_database() {
     let holder = env.conn();
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
     let mut runs = [spawn_ingest(&env, &first), spawn_ingest(&env, &second)];
-    let rest: Vec<_> = runs.iter_mut().map(wait_until_waiting).collect();
+    let rest: Vec<_> = runs.iter_mut().map(wait_until_waiting_for_lock).collect();
     for _ in 0..5 {
         outside_read(&env.db);
         // The host waited a second before saying so: a thread that opened

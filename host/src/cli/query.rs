@@ -67,6 +67,9 @@ pub fn run(conn: &Connection, sql: &str, format: Format, out: &mut dyn Write) ->
 /// Writes rows in one format as they arrive.
 struct RowWriter<'o> {
     names: Vec<String>,
+    /// The names as JSON object keys: in the query's order, a repeated name
+    /// suffixed with its occurrence (`id`, `id:1`, `id:2`), already quoted.
+    json_keys: Vec<String>,
     sink: Sink<'o>,
     rows: usize,
 }
@@ -99,6 +102,7 @@ impl<'o> RowWriter<'o> {
         };
         Ok(Self {
             names: names.to_vec(),
+            json_keys: json_keys(names),
             sink,
             rows: 0,
         })
@@ -108,21 +112,25 @@ impl<'o> RowWriter<'o> {
         self.rows += 1;
         match &mut self.sink {
             Sink::Table { out, block } => {
-                block.push(values.iter().map(|v| text(*v)).collect());
+                let cells = values
+                    .iter()
+                    .map(|v| crate::text::escape_controls(&text(*v)).into_owned());
+                block.push(cells.collect());
                 if block.len() == TABLE_BLOCK_ROWS {
                     print_block(out, &self.names, block)?;
                 }
             }
             Sink::Csv(csv) => csv.write_record(values.iter().map(|v| text(*v)))?,
             Sink::Json(out) => {
-                let object: serde_json::Map<String, serde_json::Value> = self
-                    .names
-                    .iter()
-                    .cloned()
-                    .zip(values.iter().map(|v| json(*v)))
-                    .collect();
+                // Written field by field: a JSON map would sort the keys and
+                // keep one of two columns with the same name.
                 let separator = if self.rows == 1 { "\n  " } else { ",\n  " };
-                write!(out, "{separator}{}", serde_json::Value::Object(object))?;
+                write!(out, "{separator}{{")?;
+                for (i, (key, value)) in self.json_keys.iter().zip(values).enumerate() {
+                    let comma = if i == 0 { "" } else { "," };
+                    write!(out, "{comma}{key}:{}", json(*value))?;
+                }
+                write!(out, "}}")?;
             }
         }
         Ok(())
@@ -158,6 +166,28 @@ fn print_block(out: &mut dyn Write, names: &[String], block: &mut Vec<Vec<String
     Ok(())
 }
 
+/// JSON keys for column `names`: see [`RowWriter::json_keys`]. A suffix
+/// never makes a key that another column already has.
+fn json_keys(names: &[String]) -> Vec<String> {
+    let mut used: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let keys: Vec<String> = names
+        .iter()
+        .map(|name| {
+            let mut key = name.clone();
+            let mut occurrence = 0;
+            while used.contains(&key) || (occurrence > 0 && names.contains(&key)) {
+                occurrence += 1;
+                key = format!("{name}:{occurrence}");
+            }
+            used.insert(key.clone());
+            key
+        })
+        .collect();
+    keys.into_iter()
+        .map(|key| serde_json::Value::from(key).to_string())
+        .collect()
+}
+
 /// A value as a table or CSV cell; NULL is empty.
 fn text(value: ValueRef<'_>) -> String {
     match value {
@@ -177,5 +207,17 @@ fn json(value: ValueRef<'_>) -> serde_json::Value {
         ValueRef::Real(v) => v.into(),
         ValueRef::Text(v) => String::from_utf8_lossy(v).into(),
         ValueRef::Blob(v) => v.iter().map(|b| format!("{b:02x}")).collect::<String>().into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn repeated_column_names_get_the_next_free_suffix() {
+        let names = ["id", "x", "id", "id:1", "id"].map(String::from);
+        assert_eq!(
+            super::json_keys(&names),
+            ["\"id\"", "\"x\"", "\"id:2\"", "\"id:1\"", "\"id:3\""]
+        );
     }
 }

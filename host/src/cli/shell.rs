@@ -22,7 +22,7 @@ use std::sync::atomic::AtomicBool;
 
 const HELP: &str = "\
 SQL ends with `;` and is read-only; results are shown as tables.
-.tables                      list the tables
+.tables                      list the tables and views
 .schema [TABLE]              show CREATE statements
 .pipelines                   list the pipelines
 .run PIPELINE key=value ...  run a pipeline and record the execution
@@ -120,7 +120,14 @@ enum Flow {
 }
 
 fn dot_command(session: &Session, reader: &Connection, line: &str) -> Result<Flow> {
-    let mut words = line.split_whitespace();
+    // Shell-style words: `.run example.hello name="Ann Lee"` passes one value.
+    let Some(words) = shlex::split(line) else {
+        return Err(usage(format!(
+            "`{}` has an unclosed quote; quote values as a shell does: name=\"Ann Lee\"",
+            crate::text::escape_controls(line)
+        )));
+    };
+    let mut words = words.iter().map(String::as_str);
     let command = words.next().unwrap_or_default();
     let args: Vec<&str> = words.collect();
     match command {
@@ -128,7 +135,7 @@ fn dot_command(session: &Session, reader: &Connection, line: &str) -> Result<Flo
         ".help" => outln!("{HELP}"),
         ".tables" => query::run(
             reader,
-            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            "SELECT name, type FROM main.sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name",
             Format::Table,
             &mut std::io::stdout().lock(),
         )?,

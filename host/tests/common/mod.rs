@@ -8,6 +8,7 @@
 
 use spine_host::config::Config;
 use spine_host::session::Session;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -172,4 +173,24 @@ pub fn stdout_of(output: &std::process::Output) -> String {
 /// Stderr of a finished command, as text.
 pub fn stderr_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Reads `child`'s stderr (a run logging at info) until it says it waits
+/// for another process's run, and keeps reading the rest on a thread (so that it never blocks on
+/// a full pipe); returns that thread, which gives the rest.
+pub fn wait_until_waiting_for_lock(child: &mut std::process::Child) -> std::thread::JoinHandle<String> {
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("the run ended without waiting for the lock: {seen}"))
+            .unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("waiting for another process's run to finish writing") {
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>().join("\n"))
 }

@@ -1,0 +1,99 @@
+//! Operator details that scripts depend on: `query --format json` keeps the
+//! query's columns, the shell quotes as a shell does and lists views, and an
+//! execution's times agree with its duration.
+
+mod common;
+
+use common::{stderr_of, stdout_of, wait_until_waiting_for_lock, TestEnv};
+use std::io::Write;
+use std::process::Stdio;
+
+#[test]
+fn query_json_keeps_the_columns_in_order_and_repeated_names() {
+    let env = TestEnv::with_plugins(&["spine_example"]);
+    env.cmd().args(["db", "init"]).assert().success();
+    let output = env
+        .cmd()
+        .args([
+            "query",
+            "SELECT 2 AS zeta, 1 AS alpha, 3 AS zeta, 'x' AS \"zeta:1\", 4 AS zeta",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert_eq!(
+        stdout_of(&output),
+        "[\n  {\"zeta\":2,\"alpha\":1,\"zeta:2\":3,\"zeta:1\":\"x\",\"zeta:3\":4}\n]\n"
+    );
+}
+
+#[test]
+fn the_shell_quotes_like_a_shell_and_lists_views() {
+    let env = TestEnv::with_plugins(&["spine_example", "spine_otc"]);
+    let mut shell = env
+        .background_cmd()
+        .arg("shell")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    shell
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b".run example.hello name=\"Ann Lee\"\n.run example.hello name='O\"Brien\n.tables\n")
+        .unwrap();
+    let output = shell.wait_with_output().unwrap();
+    let (stdout, stderr) = (stdout_of(&output), stderr_of(&output));
+    assert!(stdout.contains("Hello, Ann Lee!"), "{stdout}");
+    assert!(
+        stderr.contains("error: `.run example.hello name='O\"Brien` has an unclosed quote; quote values as a shell does: name=\"Ann Lee\""),
+        "{stderr}"
+    );
+    let listed: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.starts_with("otc_raw "))
+        .collect();
+    assert_eq!(listed.len(), 1, "{stdout}");
+    assert!(listed[0].ends_with("view"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|line| line.starts_with("otc_raw_lines ") && line.ends_with("table")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn started_at_is_when_the_run_got_the_lock_and_the_duration_agrees_with_the_times() {
+    let env = TestEnv::with_plugins(&["spine_example"]);
+    env.cmd().args(["db", "init"]).assert().success();
+    let holder = env.conn();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut run = env
+        .background_cmd()
+        .env("SPINE_LOG_LEVEL", "info")
+        .args(["run", "example.hello", "--json"])
+        .spawn()
+        .unwrap();
+    // It says so after waiting a second: the wait lies before started_at.
+    let rest = wait_until_waiting_for_lock(&mut run);
+    holder.execute_batch("COMMIT").unwrap();
+    let output = run.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", rest.join().unwrap());
+    let execution: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let time = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(execution[field].as_str().unwrap())
+            .unwrap()
+            .timestamp_millis()
+    };
+    let waited = time("started_at") - time("created_at");
+    assert!(waited >= 1000, "started {waited} ms after it was created");
+    let between = time("completed_at") - time("started_at");
+    let duration = execution["duration_ms"].as_i64().unwrap();
+    assert!(
+        (between - duration).abs() <= 2,
+        "duration {duration} ms, timestamps {between} ms apart"
+    );
+}
