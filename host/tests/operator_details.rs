@@ -97,3 +97,56 @@ fn started_at_is_when_the_run_got_the_lock_and_the_duration_agrees_with_the_time
         "duration {duration} ms, timestamps {between} ms apart"
     );
 }
+
+#[test]
+fn help_is_where_people_look_for_it() {
+    let env = TestEnv::with_plugins(&["spine_example"]);
+    // `run PIPELINE --help`: the run options, then the pipeline's own.
+    let output = env
+        .cmd()
+        .args(["run", "example.hello", "--help"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let help = stdout_of(&output);
+    assert!(
+        help.contains("Usage: spine-host run [OPTIONS] [PIPELINE]"),
+        "{help}"
+    );
+    assert!(
+        help.ends_with("example.hello  Greets someone and records the greeting\n  -p name=…  (string, default World)  Who to greet\n"),
+        "{help}"
+    );
+    let output = env.cmd().args(["run", "exmaple.hello", "-h"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr_of(&output).contains("did you mean `example.hello`"),
+        "{}",
+        stderr_of(&output)
+    );
+    // A space where `=` belongs.
+    let output = env
+        .cmd()
+        .args(["run", "example.hello", "-p", "name", "Bob"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr_of(&output),
+        "error: `-p name Bob`: write -p key=value, as in -p name=Bob\n"
+    );
+    // `query --json` is `--format json`, as every other command's --json.
+    env.cmd().args(["db", "init"]).assert().success();
+    let output = env
+        .cmd()
+        .args(["query", "SELECT 1 AS a", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout_of(&output),
+        "[\n  {\"a\":1}\n]\n",
+        "{}",
+        stderr_of(&output)
+    );
+    assert_eq!(env.count("SELECT COUNT(*) FROM core_executions"), 0);
+}

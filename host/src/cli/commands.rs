@@ -30,7 +30,8 @@ pub fn dispatch(config: Config, command: Command) -> Result<ExitCode> {
         Command::Describe { pipeline } => describe(config, &pipeline),
         Command::CheckPlugin { file } => check_plugin(&file),
         Command::Shell => super::shell::run(config),
-        Command::Query { sql, format } => {
+        Command::Query { sql, format, json } => {
+            let format = if json { super::query::Format::Json } else { format };
             let conn = super::query::open_read_only(&config.database_path)?;
             super::query::run(&conn, &sql, format, &mut std::io::stdout().lock())?;
             Ok(ExitCode::Success)
@@ -244,6 +245,10 @@ fn plugins(config: Config, json: bool) -> Result<ExitCode> {
 }
 
 fn run(config: Config, args: RunArgs) -> Result<ExitCode> {
+    let pipeline = match args.pipeline {
+        Some(pipeline) if !args.help => pipeline,
+        pipeline => return run_help(&config, pipeline.as_deref()),
+    };
     let params = args
         .params
         .iter()
@@ -253,7 +258,7 @@ fn run(config: Config, args: RunArgs) -> Result<ExitCode> {
     let cancel = Arc::new(AtomicBool::new(false));
     install_ctrl_c(&mut session.db, Arc::clone(&cancel))?;
     let submission = Submission {
-        pipeline: args.pipeline,
+        pipeline,
         params,
         lane: args.lane,
         trigger: args.trigger,
@@ -331,6 +336,27 @@ pub(super) fn print_run(execution: &Execution) {
     if let Some(error) = &execution.error {
         errln!("{} {error}", output::red_on_stderr("error:"));
     }
+}
+
+/// `run --help`, and with a pipeline (`run otc.ingest --help`) that
+/// pipeline's description and parameters after it.
+fn run_help(config: &Config, pipeline: Option<&str>) -> Result<ExitCode> {
+    let mut command = <super::Cli as clap::CommandFactory>::command();
+    command.build(); // gives the subcommand its full name for the usage line
+    let help = command
+        .find_subcommand_mut("run")
+        .expect("the run subcommand")
+        .render_long_help();
+    outln!("{help}");
+    if let Some(name) = pipeline {
+        let registry = load_registry(config)?;
+        let Some((_, spec)) = registry.pipeline(name) else {
+            return Err(usage(registry.unknown_pipeline(name)));
+        };
+        outln!();
+        print_pipeline(spec, "");
+    }
+    Ok(ExitCode::Success)
 }
 
 fn describe(config: Config, name: &str) -> Result<ExitCode> {

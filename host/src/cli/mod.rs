@@ -109,6 +109,9 @@ pub enum Command {
         /// Output format
         #[arg(long, value_enum, default_value = "table")]
         format: query::Format,
+        /// The same as --format json
+        #[arg(long, conflicts_with = "format")]
+        json: bool,
     },
 }
 
@@ -134,9 +137,14 @@ pub enum DbCommand {
 }
 
 #[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
 pub struct RunArgs {
     /// Pipeline name, such as otc.ingest
-    pub pipeline: String,
+    #[arg(required_unless_present = "help")]
+    pub pipeline: Option<String>,
+    /// Print help; with a pipeline, its description and parameters too
+    #[arg(short = 'h', long, action = clap::ArgAction::SetTrue)]
+    pub help: bool,
     /// A parameter, as key=value (repeatable)
     #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
     pub params: Vec<String>,
@@ -193,7 +201,12 @@ pub fn main() -> i32 {
         errln!("error: {error:#}");
         return ExitCode::Usage as i32;
     }
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(message) = param_without_equals(&args) {
+        errln!("error: {message}");
+        return ExitCode::Usage as i32;
+    }
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
@@ -220,6 +233,22 @@ pub fn main() -> i32 {
         }
         _ => code as i32,
     }
+}
+
+/// `-p week_ending 2025-11-28` (a space where `=` belongs) would reach clap
+/// as a stray argument; say what to write instead.
+fn param_without_equals(args: &[std::ffi::OsString]) -> Option<String> {
+    args.windows(3).find_map(|window| {
+        let [flag, key, value] = window else { return None };
+        let (key, value) = (key.to_str()?, value.to_str()?);
+        let is_param = flag == "-p" || flag == "--param";
+        (is_param && !key.contains('=') && !key.starts_with('-') && !value.starts_with('-')).then(|| {
+            format!(
+                "`{} {key} {value}`: write -p key=value, as in -p {key}={value}",
+                flag.to_string_lossy()
+            )
+        })
+    })
 }
 
 fn ends_in_closed_pipe(error: &anyhow::Error) -> bool {
