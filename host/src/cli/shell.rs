@@ -128,7 +128,7 @@ fn dot_command(session: &Session, reader: &Connection, line: &str) -> Result<Flo
         ".help" => println!("{HELP}"),
         ".tables" => query::run(
             reader,
-            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            "SELECT name FROM main.sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
             Format::Table,
             &mut std::io::stdout().lock(),
         )?,
@@ -173,7 +173,7 @@ fn dot_command(session: &Session, reader: &Connection, line: &str) -> Result<Flo
 
 fn print_schema(reader: &Connection, table: Option<&str>) -> Result<()> {
     let mut stmt = reader.prepare(
-        "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'
+        "SELECT sql FROM main.sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'
          AND (?1 IS NULL OR tbl_name = ?1) ORDER BY tbl_name, type DESC, name",
     )?;
     let statements: Vec<String> = stmt
