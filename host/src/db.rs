@@ -1,16 +1,9 @@
-//! The one SQLite connection, and the fence around plugin SQL.
-//!
-//! The host owns transactions: while plugin SQL runs, an authorizer refuses
-//! transaction control, `ATTACH`/`DETACH` and every `PRAGMA` except a few
-//! read-only ones, so a plugin cannot commit half a run or change the
-//! connection under the host. It also keeps each plugin to its own tables:
-//! the SQL of domain `d`, its migrations' and its pipelines', may create,
-//! change and write only objects named `d_…` (and temporary ones); it may
-//! read every table.
+//! The one SQLite connection, with the fence around plugin SQL installed
+//! (see [`crate::fence`] for what it allows).
 
 use crate::error::usage;
+use crate::fence::{Fence, FencedPluginSql};
 use anyhow::{Context as _, Result};
-use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::{ffi, Connection, OpenFlags};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -18,7 +11,7 @@ use std::ffi::{c_int, c_uint, CStr};
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a writer waits for another process's write transaction.
@@ -35,9 +28,6 @@ const STATEMENT_CACHE_CAPACITY: usize = 128;
 /// cache starts over when full.
 const PLUGIN_STATEMENT_CAPACITY: usize = 64;
 
-/// Read-only pragmas plugin SQL may use to inspect tables.
-const PLUGIN_READABLE_PRAGMAS: &[&str] = &["table_info", "table_xinfo", "index_list", "index_info"];
-
 /// An open database: the connection plus the plugin-SQL fence.
 pub struct Database {
     /// Declared before `conn`, so that the statements are finalized before
@@ -48,26 +38,6 @@ pub struct Database {
     pub conn: Connection,
     pub path: PathBuf,
     fence: Arc<Fence>,
-}
-
-#[derive(Default)]
-struct Fence {
-    /// The domain whose plugin SQL is running; `None` while the host's own runs.
-    plugin_domain: Mutex<Option<String>>,
-    last_refusal: Mutex<Option<String>>,
-}
-
-/// Plugin SQL of one domain is fenced while this lives.
-pub struct FencedPluginSql {
-    fence: Arc<Fence>,
-}
-
-impl Drop for FencedPluginSql {
-    fn drop(&mut self) {
-        if let Ok(mut domain) = self.fence.plugin_domain.lock() {
-            *domain = None;
-        }
-    }
 }
 
 impl Database {
@@ -104,8 +74,7 @@ impl Database {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
-        let fence = Arc::new(Fence::default());
-        install_fence(&mut conn, Arc::clone(&fence)).context("installing the SQL authorizer")?;
+        let fence = Fence::install(&mut conn).context("installing the SQL authorizer")?;
         Ok(Self {
             plugin_statements: RefCell::default(),
             statements_authorized_for: RefCell::default(),
@@ -138,28 +107,81 @@ impl Database {
     /// of `domain`. SQLite authorizes a statement when it is prepared, so
     /// statements cached for another domain are finalized first: a cached
     /// statement is never run for a domain it was not authorized for.
-    pub fn fence_plugin_sql(&self, domain: &str) -> FencedPluginSql {
+    pub fn fence_plugin_sql(&self, domain: &str) -> Result<FencedPluginSql> {
         let mut cached_for = self.statements_authorized_for.borrow_mut();
         if cached_for.as_deref() != Some(domain) {
             self.plugin_statements.borrow_mut().clear();
             self.conn.flush_prepared_statement_cache();
             *cached_for = Some(domain.to_owned());
         }
-        if let Ok(mut fenced) = self.fence.plugin_domain.lock() {
-            *fenced = Some(domain.to_owned());
-        }
-        FencedPluginSql {
-            fence: Arc::clone(&self.fence),
-        }
+        // The fence refuses TEMP objects named like these.
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT lower(name), type FROM main.sqlite_schema")?;
+        let objects = stmt
+            .query_map([], |row| {
+                let kind = match row.get_ref(1)?.as_str()? {
+                    "index" => "index",
+                    "view" => "view",
+                    "trigger" => "trigger",
+                    _ => "table",
+                };
+                Ok((row.get::<_, String>(0)?, kind))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .context("reading the database's objects")?;
+        Ok(self.fence.enter(domain, objects))
     }
 
     /// Why the fence last refused a plugin statement, taken once.
     pub fn take_fence_refusal(&self) -> Option<String> {
-        self.fence
-            .last_refusal
-            .lock()
-            .ok()
-            .and_then(|mut last| last.take())
+        self.fence.take_refusal()
+    }
+
+    /// Marks the start of a new statement of plugin SQL for the fence; every
+    /// call a plugin makes starts with this.
+    pub(crate) fn new_plugin_statement(&self) {
+        self.fence.new_statement();
+    }
+
+    /// Runs plugin SQL that may hold several statements, one at a time, each
+    /// judged by the fence on its own.
+    pub(crate) fn execute_plugin_batch(&self, sql: &str) -> rusqlite::Result<()> {
+        use rusqlite::fallible_iterator::FallibleIterator as _;
+        let mut batch = rusqlite::Batch::new(&self.conn, sql);
+        loop {
+            self.fence.new_statement();
+            let Some(mut statement) = batch.next()? else {
+                return Ok(());
+            };
+            // Stepped once, as rusqlite's `execute_batch` does: a statement
+            // that returns rows (a read-only PRAGMA) is not read to the end.
+            statement.raw_query().next()?;
+        }
+    }
+
+    /// Drops every temporary object on the connection: what a run or a
+    /// migration created in `temp` never outlives it.
+    pub fn drop_temporary_objects(&self) -> Result<()> {
+        let objects: Vec<(String, String)> = {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT type, name FROM temp.sqlite_schema WHERE type IN ('table', 'view', 'trigger')
+                 ORDER BY type = 'table'",
+            )?;
+            let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for (kind, name) in objects {
+            let sql = format!(
+                "DROP {} IF EXISTS temp.\"{}\"",
+                kind.to_ascii_uppercase(),
+                name.replace('"', "\"\"")
+            );
+            self.conn
+                .execute_batch(&sql)
+                .with_context(|| format!("dropping temporary {kind} {name}"))?;
+        }
+        Ok(())
     }
 }
 
@@ -269,101 +291,6 @@ fn not_a_database(path: &Path, error: rusqlite::Error) -> anyhow::Error {
     }
 }
 
-fn install_fence(conn: &mut Connection, fence: Arc<Fence>) -> rusqlite::Result<()> {
-    conn.authorizer(Some(move |context: AuthContext<'_>| {
-        let Ok(domain) = fence.plugin_domain.lock() else {
-            return Authorization::Deny;
-        };
-        let Some(domain) = domain.as_deref() else {
-            return Authorization::Allow;
-        };
-        match refusal_reason(domain, &context) {
-            None => Authorization::Allow,
-            Some(reason) => {
-                if let Ok(mut last) = fence.last_refusal.lock() {
-                    *last = Some(reason);
-                }
-                Authorization::Deny
-            }
-        }
-    }))
-}
-
-fn refusal_reason(domain: &str, context: &AuthContext<'_>) -> Option<String> {
-    match &context.action {
-        AuthAction::Transaction { .. } | AuthAction::Savepoint { .. } => Some(
-            "plugin SQL may not begin, commit or roll back transactions: the host runs each \
-             pipeline in one transaction of its own"
-                .to_owned(),
-        ),
-        AuthAction::Attach { .. } | AuthAction::Detach { .. } => {
-            Some("plugin SQL may not ATTACH or DETACH databases".to_owned())
-        }
-        AuthAction::Pragma { pragma_name, .. } => {
-            (!PLUGIN_READABLE_PRAGMAS.contains(pragma_name)).then(|| {
-                format!(
-                    "plugin SQL may not run PRAGMA {pragma_name}: the host owns the connection's settings"
-                )
-            })
-        }
-        action => {
-            if context.database_name == Some("temp") {
-                return None;
-            }
-            let foreign = changed_objects(action)
-                .into_iter()
-                .find(|name| !owned_by(domain, name))?;
-            Some(format!(
-                "plugin SQL of domain `{domain}` may change only its own tables, named `{domain}_…`; \
-                 `{foreign}` is not one of them"
-            ))
-        }
-    }
-}
-
-/// The tables, views, indexes and triggers that `action` writes, creates,
-/// alters or drops; none for reads.
-fn changed_objects<'a>(action: &AuthAction<'a>) -> Vec<&'a str> {
-    match *action {
-        AuthAction::Insert { table_name }
-        | AuthAction::Update { table_name, .. }
-        | AuthAction::Delete { table_name }
-        | AuthAction::CreateTable { table_name }
-        | AuthAction::DropTable { table_name }
-        | AuthAction::AlterTable { table_name, .. }
-        | AuthAction::CreateVtable { table_name, .. }
-        | AuthAction::DropVtable { table_name, .. } => vec![table_name],
-        AuthAction::CreateView { view_name } | AuthAction::DropView { view_name } => vec![view_name],
-        AuthAction::CreateIndex {
-            index_name,
-            table_name,
-        }
-        | AuthAction::DropIndex {
-            index_name,
-            table_name,
-        } => vec![index_name, table_name],
-        AuthAction::CreateTrigger {
-            trigger_name,
-            table_name,
-        }
-        | AuthAction::DropTrigger {
-            trigger_name,
-            table_name,
-        } => vec![trigger_name, table_name],
-        _ => Vec::new(),
-    }
-}
-
-/// True when `name` is one of `domain`'s objects, or SQLite's own (the
-/// schema and `sqlite_sequence`, which DDL and AUTOINCREMENT write).
-fn owned_by(domain: &str, name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    name.starts_with("sqlite_")
-        || name
-            .strip_prefix(&domain.to_ascii_lowercase())
-            .is_some_and(|rest| rest.starts_with('_'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,11 +302,11 @@ mod tests {
         db.conn.execute_batch("CREATE TABLE a_rows (n)").unwrap();
         let insert = "INSERT INTO a_rows VALUES (1)";
         {
-            let _fenced = db.fence_plugin_sql("a");
+            let _fenced = db.fence_plugin_sql("a").unwrap();
             assert!(db.plugin_statement(insert).unwrap().is_some());
             assert!(db.conn.prepare_cached(insert).is_ok());
         }
-        let _fenced = db.fence_plugin_sql("b");
+        let _fenced = db.fence_plugin_sql("b").unwrap();
         assert!(db.plugin_statement(insert).is_err());
         assert!(db.conn.prepare_cached(insert).is_err());
         assert!(db

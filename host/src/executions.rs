@@ -164,7 +164,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Execution> {
 /// Writes a new execution in `running` state.
 pub fn insert_running(conn: &Connection, execution: &Execution) -> Result<()> {
     conn.execute(
-        &format!("INSERT INTO core_executions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
+        &format!("INSERT INTO main.core_executions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
         params![
             execution.id,
             execution.pipeline,
@@ -192,7 +192,7 @@ pub fn insert_running(conn: &Connection, execution: &Execution) -> Result<()> {
 /// Records how an execution ended.
 pub fn finish(conn: &Connection, execution: &Execution) -> Result<()> {
     conn.execute(
-        "UPDATE core_executions SET status = ?2, completed_at = ?3, duration_ms = ?4, metrics = ?5, error = ?6
+        "UPDATE main.core_executions SET status = ?2, completed_at = ?3, duration_ms = ?4, metrics = ?5, error = ?6
          WHERE id = ?1",
         params![
             execution.id,
@@ -210,7 +210,7 @@ pub fn finish(conn: &Connection, execution: &Execution) -> Result<()> {
 /// The running execution holding `logical_key`, if any.
 pub fn running_with_key(conn: &Connection, logical_key: &str) -> Result<Option<Execution>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM core_executions WHERE status = 'running' AND logical_key = ?1 LIMIT 1"
+        "SELECT {COLUMNS} FROM main.core_executions WHERE status = 'running' AND logical_key = ?1 LIMIT 1"
     );
     Ok(conn.query_row(&sql, [logical_key], from_row).optional()?)
 }
@@ -218,8 +218,9 @@ pub fn running_with_key(conn: &Connection, logical_key: &str) -> Result<Option<E
 /// Marks as failed every `running` execution whose process is gone (killed,
 /// crashed, machine restarted). Returns how many rows were marked.
 pub fn fail_orphans(conn: &Connection) -> Result<usize> {
-    let mut stmt = conn
-        .prepare_cached("SELECT id, host_pid, host_process FROM core_executions WHERE status = 'running'")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, host_pid, host_process FROM main.core_executions WHERE status = 'running'",
+    )?;
     let running: Vec<(String, i64, Option<String>)> = stmt
         .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
@@ -229,7 +230,7 @@ pub fn fail_orphans(conn: &Connection) -> Result<usize> {
             continue;
         }
         marked += conn.execute(
-            "UPDATE core_executions SET status = 'failed', completed_at = ?2,
+            "UPDATE main.core_executions SET status = 'failed', completed_at = ?2,
                  error = ?3 WHERE id = ?1 AND status = 'running'",
             params![id, now(), format!("process {pid} ended while the execution was running (killed or crashed); its writes were rolled back")],
         )?;
@@ -249,7 +250,7 @@ pub struct Filter {
 /// Executions matching `filter`, newest first.
 pub fn list(conn: &Connection, filter: &Filter) -> Result<Vec<Execution>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM core_executions
+        "SELECT {COLUMNS} FROM main.core_executions
          WHERE (?1 IS NULL OR pipeline = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR created_at >= ?3)
          ORDER BY id DESC LIMIT ?4"
     );
@@ -264,7 +265,7 @@ pub fn list(conn: &Connection, filter: &Filter) -> Result<Vec<Execution>> {
 /// The one execution whose id starts with `prefix`.
 pub fn find(conn: &Connection, prefix: &str) -> Result<Execution> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM core_executions WHERE id LIKE ?1 || '%' ESCAPE '\\' ORDER BY id LIMIT 2"
+        "SELECT {COLUMNS} FROM main.core_executions WHERE id LIKE ?1 || '%' ESCAPE '\\' ORDER BY id LIMIT 2"
     );
     let escaped = prefix
         .replace('\\', "\\\\")

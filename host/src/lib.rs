@@ -4,7 +4,7 @@
 //! The binary (`main.rs` and [`cli`]) is a thin edge over this library:
 //! - [`discover`] and [`load`] find plugin files and run the load checks;
 //!   [`registry`] holds what loaded and what was refused;
-//! - [`db`] opens the one SQLite connection and fences plugin SQL;
+//! - [`db`] opens the one SQLite connection; [`fence`] judges plugin SQL;
 //!   [`migrate`] applies core and per-domain migrations; [`reset`] empties
 //!   an idle database in place;
 //! - [`params`], [`services`] and [`runner`] run one pipeline in one
@@ -28,6 +28,7 @@ pub mod discover;
 pub mod dispatcher;
 pub mod error;
 pub mod executions;
+pub mod fence;
 pub mod load;
 pub mod logging;
 pub mod migrate;

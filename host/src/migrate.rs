@@ -86,7 +86,7 @@ pub fn checksum(sql: &str) -> String {
 
 fn ensure_tracking_table(conn: &Connection) -> Result<()> {
     conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS core_migrations (
+        "CREATE TABLE IF NOT EXISTS main.core_migrations (
              domain     TEXT NOT NULL,
              version    INTEGER NOT NULL,
              name       TEXT NOT NULL,
@@ -100,7 +100,7 @@ fn ensure_tracking_table(conn: &Connection) -> Result<()> {
 
 fn applied(conn: &Connection, domain: &str) -> Result<Vec<AppliedMigration>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT version, name, checksum, applied_at FROM core_migrations WHERE domain = ?1 ORDER BY version",
+        "SELECT version, name, checksum, applied_at FROM main.core_migrations WHERE domain = ?1 ORDER BY version",
     )?;
     let rows = stmt.query_map([domain], |row| {
         Ok(AppliedMigration {
@@ -207,7 +207,7 @@ pub fn apply_pending(db: &Database, sets: &[MigrationSet]) -> Result<Vec<String>
 fn apply_one(db: &Database, domain: &str, migration: &Migration) -> Result<bool> {
     let tx = Transaction::new_unchecked(&db.conn, TransactionBehavior::Immediate)?;
     let already: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM core_migrations WHERE domain = ?1 AND version = ?2)",
+        "SELECT EXISTS (SELECT 1 FROM main.core_migrations WHERE domain = ?1 AND version = ?2)",
         params![domain, migration.version],
         |row| row.get(0),
     )?;
@@ -215,17 +215,21 @@ fn apply_one(db: &Database, domain: &str, migration: &Migration) -> Result<bool>
         return Ok(false);
     }
     // A plugin's migrations are plugin SQL, fenced like its pipelines.
-    let fenced = (domain != CORE_DOMAIN).then(|| db.fence_plugin_sql(domain));
-    let applied = tx.execute_batch(&migration.sql);
+    let fenced = (domain != CORE_DOMAIN)
+        .then(|| db.fence_plugin_sql(domain))
+        .transpose()?;
+    let applied = db.execute_plugin_batch(&migration.sql);
     drop(fenced);
     if let Err(error) = applied {
+        // The fence's reason says it all; SQLite's "not authorized" adds nothing.
         return Err(match db.take_fence_refusal() {
-            Some(reason) => anyhow::Error::new(error).context(reason),
+            Some(reason) => anyhow::anyhow!(reason),
             None => error.into(),
         });
     }
+    db.drop_temporary_objects()?;
     tx.execute(
-        "INSERT INTO core_migrations (domain, version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO main.core_migrations (domain, version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![domain, migration.version, migration.name, checksum(&migration.sql), crate::executions::now()],
     )?;
     tx.commit()?;

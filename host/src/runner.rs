@@ -109,7 +109,13 @@ pub fn run(
         rollback(db)?;
         return Err(e).context("starting the run's transaction");
     }
-    let fenced = db.fence_plugin_sql(&request.plugin.domain);
+    let fenced = match db.fence_plugin_sql(&request.plugin.domain) {
+        Ok(fenced) => fenced,
+        Err(e) => {
+            rollback(db)?;
+            return Err(e.context("fencing the run's SQL"));
+        }
+    };
     let result = pipeline.run(HostServices_TO::from_ptr(RMut::new(&mut services), TD_Opaque));
     drop(fenced);
     request.progress.finish();
@@ -150,8 +156,8 @@ pub fn run(
     Ok(outcome)
 }
 
-/// Ends the run's savepoint with `sql`, records `outcome` in the run's
-/// transaction, and commits both.
+/// Ends the run's savepoint with `sql`, drops the temporary objects the run
+/// created, records `outcome` in the run's transaction, and commits them.
 fn record_and_commit(
     db: &Database,
     sql: &str,
@@ -159,6 +165,7 @@ fn record_and_commit(
     record_end: &mut dyn FnMut(&PipelineResult) -> Result<()>,
 ) -> Result<()> {
     db.conn.execute_batch(sql)?;
+    db.drop_temporary_objects()?;
     record_end(outcome)?;
     db.conn.execute_batch("COMMIT")?;
     Ok(())

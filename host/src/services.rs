@@ -77,6 +77,7 @@ impl RunServices<'_> {
         if HostServices::cancelled(self) {
             return RResult::RErr(cancelled_error());
         }
+        self.db.new_plugin_statement();
         work().map_err(|e| self.sql_error(sql, e)).into()
     }
 }
@@ -222,6 +223,7 @@ impl HostServices for RunServices<'_> {
         if HostServices::cancelled(self) {
             return RResult::RErr(cancelled_error());
         }
+        self.db.new_plugin_statement();
         let conn = &self.db.conn;
         let mut stmt = match conn.prepare_cached(sql.as_str()) {
             Ok(stmt) => stmt,
@@ -269,8 +271,8 @@ impl HostServices for RunServices<'_> {
     }
 
     fn execute_batch(&mut self, sql: RStr<'_>) -> RResult<(), PluginError> {
-        let conn = &self.db.conn;
-        self.guarded(sql.as_str(), || conn.execute_batch(sql.as_str()))
+        let db = self.db;
+        self.guarded(sql.as_str(), || db.execute_plugin_batch(sql.as_str()))
     }
 
     fn log(&mut self, level: LogLevel, message: RStr<'_>) {

@@ -181,14 +181,14 @@ fn applied_migrations(path: &std::path::Path) -> Result<std::collections::HashMa
     }
     let conn = super::query::open_read_only(path)?;
     let tracked: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'core_migrations')",
+        "SELECT EXISTS (SELECT 1 FROM main.sqlite_schema WHERE name = 'core_migrations')",
         [],
         |row| row.get(0),
     )?;
     if !tracked {
         return Ok(Default::default());
     }
-    let mut stmt = conn.prepare("SELECT domain, COUNT(*) FROM core_migrations GROUP BY domain")?;
+    let mut stmt = conn.prepare("SELECT domain, COUNT(*) FROM main.core_migrations GROUP BY domain")?;
     let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

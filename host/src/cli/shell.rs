@@ -180,7 +180,7 @@ fn dot_command(session: &Session, reader: &Connection, line: &str) -> Result<Flo
 
 fn print_schema(reader: &Connection, table: Option<&str>) -> Result<()> {
     let mut stmt = reader.prepare(
-        "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'
+        "SELECT sql FROM main.sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'
          AND (?1 IS NULL OR tbl_name = ?1) ORDER BY tbl_name, type DESC, name",
     )?;
     let statements: Vec<String> = stmt
