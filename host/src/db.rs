@@ -53,7 +53,6 @@ impl Database {
                 )));
             }
         }
-        disable_memory_statistics();
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -264,21 +263,6 @@ fn sqlite_error(db: NonNull<ffi::sqlite3>, code: c_int) -> rusqlite::Error {
     )
 }
 
-/// Turns off SQLite's memory statistics, which take a global mutex on every
-/// allocation (binding a text value allocates). They must be configured
-/// before SQLite initialises, so this runs before the first connection; a
-/// later call is refused by SQLite and changes nothing.
-fn disable_memory_statistics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: SQLITE_CONFIG_MEMSTATUS takes one int; sqlite3_config is
-        // called before any other SQLite call of this process, on one thread.
-        unsafe {
-            rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int);
-        }
-    });
-}
-
 fn not_a_database(path: &Path, error: rusqlite::Error) -> anyhow::Error {
     let is_not_db = matches!(
         &error,
@@ -294,6 +278,19 @@ fn not_a_database(path: &Path, error: rusqlite::Error) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bundled_sqlite_is_built_without_memory_statistics() {
+        // .cargo/config.toml sets the flag; without it every allocation takes a global mutex.
+        let conn = Connection::open_in_memory().unwrap();
+        let mut statement = conn.prepare("PRAGMA compile_options").unwrap();
+        let options: Vec<String> = statement
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"), "{options:?}");
+    }
 
     #[test]
     fn a_statement_cached_for_one_domain_is_authorized_again_for_another() {
