@@ -19,6 +19,7 @@ use crate::progress::Progress;
 use crate::registry::Registry;
 use crate::runner::{self, RunRequest};
 use anyhow::{Context as _, Result};
+use chrono::NaiveDate;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -55,6 +56,8 @@ pub struct Dispatcher<'a> {
     pub registry: &'a Registry,
     pub db: &'a Database,
     pub data_dir: &'a Path,
+    /// Today's date as plugins see it (see [`crate::config::today`]).
+    pub today: NaiveDate,
     pub cancel: &'a AtomicBool,
 }
 
@@ -102,6 +105,7 @@ impl Dispatcher<'_> {
             pipeline: &spec.name,
             params: &params,
             execution_id: &id,
+            today: self.today,
             progress,
             cancel: self.cancel,
         };

@@ -9,6 +9,7 @@ use crate::progress::Progress;
 use crate::services::RunServices;
 use abi_stable::{sabi_trait::TD_Opaque, sabi_types::RMut};
 use anyhow::{Context as _, Result};
+use chrono::NaiveDate;
 use spine_plugin_api::abi::{HostServices_TO, PipelineBox, PluginError};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -27,6 +28,8 @@ pub struct RunRequest<'r> {
     pub pipeline: &'r str,
     pub params: &'r serde_json::Map<String, serde_json::Value>,
     pub execution_id: &'r str,
+    /// Today's date as the plugin sees it.
+    pub today: NaiveDate,
     pub progress: &'r Progress,
     pub cancel: &'r AtomicBool,
 }
@@ -100,6 +103,7 @@ pub fn run(
             "execution_id": request.execution_id,
             "pipeline": request.pipeline,
             "params": request.params,
+            "today": request.today.format("%Y-%m-%d").to_string(),
         }),
         domain: &request.plugin.domain,
     };

@@ -29,7 +29,8 @@ pub struct RunServices<'r> {
     pub db: &'r Database,
     pub progress: &'r Progress,
     pub cancel: &'r AtomicBool,
-    /// Answers the `execution.info` service: id, pipeline and parameters.
+    /// Answers the `execution.info` service: id, pipeline, parameters and
+    /// today's date (`execution_id`, `pipeline`, `params`, `today`).
     pub execution_info: serde_json::Value,
     pub domain: &'r str,
 }

@@ -39,6 +39,7 @@ impl Session {
             registry: &self.registry,
             db: &self.db,
             data_dir: &self.config.data_dir,
+            today: self.config.today,
             cancel,
         }
     }

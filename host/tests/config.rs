@@ -1,5 +1,5 @@
-//! Settings precedence (defaults < `.env` < `SPINE_*` environment < flags),
-//! and the README staying in step with the binary.
+//! Settings precedence (defaults < `.env` < `SPINE_*` environment < flags), a
+//! malformed `SPINE_TODAY`, and the README staying in step with the binary.
 
 mod common;
 
@@ -76,4 +76,25 @@ fn the_readme_documents_every_command_and_both_setup_commands() {
             "{flag}"
         );
     }
+}
+
+#[test]
+fn a_malformed_spine_today_is_one_line_and_exit_2() {
+    let env = TestEnv::with_plugins(&["spine_example"]);
+    for today in ["2026-13-01", "2026-1-5", "tomorrow", ""] {
+        let output = env.cmd().env("SPINE_TODAY", today).arg("list").output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{today:?}");
+        assert_eq!(
+            common::stderr_of(&output),
+            format!("error: SPINE_TODAY: expected a date YYYY-MM-DD, found {today:?}\n")
+        );
+        assert!(output.stdout.is_empty(), "{today:?}");
+    }
+    let output = env
+        .cmd()
+        .env("SPINE_TODAY", "2026-01-15")
+        .arg("list")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", common::stderr_of(&output));
 }

@@ -465,6 +465,10 @@ fn bad_files() -> Vec<(&'static str, Input, Expect)> {
         "Applied Optoelectronics, Inc. Common Stock",
         &"A".repeat(10 << 20),
     );
+    // Distinct lines, so that none is a duplicate of another.
+    let distinct_lines: Vec<String> = (0..20_000)
+        .map(|i| GOOD_TOO.replace("|INCR|", &format!("|V{i}|")))
+        .collect();
     let line_garbage = |_| garbage(300, |b| !matches!(b, b'\n' | b'\r' | b'"' | b'|'));
     let mut garbage_lines = format!("{HEADER}\n").into_bytes();
     for seed in 0..3 {
@@ -595,11 +599,31 @@ fn bad_files() -> Vec<(&'static str, Input, Expect)> {
             Expect::Fails("line 1: expected a header of at most 65536 bytes, found 6291456 bytes"),
         ),
         (
-            "a quote left open over 2 MB of lines",
-            Input::Bytes(lines(
-                &[&[GOOD, "OTC|\"open|x"][..], &vec![GOOD_TOO; 20_000]].concat(),
+            "a quote opened and never closed, in a name",
+            Input::Bytes(with_line(
+                GOOD.replace("|EBXL LEVEL ATS|EBXL|", "|\"QUOTE ATS|QATS|")
+                    .as_bytes(),
             )),
-            Expect::Fails("line 3: a quoted field runs on past 1048576 bytes"),
+            Expect::Loads {
+                records: 3,
+                inserted: 3,
+                rejects: &[],
+            },
+        ),
+        (
+            "a quote left open across a `|`, then 2 MB of lines",
+            Input::Bytes(lines(
+                &[
+                    &[GOOD, "OTC|\"open|x"][..],
+                    &distinct_lines.iter().map(String::as_str).collect::<Vec<_>>(),
+                ]
+                .concat(),
+            )),
+            Expect::Loads {
+                records: 20_002,
+                inserted: 20_001,
+                rejects: &[("parse", 3, "expected 8 fields as in the header, found 3 fields")],
+            },
         ),
         (
             "binary garbage",

@@ -1,7 +1,8 @@
 //! The OTC domain through the real host and the real `libspine_otc.so`:
 //! OTC.md's worked example value for value, the hash, week inference,
-//! revisions, rejects, half-even market shares, and a week larger than one
-//! read of otc.summarize.
+//! revisions, rejects, half-even market shares, a week larger than one
+//! read of otc.summarize, stray double quotes that stay inside their line,
+//! and control characters and implausible dates refused line by line.
 
 mod common;
 
@@ -20,7 +21,17 @@ fn write_file(env: &TestEnv, name: &str, rows: &[&str]) -> String {
 
 /// Runs a pipeline with `--json`; returns the exit code and the execution.
 fn run(env: &TestEnv, pipeline: &str, params: &[String]) -> (i32, Value) {
+    run_with(env.cmd(), pipeline, params)
+}
+
+/// Like [`run`], on the day `today` (`SPINE_TODAY`).
+fn run_on(env: &TestEnv, today: &str, pipeline: &str, params: &[String]) -> (i32, Value) {
     let mut cmd = env.cmd();
+    cmd.env("SPINE_TODAY", today);
+    run_with(cmd, pipeline, params)
+}
+
+fn run_with(mut cmd: assert_cmd::Command, pipeline: &str, params: &[String]) -> (i32, Value) {
     cmd.args(["run", pipeline, "--json"]);
     for param in params {
         cmd.arg("-p").arg(param);
@@ -400,4 +411,152 @@ fn a_week_larger_than_one_read_of_summarize_gives_the_figures_of_sql_group_by() 
     let expected = rows(&env, venues_by_sql);
     assert_eq!(expected.len(), 7);
     assert_eq!(rows(&env, venues), expected);
+}
+
+/// (records, inserted, duplicates, rejected) of an ingest.
+fn ingest_counts(ingest: &Value) -> [i64; 4] {
+    ["records", "inserted", "duplicates", "rejected"].map(|name| {
+        ingest["metrics"][name]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{name}: {ingest}"))
+    })
+}
+
+#[test]
+fn a_stray_double_quote_is_data_and_never_joins_two_lines() {
+    // Issue 11's reproduction: a quote opened in AAA's issue name used to take
+    // in BBB's line, crediting AAA with BBB's venue and volume.
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    let file = write_file(
+        &env,
+        "quotes.psv",
+        &[
+            r#"OTC|AAA|"Acme Corp|V1 ATS|V1|100|1|2025-12-15"#,
+            r#"OTC|BBB|Bee "B" Co|V2 ATS|V2|999|9|2025-12-15"#,
+            "OTC|CCC|Cee|V3 ATS|V3|300|3|2025-12-15",
+        ],
+    );
+    let (code, ingest) = run(&env, "otc.ingest", &[format!("file_path={file}")]);
+    assert_eq!(code, 0, "{ingest}");
+    assert_eq!(ingest_counts(&ingest), [3, 3, 0, 0], "{ingest}");
+    let (code, normalize) = run(&env, "otc.normalize", &[]);
+    assert_eq!(code, 0, "{normalize}");
+    let stored = rows(
+        &env,
+        "SELECT volume.symbol, raw.issue_name, volume.mpid, volume.share_volume, volume.trade_count
+         FROM otc_venue_volume AS volume JOIN otc_raw AS raw ON raw.record_hash = volume.record_hash
+         ORDER BY volume.symbol",
+    );
+    assert_eq!(
+        stored,
+        [
+            ["AAA", "\"Acme Corp", "V1", "100", "1"],
+            ["BBB", "Bee \"B\" Co", "V2", "999", "9"],
+            ["CCC", "Cee", "V3", "300", "3"],
+        ]
+    );
+
+    // 100,000 lines with one stray quote each, at the start, in the middle
+    // or at the end of a field: 100,000 records, each at its own line.
+    let lines: Vec<String> = (0..100_000)
+        .map(|i| {
+            let name = match i % 3 {
+                0 => format!("\"Quote {i} Inc"),
+                1 => format!("Quote \"{i} Inc"),
+                _ => format!("Quote {i} Inc\""),
+            };
+            format!("OTC|Q{i}|{name}|Q ATS|QATS|{}|1|2025-12-15", 100 + i)
+        })
+        .collect();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let file = write_file(&env, "stray-quotes.psv", &lines);
+    let (code, ingest) = run(&env, "otc.ingest", &[format!("file_path={file}")]);
+    assert_eq!(code, 0, "{ingest}");
+    assert_eq!(ingest_counts(&ingest), [100_000, 100_000, 0, 0], "{ingest}");
+    let misplaced = format!(
+        "SELECT COUNT(*) FROM otc_raw WHERE source_file = '{file}'
+         AND (line_number <> CAST(substr(symbol, 2) AS INTEGER) + 2
+              OR share_volume <> CAST(substr(symbol, 2) AS INTEGER) + 100
+              OR length(issue_name) - length(replace(issue_name, '\"', '')) <> 1)"
+    );
+    assert_eq!(env.count(&misplaced), 0);
+}
+
+#[test]
+fn control_characters_and_dates_outside_2010_to_a_year_ahead_are_parse_rejects_naming_the_field() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    let line =
+        |symbol: &str, mpid: &str, date: &str| format!("OTC|{symbol}|Issue|Venue ATS|{mpid}|100|1|{date}");
+    let lines = [
+        line("GOOD", "VENA", "2025-12-15"),
+        line("AA\0BB", "VENA", "2025-12-15"),
+        line("ESC", "VE\u{1b}NA", "2025-12-15"),
+        line("OLD", "VENA", "0001-01-01"),
+        line("FAR", "VENA", "9999-12-31"),
+        line("FIRST", "VENA", "2010-01-01"),
+        line("BEFORE", "VENA", "2009-12-31"),
+        line("LAST", "VENA", "2027-01-15"),
+        line("AFTER", "VENA", "2027-01-16"),
+    ];
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let file = write_file(&env, "dirty.psv", &lines);
+    // The week is given: 2010-01-01 is a Friday, from which none can be inferred.
+    let week = "week_ending=2025-12-12".to_owned();
+    let (code, ingest) = run_on(
+        &env,
+        "2026-01-15",
+        "otc.ingest",
+        &[format!("file_path={file}"), week.clone()],
+    );
+    assert_eq!(code, 0, "{ingest}");
+    assert_eq!(ingest_counts(&ingest), [9, 3, 0, 6], "{ingest}");
+    let outside = |date: &str| {
+        format!(
+            "field lastUpdateDate: expected a date from 2010-01-01 to 2027-01-15 (a year after today), \
+             found \"{date}\""
+        )
+    };
+    let expected = [
+        (
+            "3",
+            r#"field issueSymbolIdentifier: expected text without control characters, found "AA\0BB""#
+                .to_owned(),
+        ),
+        (
+            "4",
+            r#"field MPID: expected text without control characters, found "VE\u{1b}NA""#.to_owned(),
+        ),
+        ("5", outside("0001-01-01")),
+        ("6", outside("9999-12-31")),
+        ("8", outside("2009-12-31")),
+        ("10", outside("2027-01-16")),
+    ]
+    .map(|(line, reason)| vec!["parse".to_owned(), line.to_owned(), reason]);
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT stage, line_number, reason FROM otc_rejects ORDER BY line_number"
+        ),
+        expected
+    );
+    assert_eq!(
+        rows(&env, "SELECT symbol, mpid FROM otc_raw ORDER BY line_number"),
+        [["GOOD", "VENA"], ["FIRST", "VENA"], ["LAST", "VENA"]]
+    );
+
+    // The window moves with SPINE_TODAY: a day earlier, the last day is out.
+    let file = write_file(&env, "last-day.psv", &[&line("LAST", "VENB", "2027-01-15")]);
+    let (code, ingest) = run_on(
+        &env,
+        "2026-01-14",
+        "otc.ingest",
+        &[format!("file_path={file}"), week],
+    );
+    assert_eq!(code, 0, "{ingest}");
+    assert_eq!(ingest_counts(&ingest), [1, 0, 0, 1], "{ingest}");
+    let reason = format!(
+        "SELECT COUNT(*) FROM otc_rejects WHERE source_file = '{file}' AND line_number = 2
+         AND reason LIKE '%to 2027-01-14 (a year after today), found \"2027-01-15\"'"
+    );
+    assert_eq!(env.count(&reason), 1);
 }

@@ -22,6 +22,8 @@ use std::path::PathBuf;
     version,
     after_help = "Examples:\n  spine-host db init\n  spine-host list\n  spine-host run example.hello -p name=Bob\n  \
                   spine-host run otc.ingest -p file_path=data/finra\n\n\
+                  Environment: SPINE_TODAY=YYYY-MM-DD fixes today's date as plugins see it (for tests; \
+                  default: today in UTC); otc refuses a lastUpdateDate more than a year after it.\n\n\
                   Exit codes: 0 success, 1 pipeline failed, 2 bad usage, 3 environment (database, \
                   migrations, plugins), 4 logical key busy, 130 cancelled (Ctrl-C)."
 )]
@@ -211,11 +213,19 @@ pub fn main() -> i32 {
         Err(error) => error.exit(),
     };
     crate::logging::init(cli.log_level);
+    let today = match config::today() {
+        Ok(today) => today,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::Usage as i32;
+        }
+    };
     let config = Config {
         database_path: cli.database_path,
         plugins_dir: cli.plugins_dir,
         data_dir: cli.data_dir,
         log_level: cli.log_level,
+        today,
     };
     let code = match commands::dispatch(config, cli.command) {
         Ok(code) => code,

@@ -115,6 +115,7 @@ impl TestEnv {
             .env_remove("SPINE_DATABASE_PATH")
             .env_remove("SPINE_PLUGINS_DIR")
             .env_remove("SPINE_DATA_DIR")
+            .env_remove("SPINE_TODAY")
             .env("SPINE_LOG_LEVEL", "warn")
             .env("NO_COLOR", "1");
         cmd
@@ -127,6 +128,7 @@ impl TestEnv {
         let mut command = Command::new(assert_cmd::cargo::cargo_bin("spine-host"));
         command
             .current_dir(self.dir.path())
+            .env_remove("SPINE_TODAY")
             .env("SPINE_LOG_LEVEL", "warn")
             .arg("--db")
             .arg(&self.db)
@@ -144,6 +146,7 @@ impl TestEnv {
             plugins_dir: self.plugins.clone(),
             data_dir: self.dir.path().join("data"),
             log_level: log::LevelFilter::Warn,
+            today: spine_host::config::utc_today(),
         }
     }
 

@@ -120,6 +120,26 @@ impl<'a> Context<'a> {
         self.host.cancelled()
     }
 
+    /// Today's date, `YYYY-MM-DD`, as the host sees it: the UTC date, or the
+    /// date the operator fixed with `SPINE_TODAY` (tests do, so that a rule
+    /// such as "no date more than a year ahead" gives the same answer on
+    /// every day). Read it instead of the clock for every rule that depends
+    /// on the date. It comes from the host's `execution.info` service; a host
+    /// that does not give it fails with code `sdk.today`.
+    pub fn today(&mut self) -> Result<String> {
+        let answer = self.call("execution.info", "{}")?;
+        serde_json::from_str::<serde_json::Value>(&answer)
+            .ok()
+            .and_then(|info| info.get("today")?.as_str().map(str::to_owned))
+            .ok_or_else(|| {
+                Error::new(
+                    "sdk.today",
+                    format!("expected the host's execution.info to hold today's date, found {answer}"),
+                )
+                .with_help("run the plugin on a newer spine-host")
+            })
+    }
+
     /// Calls a named host service with a JSON request; returns the JSON answer.
     pub fn call(&mut self, service: &str, request_json: &str) -> Result<String> {
         self.host

@@ -9,9 +9,9 @@
 
 use crate::bulk::BulkInsert;
 use crate::hash::{HashKey, RecordHasher};
-use crate::parse::{clip, Line, Parser, Record};
+use crate::parse::{clip, DateWindow, Line, Parser, Record};
 use crate::rejects::{RejectWriter, Rejected, Stage, RAW_LINE_LIMIT};
-use crate::run::{stop_if_cancelled, Run};
+use crate::run::{self, stop_if_cancelled, Run};
 use crate::tier::{Tier, SPELLINGS};
 use crate::{decimal, sources, week};
 use chrono::NaiveDate;
@@ -67,6 +67,7 @@ impl Pipeline for Ingest {
         let (recycle, recycled) = mpsc::channel();
         let reader = Reader {
             given_week: self.week_ending,
+            dates: DateWindow::until_a_year_after(run::today(ctx)?),
             hasher: RecordHasher::default(),
             weeks: BTreeSet::new(),
             current_week: (NaiveDate::MIN, String::new()),
@@ -162,6 +163,8 @@ impl Batch {
 /// The reading side: files → lines placed in their week and hashed.
 struct Reader {
     given_week: Option<NaiveDate>,
+    /// The `lastUpdateDate`s a line may carry.
+    dates: DateWindow,
     hasher: RecordHasher,
     weeks: BTreeSet<NaiveDate>,
     /// The week of the previous line and its text, formatted once per run of
@@ -199,7 +202,7 @@ impl Reader {
         let name = path.display().to_string();
         let input = File::open(path)
             .map_err(|e| Ok(Error::new("otc.ingest.read", format!("cannot open {name}: {e}"))))?;
-        let Some(mut parser) = Parser::new(input, &name).map_err(Ok)? else {
+        let Some(mut parser) = Parser::new(input, &name, self.dates).map_err(Ok)? else {
             return self.send(Event::Empty(name)).map_err(Err);
         };
         self.send(Event::File(name.clone())).map_err(Err)?;

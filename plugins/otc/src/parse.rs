@@ -1,29 +1,29 @@
-//! Reading FINRA's pipe-delimited weekly files, one line at a time.
+//! Reading FINRA's pipe-delimited weekly files, one physical line at a time.
 //!
 //! The parser owns the file format: the header (columns found by name, in any
-//! order, extra ones ignored), quoting, a UTF-8 BOM, CRLF, a missing final
-//! newline, and the check of every field. It knows nothing of the database or
-//! of trading weeks, so it is tested on byte slices. A line it cannot read
-//! becomes a [`Reject`] with its line number and a reason that says what was
-//! expected and what was found; only an empty file, a header without FINRA's
-//! columns, or a failing read, stops it. It never panics on any input.
+//! order, extra ones ignored), a UTF-8 BOM, CRLF, a missing final newline,
+//! and the check of every field. It knows nothing of the database, so it is
+//! tested on byte slices. A line it cannot read becomes a [`Reject`] with its
+//! line number and a reason that says what was expected and what was found;
+//! only an empty file, a header without FINRA's columns, or a failing read,
+//! stops it. It never panics on any input.
 //!
-//! Quoting is csv's: a quoted field may hold `|` and even line breaks, so a
-//! quote opened and never closed runs to the end of the file, as one reject
-//! at the line where it opened whose reason names the lines it took in. Real
-//! FINRA files have no quotes at all.
+//! FINRA's files are not CSV-quoted: every physical line is exactly one
+//! record. A line is split on `|` first; then a field that both begins and
+//! ends with `"` is unwrapped, `""` inside it read as `"`. A `"` anywhere else
+//! is data (`Bee "B" Co`, or a name that opens a quote and never closes it).
+//! So a stray quote can never take in the next line and credit one symbol
+//! with another's volume: `"A|B"` is two fields, `"A` and `B"`, and its line
+//! has the wrong field count, a reject.
 //!
 //! Memory stays bounded whatever the input: of a line longer than
-//! [`MAX_LINE_BYTES`] only the start is kept (it is a reject anyway), and a
-//! quoted field running past [`MAX_RECORD_BYTES`] stops the file with an
-//! error naming the line it opened on.
+//! [`MAX_LINE_BYTES`] only the start is kept (it is a reject anyway), and its
+//! full length is counted as it streams past.
 
 use crate::week::parse_date;
-use chrono::NaiveDate;
-use csv::{ByteRecord, ReaderBuilder};
+use chrono::{Months, NaiveDate};
 use spine_plugin_api::{Error, Result};
-use std::collections::VecDeque;
-use std::io::{self, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::num::IntErrorKind;
 
 /// FINRA's columns. The indexes below point into this list.
@@ -50,17 +50,55 @@ const LAST_UPDATE: usize = 7;
 const VALUE_QUOTE_LIMIT: usize = 60;
 const HEADER_QUOTE_LIMIT: usize = 300;
 
-/// The longest line accepted, in bytes. FINRA's lines are about 100 bytes; a
-/// longer one is a damaged file, and is rejected rather than stored.
+/// The longest line accepted, in bytes, without its line ending. FINRA's
+/// lines are about 100 bytes; a longer one is a damaged file, and is rejected
+/// rather than stored.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
-/// The most bytes one record may take in over several lines, through a quote
-/// left open, before the file is refused.
-pub const MAX_RECORD_BYTES: u64 = 1 << 20;
+/// Bytes kept of a line: enough to hold a line of [`MAX_LINE_BYTES`] with a
+/// CRLF's `\r`, or to see that a line is too long.
+const KEPT_LINE_BYTES: usize = MAX_LINE_BYTES + 1;
 
-/// Bytes served of a line longer than [`MAX_LINE_BYTES`]: enough to see it
-/// is too long.
-const CUT_LINE_BYTES: u64 = MAX_LINE_BYTES as u64 + 1;
+/// The earliest `lastUpdateDate` accepted: before FINRA's first OTC
+/// transparency files (2014), so no real line is refused.
+const FIRST_DATE: NaiveDate = NaiveDate::from_ymd_opt(2010, 1, 1).unwrap();
+
+/// The `lastUpdateDate`s a line may carry: from [`FIRST_DATE`] to one year
+/// after today. A date outside is a damaged line; taken as it is, year 0001
+/// or 9999 would file the line under a week thousands of years away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateWindow {
+    first: NaiveDate,
+    last: NaiveDate,
+}
+
+impl DateWindow {
+    /// The window of a run on `today`. Pass the host's date
+    /// ([`Context::today`](spine_plugin_api::Context::today)), never the
+    /// clock's, so that tests can fix it with `SPINE_TODAY`.
+    pub fn until_a_year_after(today: NaiveDate) -> Self {
+        DateWindow {
+            first: FIRST_DATE,
+            last: today
+                .checked_add_months(Months::new(12))
+                .unwrap_or(NaiveDate::MAX),
+        }
+    }
+
+    /// `date`, as written in `text`, if it lies in the window.
+    fn check(&self, date: NaiveDate, text: &str) -> Result<NaiveDate, String> {
+        if (self.first..=self.last).contains(&date) {
+            return Ok(date);
+        }
+        Err(format!(
+            "field {}: expected a date from {} to {} (a year after today), found {}",
+            COLUMNS[LAST_UPDATE],
+            self.first,
+            self.last,
+            quote(text, VALUE_QUOTE_LIMIT)
+        ))
+    }
+}
 
 /// One well-formed line. Text is trimmed and borrowed from the parser.
 #[derive(Debug)]
@@ -76,13 +114,13 @@ pub struct Line<'a> {
     pub trade_count: i64,
     pub last_update: NaiveDate,
     pub last_update_text: &'a str,
-    record: &'a ByteRecord,
+    raw: &'a [u8],
 }
 
 impl Line<'_> {
     /// The line as written, for a reject raised after parsing.
     pub fn raw_line(&self) -> String {
-        raw_line(self.record)
+        raw_line(self.raw)
     }
 }
 
@@ -90,7 +128,8 @@ impl Line<'_> {
 #[derive(Debug)]
 pub struct Reject {
     pub line: u64,
-    /// The line's fields joined back with `|` (quoted where needed), untruncated.
+    /// The line as written, without its line ending and with invalid UTF-8
+    /// replaced; only its start when it is longer than [`MAX_LINE_BYTES`].
     pub raw_line: String,
     pub reason: String,
 }
@@ -104,33 +143,26 @@ pub enum Record<'a> {
 
 /// Streams the lines of one file.
 pub struct Parser<R> {
-    reader: csv::Reader<Terminated<R>>,
-    /// Reused for every line, so reading allocates nothing in the steady state.
-    record: ByteRecord,
+    lines: Lines<R>,
+    /// The current line's fields; reused, so reading allocates nothing in the
+    /// steady state.
+    fields: Fields,
     /// Where each of [`COLUMNS`] sits in a line.
     positions: [usize; 8],
     /// Fields per line, as in the header.
     width: usize,
+    dates: DateWindow,
     file: String,
 }
 
 impl<R: Read> Parser<R> {
-    /// Reads the header of `input`; `file` names it in errors. An input with
-    /// no line at all (an empty file, often a download cut short) is an error,
-    /// like a header without FINRA's columns, so `Ok(None)` is never returned.
-    pub fn new(input: R, file: &str) -> Result<Option<Self>> {
-        // Flexible: a line with the wrong number of fields must reach us, to
-        // become a reject with its line number rather than a read error.
-        // Lines end at `\n` only (a CRLF's `\r` is trimmed with the last
-        // field), which is what lets `read` count lines exactly.
-        let mut reader = ReaderBuilder::new()
-            .delimiter(b'|')
-            .terminator(csv::Terminator::Any(b'\n'))
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(Terminated::new(input));
-        let mut header = ByteRecord::new();
-        let Some(span) = read(&mut reader, &mut header, file)? else {
+    /// Reads the header of `input`; `file` names it in errors, and `dates`
+    /// bounds the `lastUpdateDate`s accepted. An input with no line at all (an
+    /// empty file, often a download cut short) is an error, like a header
+    /// without FINRA's columns, so `Ok(None)` is never returned.
+    pub fn new(input: R, file: &str, dates: DateWindow) -> Result<Option<Self>> {
+        let mut lines = Lines::new(input);
+        if !lines.next_non_blank().map_err(|e| read_error(file, e))? {
             return Err(Error::new(
                 "otc.parse.empty",
                 "the file is empty: it has no header and no lines",
@@ -140,26 +172,31 @@ impl<R: Read> Parser<R> {
                 "a FINRA weekly file starts with the header {}; download it again",
                 COLUMNS.join("|")
             )));
-        };
-        let header_checked = match span.cut_length {
+        }
+        let mut header = Fields::default();
+        let header_checked = match lines.too_long() {
             Some(length) => Err(format!(
                 "expected a header of at most {MAX_LINE_BYTES} bytes, found {length} bytes"
             )),
-            None => find_columns(&header),
+            None => {
+                header.split(&lines.kept);
+                find_columns(&header, &lines.kept)
+            }
         };
         let positions = header_checked.map_err(|message| {
             Error::new("otc.parse.bad_header", message)
-                .with_location(format!("{file}: line {}", span.line))
+                .with_location(format!("{file}: line {}", lines.number))
                 .with_help(format!(
                     "a FINRA weekly file starts with the header {} (in any order; extra columns are ignored)",
                     COLUMNS.join("|")
                 ))
         })?;
         Ok(Some(Parser {
-            reader,
-            record: ByteRecord::new(),
-            positions,
+            lines,
             width: header.len(),
+            fields: header,
+            positions,
+            dates,
             file: file.to_owned(),
         }))
     }
@@ -167,242 +204,171 @@ impl<R: Read> Parser<R> {
     /// The next data line, `Ok(None)` at the end. Blank lines are not lines of
     /// data and are passed over.
     pub fn next_record(&mut self) -> Result<Option<Record<'_>>> {
-        let Some(Span {
-            line,
-            last_line,
-            cut_length,
-        }) = read(&mut self.reader, &mut self.record, &self.file)?
-        else {
+        if !self
+            .lines
+            .next_non_blank()
+            .map_err(|e| read_error(&self.file, e))?
+        {
             return Ok(None);
-        };
-        let checked = match cut_length {
+        }
+        let line = self.lines.number;
+        let raw = &self.lines.kept;
+        let checked = match self.lines.too_long() {
             Some(length) => Err(too_long(length)),
-            None => check_line(&self.record, &self.positions, self.width, line),
+            None => {
+                self.fields.split(raw);
+                check_line(&self.fields, raw, &self.positions, self.width, &self.dates, line)
+            }
         };
         Ok(Some(match checked {
             Ok(checked) => Record::Line(checked),
-            Err(mut reason) => {
-                if last_line > line {
-                    reason.push_str(&format!(
-                        " (a quoted field runs over lines {line} to {last_line}: a quote not closed on \
-                             its own line takes in the lines after it)"
-                    ));
-                }
-                Record::Reject(Reject {
-                    line,
-                    raw_line: raw_line(&self.record),
-                    reason,
-                })
-            }
+            Err(reason) => Record::Reject(Reject {
+                line,
+                raw_line: raw_line(raw),
+                reason,
+            }),
         }))
     }
 }
 
-/// Where a record sits in the file.
-struct Span {
-    /// The lines it starts and ends on (they differ when a quoted field
-    /// holds line breaks).
-    line: u64,
-    last_line: u64,
-    /// The length of its longest line, when that line was too long to keep
-    /// whole.
-    cut_length: Option<u64>,
+/// The physical lines of an input, each cut to its first [`KEPT_LINE_BYTES`].
+struct Lines<R> {
+    input: BufReader<R>,
+    /// The current line without its line ending (`\n` or `\r\n`), or the
+    /// start of it when it is longer.
+    kept: Vec<u8>,
+    /// The current line's number, from 1.
+    number: u64,
+    /// The current line's full length without its line ending.
+    length: u64,
 }
 
-/// Reads the next record that is not a blank line.
-///
-/// csv's own record positions lag behind blank lines and CRLF endings, so the
-/// line is counted back from the reader's position after the record: that is
-/// the line after the record's final newline (every record ends with one, see
-/// [`Terminated`]), minus the newlines inside its quoted fields.
-fn read<R: Read>(
-    reader: &mut csv::Reader<Terminated<R>>,
-    record: &mut ByteRecord,
-    file: &str,
-) -> Result<Option<Span>> {
-    loop {
-        let start_line = reader.position().line();
-        match reader.read_byte_record(record) {
-            Ok(true) => {}
-            Ok(false) => return Ok(None),
-            Err(_) if reader.get_ref().record_too_long() => {
-                return Err(Error::new(
-                    "otc.parse.unclosed_quote",
-                    format!(
-                        "a quoted field runs on past {MAX_RECORD_BYTES} bytes; expected a quote \
-                         closing it, on the line it opens on"
-                    ),
-                )
-                .with_location(format!("{file}: line {start_line}"))
-                .with_help("FINRA's files have no quotes: this one is damaged; download it again"));
-            }
-            Err(error) => return Err(read_error(file, error)),
-        }
-        let end = reader.position().byte();
-        let cut_length = reader.get_mut().record_ended(end);
-        let inner_newlines = record.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
-        let mut last_line = reader.position().line().saturating_sub(1);
-        let line = last_line.saturating_sub(inner_newlines);
-        if reader.get_ref().closed_by_ending(end) {
-            // The quote was left open: the record took in the input's last
-            // newline (or the ending's), and ends on the line before.
-            last_line = last_line.saturating_sub(1).max(line);
-        }
-        let blank =
-            cut_length.is_none() && record.len() == 1 && record[0].iter().all(u8::is_ascii_whitespace);
-        if !blank {
-            return Ok(Some(Span {
-                line,
-                last_line,
-                cut_length,
-            }));
-        }
-    }
-}
-
-/// The input, then an ending that makes every record end at a newline: a
-/// `\n` when the input lacks a final one, then `"\n`. That quote closes a
-/// quoted field left open at the end of the file (csv would otherwise end
-/// the record at the end of the input, not at a newline); when no quote is
-/// open it reads as a blank line, which is skipped.
-///
-/// It also bounds what csv holds in memory: of a line longer than
-/// [`MAX_LINE_BYTES`] it serves only the first [`CUT_LINE_BYTES`] bytes and
-/// the newline, noting the line's full length, and it fails a read once the
-/// record being read passes [`MAX_RECORD_BYTES`].
-struct Terminated<R> {
-    inner: R,
-    last_byte: Option<u8>,
-    /// What is left to serve of the ending, once `inner` is exhausted.
-    ending: Option<&'static [u8]>,
-    /// Bytes served so far, the ending's included.
-    served: u64,
-    /// Bytes of the input's current line so far, served or not.
-    line_bytes: u64,
-    /// Lines cut short, oldest first: where each one's newline was served,
-    /// and its full length.
-    cut_lines: VecDeque<(u64, u64)>,
-    /// Where the record being read starts, in bytes served.
-    record_start: u64,
-}
-
-impl<R> Terminated<R> {
-    fn new(inner: R) -> Self {
+impl<R: Read> Lines<R> {
+    fn new(input: R) -> Self {
         Self {
-            inner,
-            last_byte: None,
-            ending: None,
-            served: 0,
-            line_bytes: 0,
-            cut_lines: VecDeque::new(),
-            record_start: 0,
+            input: BufReader::with_capacity(KEPT_LINE_BYTES, input),
+            kept: Vec::new(),
+            number: 0,
+            length: 0,
         }
     }
 
-    /// True when a record that ended at byte `end` of what was served was
-    /// closed by the ending's quote, that is, its quote was never closed.
-    fn closed_by_ending(&self, end: u64) -> bool {
-        self.ending.is_some_and(<[u8]>::is_empty) && end == self.served
-    }
-
-    /// Notes that a record ended at byte `end` of what was served; returns the
-    /// full length of its longest line when one of its lines was cut short.
-    fn record_ended(&mut self, end: u64) -> Option<u64> {
-        self.record_start = end;
-        let mut longest = None;
-        while let Some(&(_, length)) = self.cut_lines.front().filter(|(newline, _)| *newline < end) {
-            longest = longest.max(Some(length));
-            self.cut_lines.pop_front();
-        }
-        longest
-    }
-
-    /// True when the record being read has passed [`MAX_RECORD_BYTES`].
-    fn record_too_long(&self) -> bool {
-        self.served - self.record_start > MAX_RECORD_BYTES
-    }
-
-    /// Drops from `buf[..read]`, just read from the input, the bytes of any
-    /// line past its first [`CUT_LINE_BYTES`]; returns the bytes kept.
-    fn cut_long_lines(&mut self, buf: &mut [u8], read: usize) -> usize {
-        if self.line_bytes + read as u64 <= CUT_LINE_BYTES {
-            // No line can be too long: the usual case, a search from the end.
-            self.line_bytes = match buf[..read].iter().rposition(|&b| b == b'\n') {
-                Some(newline) => (read - newline - 1) as u64,
-                None => self.line_bytes + read as u64,
-            };
-            return read;
-        }
-        let mut kept = 0;
-        for index in 0..read {
-            let byte = buf[index];
-            if byte == b'\n' {
-                if self.line_bytes > CUT_LINE_BYTES {
-                    self.cut_lines
-                        .push_back((self.served + kept as u64, self.line_bytes));
-                }
-                self.line_bytes = 0;
-            } else {
-                self.line_bytes += 1;
-                if self.line_bytes > CUT_LINE_BYTES {
-                    continue;
-                }
+    /// Moves to the next line that is not blank; false at the end.
+    fn next_non_blank(&mut self) -> io::Result<bool> {
+        while self.advance()? {
+            let blank = self.too_long().is_none() && self.kept.iter().all(u8::is_ascii_whitespace);
+            if !blank {
+                return Ok(true);
             }
-            buf[kept] = byte;
-            kept += 1;
         }
-        kept
+        Ok(false)
     }
-}
 
-impl<R: Read> Read for Terminated<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        if self.record_too_long() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("a record runs on past {MAX_RECORD_BYTES} bytes"),
-            ));
-        }
-        while self.ending.is_none() {
-            let read = self.inner.read(buf)?;
-            if read == 0 {
-                if self.line_bytes > CUT_LINE_BYTES {
-                    // The ending's newline ends the cut line.
-                    self.cut_lines.push_back((self.served, self.line_bytes));
+    /// Moves to the next line; false at the end of the input. The last line
+    /// counts whether or not a newline ends it.
+    fn advance(&mut self) -> io::Result<bool> {
+        self.kept.clear();
+        let mut length = 0u64;
+        let mut last_byte = None;
+        loop {
+            let buffer = match self.input.fill_buf() {
+                Ok(buffer) => buffer,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            };
+            if buffer.is_empty() {
+                if length == 0 {
+                    return Ok(false);
                 }
-                self.ending = Some(match self.last_byte {
-                    None => b"",
-                    Some(b'\n') => b"\"\n",
-                    Some(_) => b"\n\"\n",
-                });
                 break;
             }
-            let kept = self.cut_long_lines(buf, read);
-            if kept > 0 {
-                self.last_byte = Some(buf[kept - 1]);
-                self.served += kept as u64;
-                return Ok(kept);
+            let newline = buffer.iter().position(|&b| b == b'\n');
+            let piece = &buffer[..newline.unwrap_or(buffer.len())];
+            let room = KEPT_LINE_BYTES.saturating_sub(self.kept.len());
+            self.kept.extend_from_slice(&piece[..piece.len().min(room)]);
+            length += piece.len() as u64;
+            last_byte = piece.last().copied().or(last_byte);
+            let consumed = newline.map_or(piece.len(), |at| at + 1);
+            self.input.consume(consumed);
+            if newline.is_some() {
+                break;
             }
         }
-        let ending = self.ending.unwrap_or_default();
-        let served = ending.len().min(buf.len());
-        buf[..served].copy_from_slice(&ending[..served]);
-        self.ending = Some(&ending[served..]);
-        self.served += served as u64;
-        Ok(served)
+        if last_byte == Some(b'\r') {
+            length -= 1;
+            if self.kept.len() as u64 > length {
+                self.kept.pop();
+            }
+        }
+        self.number += 1;
+        self.length = length;
+        Ok(true)
+    }
+
+    /// The current line's length, when it is longer than [`MAX_LINE_BYTES`]
+    /// (and so not kept whole).
+    fn too_long(&self) -> Option<u64> {
+        (self.length > MAX_LINE_BYTES as u64).then_some(self.length)
     }
 }
 
-fn read_error(file: &str, error: csv::Error) -> Error {
+/// One line's fields, unwrapped, stored one after the other.
+#[derive(Debug, Default)]
+struct Fields {
+    bytes: Vec<u8>,
+    /// Where each field ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl Fields {
+    /// Splits `line` on every `|`, then unwraps each field (see [`unwrap_field`]).
+    fn split(&mut self, line: &[u8]) {
+        self.bytes.clear();
+        self.ends.clear();
+        for field in line.split(|&b| b == b'|') {
+            unwrap_field(field, &mut self.bytes);
+            self.ends.push(self.bytes.len());
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn get(&self, index: usize) -> &[u8] {
+        let start = index.checked_sub(1).map_or(0, |before| self.ends[before]);
+        &self.bytes[start..self.ends[index]]
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.len()).map(|index| self.get(index))
+    }
+}
+
+/// Appends `field` to `out`. A field that both begins and ends with `"`
+/// (spaces around it aside) loses those two quotes, and `""` inside it is read
+/// as `"`. Any other `"` is kept as data.
+fn unwrap_field(field: &[u8], out: &mut Vec<u8>) {
+    let [b'"', inner @ .., b'"'] = field.trim_ascii() else {
+        out.extend_from_slice(field);
+        return;
+    };
+    let mut inner = inner;
+    while let Some(at) = inner.windows(2).position(|pair| pair == b"\"\"") {
+        out.extend_from_slice(&inner[..=at]);
+        inner = &inner[at + 2..];
+    }
+    out.extend_from_slice(inner);
+}
+
+fn read_error(file: &str, error: io::Error) -> Error {
     Error::new("otc.ingest.read", format!("cannot read the file: {error}")).with_location(file)
 }
 
-/// Maps FINRA's column names (trimmed, any case) to their positions, or says
-/// which are missing or repeated.
-fn find_columns(header: &ByteRecord) -> Result<[usize; 8], String> {
+/// Maps FINRA's column names (trimmed, any case) to their positions in
+/// `header`, or says which are missing or repeated. `raw` is the header line
+/// as written, quoted when columns are missing.
+fn find_columns(header: &Fields, raw: &[u8]) -> Result<[usize; 8], String> {
     let mut positions = [None; 8];
     for (position, name) in header.iter().enumerate() {
         let name = String::from_utf8_lossy(name);
@@ -434,7 +400,7 @@ fn find_columns(header: &ByteRecord) -> Result<[usize; 8], String> {
         };
         return Err(format!(
             "the header has no {noun} {list}; found {}",
-            quote(&raw_line(header), HEADER_QUOTE_LIMIT)
+            quote(&raw_line(raw), HEADER_QUOTE_LIMIT)
         ));
     }
     Ok(positions.map(|position| position.unwrap_or_default()))
@@ -444,27 +410,24 @@ fn too_long(length: u64) -> String {
     format!("expected a line of at most {MAX_LINE_BYTES} bytes, found {length} bytes")
 }
 
-/// Checks one line's fields.
-fn check_line<'r>(
-    record: &'r ByteRecord,
+/// Checks the fields of line number `line`, written as `raw`.
+fn check_line<'a>(
+    fields: &'a Fields,
+    raw: &'a [u8],
     positions: &[usize; 8],
     width: usize,
+    dates: &DateWindow,
     line: u64,
-) -> Result<Line<'r>, String> {
-    // The fields and the `|` between them; quotes and the newline not counted.
-    let length = record.as_slice().len() + record.len().saturating_sub(1);
-    if length > MAX_LINE_BYTES {
-        return Err(too_long(length as u64));
-    }
-    if record.len() != width {
-        let found = record.len();
+) -> Result<Line<'a>, String> {
+    if fields.len() != width {
+        let found = fields.len();
         let noun = if found == 1 { "field" } else { "fields" };
         return Err(format!(
             "expected {width} fields as in the header, found {found} {noun}"
         ));
     }
-    let text = |column: usize| -> Result<&'r str, String> {
-        let bytes = &record[positions[column]];
+    let text = |column: usize| -> Result<&'a str, String> {
+        let bytes = fields.get(positions[column]);
         match std::str::from_utf8(bytes) {
             Ok(text) => Ok(text.trim()),
             Err(_) => Err(format!(
@@ -473,6 +436,19 @@ fn check_line<'r>(
                 clip(&bytes.escape_ascii().to_string(), VALUE_QUOTE_LIMIT)
             )),
         }
+    };
+    // A control character (NUL, ESC, DEL, …) in a name is a damaged line, not
+    // a name: stored, it would make two spellings of one symbol or venue.
+    let name = |column: usize| -> Result<&'a str, String> {
+        let found = text(column)?;
+        if found.contains(char::is_control) {
+            return Err(format!(
+                "field {}: expected text without control characters, found {}",
+                COLUMNS[column],
+                quote(found, VALUE_QUOTE_LIMIT)
+            ));
+        }
+        Ok(found)
     };
     let integer = |column: usize| -> Result<i64, String> {
         let found = text(column)?;
@@ -489,11 +465,11 @@ fn check_line<'r>(
         })
     };
     // Checked in column order, so the reason is the first problem of the line.
-    let tier = text(TIER)?;
-    let symbol = text(SYMBOL)?;
-    let issue_name = text(ISSUE_NAME)?;
-    let venue_name = text(VENUE_NAME)?;
-    let mpid = text(MPID)?;
+    let tier = name(TIER)?;
+    let symbol = name(SYMBOL)?;
+    let issue_name = name(ISSUE_NAME)?;
+    let venue_name = name(VENUE_NAME)?;
+    let mpid = name(MPID)?;
     let share_volume = integer(SHARE_VOLUME)?;
     let trade_count = integer(TRADE_COUNT)?;
     let last_update_text = text(LAST_UPDATE)?;
@@ -504,6 +480,7 @@ fn check_line<'r>(
             quote(last_update_text, VALUE_QUOTE_LIMIT)
         )
     })?;
+    let last_update = dates.check(last_update, last_update_text)?;
     Ok(Line {
         line,
         tier,
@@ -515,33 +492,13 @@ fn check_line<'r>(
         trade_count,
         last_update,
         last_update_text,
-        record,
+        raw,
     })
 }
 
-/// The record as a line again: fields joined by `|`, quoted when they hold a
-/// `|`, a quote or a line break, invalid UTF-8 replaced, without a CRLF's `\r`.
-fn raw_line(record: &ByteRecord) -> String {
-    let mut line = String::new();
-    for (index, field) in record.iter().enumerate() {
-        if index > 0 {
-            line.push('|');
-        }
-        let field = if index + 1 == record.len() {
-            field.strip_suffix(b"\r").unwrap_or(field)
-        } else {
-            field
-        };
-        let field = String::from_utf8_lossy(field);
-        if field.contains(['|', '"', '\n', '\r']) {
-            line.push('"');
-            line.push_str(&field.replace('"', "\"\""));
-            line.push('"');
-        } else {
-            line.push_str(&field);
-        }
-    }
-    line
+/// A line as written, as text: invalid UTF-8 replaced.
+fn raw_line(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw).into_owned()
 }
 
 /// `text` in double quotes, shortened to `limit` characters.
@@ -564,9 +521,14 @@ mod tests {
     const HEADER: &str = "tierDescription|issueSymbolIdentifier|issueName|marketParticipantName|MPID|\
 totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
 
+    /// The window of a run on 2026-01-15.
+    fn window() -> DateWindow {
+        DateWindow::until_a_year_after(NaiveDate::from_ymd_opt(2026, 1, 15).unwrap())
+    }
+
     /// Every record of `input`: lines as `N: tier|symbol|…|date`, rejects as `N! reason`.
     fn parse(input: &[u8]) -> Result<Vec<String>> {
-        let Some(mut parser) = Parser::new(input, "t.psv")? else {
+        let Some(mut parser) = Parser::new(input, "t.psv", window())? else {
             return Ok(Vec::new());
         };
         let mut seen = Vec::new();
@@ -614,20 +576,58 @@ totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
     }
 
     #[test]
-    fn quoted_fields_may_hold_pipes_and_text_is_trimmed_with_case_kept() {
-        let input =
-            file(&[r#"OTC| brk.b |"Pipe | Co, ""Inc"" $1 #2"|OTCN OTC LINK|OTCN| -5 |+3|2025-12-15"#]);
+    fn only_a_whole_quoted_field_is_unwrapped_and_text_is_trimmed_with_case_kept() {
+        let input = file(&[
+            r#"OTC| brk.b | "Co, ""Inc"" $1 #2" |OTCN OTC LINK|OTCN| -5 |+3|2025-12-15"#,
+            r#"OTC|BBB|Bee "B" Co|V2 ATS|V2|999|9|2025-12-15"#,
+            r#"OTC|AAA|"Acme Corp|V1 ATS|V1|100|1|2025-12-15"#,
+            r#"OTC|CCC|Cee"|"|""|1|1|2025-12-15"#,
+        ]);
         assert_eq!(
             parse(&input).unwrap(),
-            [r#"2: OTC|brk.b|Pipe | Co, "Inc" $1 #2|OTCN OTC LINK|OTCN|-5|3|2025-12-15"#]
+            [
+                r#"2: OTC|brk.b|Co, "Inc" $1 #2|OTCN OTC LINK|OTCN|-5|3|2025-12-15"#,
+                r#"3: OTC|BBB|Bee "B" Co|V2 ATS|V2|999|9|2025-12-15"#,
+                r#"4: OTC|AAA|"Acme Corp|V1 ATS|V1|100|1|2025-12-15"#,
+                r#"5: OTC|CCC|Cee"|"||1|1|2025-12-15"#,
+            ]
         );
+    }
+
+    #[test]
+    fn a_quote_never_takes_in_a_pipe_or_the_next_line() {
+        // `"A|B"` is two fields, `"A` and `B"`: a reject at its own line.
+        let input = format!(
+            "{HEADER}\r\n\r\nOTC|X|\"A|B\"|V|M|1|1|2025-12-15\r\n{AAPL}\r\nOTC|\"open|x\n\n{AAPL}\nOTC|\"open"
+        );
+        assert_eq!(
+            parse(input.as_bytes()).unwrap(),
+            [
+                "3! expected 8 fields as in the header, found 9 fields".to_owned(),
+                format!("4: {AAPL}"),
+                "5! expected 8 fields as in the header, found 3 fields".to_owned(),
+                format!("7: {AAPL}"),
+                "8! expected 8 fields as in the header, found 2 fields".to_owned(),
+            ]
+        );
+        // A quote left open before a megabyte of lines costs its line alone.
+        let lines = vec![AAPL; (1 << 20) / AAPL.len() + 10];
+        let input = file(&[&["OTC|\"open|x"][..], &lines].concat());
+        let seen = parse(&input).unwrap();
+        assert_eq!(seen.len(), lines.len() + 1);
+        assert_eq!(seen[0], "2! expected 8 fields as in the header, found 3 fields");
+        assert!(seen[1..].iter().all(|line| !line.contains('!')));
+        assert!(seen
+            .last()
+            .unwrap()
+            .starts_with(&format!("{}: ", lines.len() + 2)));
     }
 
     #[test]
     fn columns_are_found_by_name_in_any_order_and_extra_ones_are_ignored() {
         let input = "lastUpdateDate|MPID|extra|totalWeeklyTradeCount|issueName|TIERDESCRIPTION|\
-                     issueSymbolIdentifier|marketParticipantName|totalWeeklyShareQuantity\n\
-                     2025-12-15|UBSA|\u{fffd}anything|7|Apple|NMS Tier 1|AAPL|UBS ATS|700\n";
+                     \"issueSymbolIdentifier\"|marketParticipantName|totalWeeklyShareQuantity\n\
+                     2025-12-15|UBSA|\u{fffd}anything\u{1b}|7|Apple|NMS Tier 1|AAPL|UBS ATS|700\n";
         assert_eq!(
             parse(input.as_bytes()).unwrap(),
             ["2: NMS Tier 1|AAPL|Apple|UBS ATS|UBSA|700|7|2025-12-15"]
@@ -652,7 +652,8 @@ totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
             .unwrap()
             .contains("tierDescription|issueSymbolIdentifier|"));
 
-        let error = parse(b"WeekEnding|Tier|Symbol|MPID|TotalShares|TotalTrades\n").unwrap_err();
+        let error = parse(b"\n\nWeekEnding|Tier|Symbol|MPID|TotalShares|TotalTrades\n").unwrap_err();
+        assert_eq!(error.location.as_deref(), Some("t.psv: line 3"));
         assert!(
             error.message.starts_with(
                 "the header has no columns `tierDescription`, `issueSymbolIdentifier`, `issueName`, \
@@ -670,10 +671,11 @@ totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
 
     #[test]
     fn a_line_with_the_wrong_field_count_is_one_reject_at_its_line() {
-        let input = file(&[AAPL, "BAD|ROW|MISSING|COLUMNS", AAPL, "A|B|C|D|E|F|G|H|I"]);
+        let input = file(&[AAPL, "BAD|ROW|MISSING|COLUMNS", AAPL, "A|B|C|D|E|F|G|H|I", "x"]);
         let seen = parse(&input).unwrap();
         assert_eq!(seen[1], "3! expected 8 fields as in the header, found 4 fields");
         assert_eq!(seen[3], "5! expected 8 fields as in the header, found 9 fields");
+        assert_eq!(seen[4], "6! expected 8 fields as in the header, found 1 field");
         assert!(seen[0].starts_with("2: ") && seen[2].starts_with("4: "));
     }
 
@@ -706,6 +708,67 @@ totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
     }
 
     #[test]
+    fn a_control_character_in_a_name_is_a_reject_naming_the_field() {
+        let input = file(&[
+            "NMS\u{7}Tier 1|AAPL|Apple|UBS ATS|UBSA|1|1|2025-12-15",
+            "NMS Tier 1|AA\0BB|Apple|UBS ATS|UBSA|1|1|2025-12-15",
+            "NMS Tier 1|AAPL|Apple\u{7f}|UBS ATS|UBSA|1|1|2025-12-15",
+            "NMS Tier 1|AAPL|Apple|UBS\u{85}ATS|UBSA|1|1|2025-12-15",
+            "NMS Tier 1|AAPL|Apple|UBS ATS|UB\u{1b}SA|1|1|2025-12-15",
+            // Tabs and spaces around a field are trimmed, as any whitespace.
+            "NMS Tier 1|\tAAPL |Apple|UBS ATS|UBSA|1|1|2025-12-15",
+        ]);
+        assert_eq!(
+            parse(&input).unwrap(),
+            [
+                r#"2! field tierDescription: expected text without control characters, found "NMS\u{7}Tier 1""#,
+                r#"3! field issueSymbolIdentifier: expected text without control characters, found "AA\0BB""#,
+                r#"4! field issueName: expected text without control characters, found "Apple\u{7f}""#,
+                r#"5! field marketParticipantName: expected text without control characters, found "UBS\u{85}ATS""#,
+                r#"6! field MPID: expected text without control characters, found "UB\u{1b}SA""#,
+                "7: NMS Tier 1|AAPL|Apple|UBS ATS|UBSA|1|1|2025-12-15",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_last_update_date_outside_2010_to_a_year_after_today_is_a_reject() {
+        let dated = |date: &str| AAPL.replace("2025-12-15", date);
+        let dates = [
+            "0001-01-01",
+            "2009-12-31",
+            "2010-01-01",
+            "2027-01-15",
+            "2027-01-16",
+            "9999-12-31",
+        ];
+        let lines: Vec<String> = dates.iter().map(|date| dated(date)).collect();
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let outside = |line: u64, date: &str| {
+            format!(
+                "{line}! field lastUpdateDate: expected a date from 2010-01-01 to 2027-01-15 (a year after \
+                 today), found \"{date}\""
+            )
+        };
+        assert_eq!(
+            parse(&file(&lines)).unwrap(),
+            [
+                outside(2, "0001-01-01"),
+                outside(3, "2009-12-31"),
+                format!("4: {}", dated("2010-01-01")),
+                format!("5: {}", dated("2027-01-15")),
+                outside(6, "2027-01-16"),
+                outside(7, "9999-12-31"),
+            ]
+        );
+        // A year after a 29 February is the 28th.
+        let leap = DateWindow::until_a_year_after(NaiveDate::from_ymd_opt(2028, 2, 29).unwrap());
+        assert_eq!(leap.last, NaiveDate::from_ymd_opt(2029, 2, 28).unwrap());
+        let last = DateWindow::until_a_year_after(NaiveDate::MAX);
+        assert_eq!(last.last, NaiveDate::MAX);
+    }
+
+    #[test]
     fn invalid_utf8_is_a_reject_unless_in_an_ignored_column() {
         let mut input = format!("{HEADER}|note\n").into_bytes();
         input.extend_from_slice(b"OTC|CAF|Caf\xe9 Inc|OTCN|OTCN|1|1|2025-12-15|ok\n");
@@ -719,52 +782,24 @@ totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
     }
 
     #[test]
-    fn the_raw_line_of_a_reject_is_the_line_as_written() {
-        let input = file(&[r#"OTC|X|"A | B"|V|M|1|x|2025-12-15"#]);
-        let mut parser = Parser::new(input.as_slice(), "t.psv").unwrap().unwrap();
+    fn the_raw_line_of_a_reject_or_a_line_is_the_line_as_written() {
+        let written = r#"OTC|X|"A | B"|V|M|1|x|2025-12-15"#;
+        let input = format!("{HEADER}\r\n{written}\r\n{AAPL}\r\n");
+        let mut parser = Parser::new(input.as_bytes(), "t.psv", window()).unwrap().unwrap();
         let Some(Record::Reject(reject)) = parser.next_record().unwrap() else {
             panic!("expected a reject");
         };
-        assert_eq!(reject.raw_line, r#"OTC|X|"A | B"|V|M|1|x|2025-12-15"#);
-    }
-
-    #[test]
-    fn a_quoted_line_break_keeps_every_line_number_right() {
-        let two_lines = AAPL.replace("Apple Inc. Common Stock", "\"Apple\r\nInc.\"");
-        let input = format!("{HEADER}\r\n\r\n{AAPL}\r\n{two_lines}\r\n{AAPL}");
-        let lines: Vec<String> = parse(input.as_bytes())
-            .unwrap()
-            .iter()
-            .map(|seen| seen[..seen.find(':').unwrap()].to_owned())
-            .collect();
-        assert_eq!(lines, ["3", "4", "6"]);
-
-        // A quote left open at the end swallows the rest of the file into one
-        // reject, which still starts at its own line and names the lines it took.
-        let takes_in = |fields: u64, last: u64| {
-            format!(
-                "4! expected 8 fields as in the header, found {fields} fields (a quoted field runs over \
-                 lines 4 to {last}: a quote not closed on its own line takes in the lines after it)"
-            )
+        assert_eq!(reject.raw_line, written);
+        let Some(Record::Line(line)) = parser.next_record().unwrap() else {
+            panic!("expected a line");
         };
-        let input = format!("{HEADER}\n\n\nOTC|\"open|x\n{AAPL}\n{AAPL}");
-        assert_eq!(parse(input.as_bytes()).unwrap(), [takes_in(2, 6)]);
-        assert_eq!(parse(format!("{input}\n").as_bytes()).unwrap(), [takes_in(2, 6)]);
-        // Closed at the start of line 5, the record ends there.
-        let input = format!("{HEADER}\n\n\nOTC|\"open|x\n\"|y\n{AAPL}\n");
-        assert_eq!(parse(input.as_bytes()).unwrap()[0], takes_in(3, 5));
-        // Opened on the last line, it takes in no other line.
-        let input = format!("{HEADER}\n\n\nOTC|\"open|x");
-        assert_eq!(
-            parse(input.as_bytes()).unwrap(),
-            ["4! expected 8 fields as in the header, found 2 fields"]
-        );
+        assert_eq!(line.raw_line(), AAPL);
     }
 
     #[test]
     fn an_empty_file_fails_naming_the_file() {
-        for empty in [&b""[..], b"\n", b" \r\n\n"] {
-            let error = Parser::new(empty, "t.psv").err().unwrap();
+        for empty in [&b""[..], b"\n", b" \r\n\n", b"\r"] {
+            let error = Parser::new(empty, "t.psv", window()).err().unwrap();
             assert_eq!(error.code, "otc.parse.empty");
             assert_eq!(error.location.as_deref(), Some("t.psv"));
             assert_eq!(error.message, "the file is empty: it has no header and no lines");
@@ -786,21 +821,38 @@ totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
             &"A".repeat(MAX_LINE_BYTES - AAPL.len() + 23),
         );
         assert_eq!(longest.len(), MAX_LINE_BYTES);
-        assert!(parse(&file(&[&longest])).unwrap()[0].starts_with("2: "));
+        // The longest line loads, with a CRLF too; one byte more is a reject.
+        for ending in ["\n", "\r\n"] {
+            let input = format!("{HEADER}{ending}{longest}{ending}{longest}A{ending}");
+            let seen = parse(input.as_bytes()).unwrap();
+            assert!(seen[0].starts_with("2: "), "{ending:?}");
+            assert_eq!(
+                seen[1],
+                "3! expected a line of at most 65536 bytes, found 65537 bytes"
+            );
+        }
     }
 
     #[test]
     fn a_line_of_megabytes_is_kept_only_in_part_and_rejected_with_its_full_length() {
         let long = AAPL.replace("Apple Inc. Common Stock", &"A".repeat(10 << 20));
         let input = file(&[AAPL, &long, AAPL]);
-        // What csv is served of the long line stops just past the limit.
-        let mut served = Vec::new();
-        Terminated::new(input.as_slice())
-            .read_to_end(&mut served)
-            .unwrap();
-        let served_lines: Vec<usize> = served.split(|&b| b == b'\n').map(<[u8]>::len).collect();
-        assert_eq!(served_lines[2], MAX_LINE_BYTES + 1);
-        assert_eq!(served_lines[3], AAPL.len());
+        // Of the long line only the start is held.
+        let mut lines = Lines::new(input.as_slice());
+        let mut held = Vec::new();
+        while lines.advance().unwrap() {
+            held.push((lines.kept.len(), lines.length));
+        }
+        let (short, length) = (AAPL.len(), AAPL.len() as u64);
+        assert_eq!(
+            held,
+            [
+                (HEADER.len(), HEADER.len() as u64),
+                (short, length),
+                (KEPT_LINE_BYTES, long.len() as u64),
+                (short, length),
+            ]
+        );
         let seen = parse(&input).unwrap();
         assert_eq!(
             seen[1],
@@ -813,8 +865,8 @@ totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
             seen[0].starts_with("2: ") && seen[2].starts_with("4: "),
             "{seen:?}"
         );
-        // The same at the end of a file without a final newline.
-        let seen = parse(format!("{HEADER}\n{AAPL}\n{long}").as_bytes()).unwrap();
+        // The same at the end of a file without a final newline, with a CRLF's `\r`.
+        let seen = parse(format!("{HEADER}\n{AAPL}\n{long}\r").as_bytes()).unwrap();
         assert_eq!(seen.len(), 2);
         assert!(
             seen[1].ends_with(&format!("found {} bytes", long.len())),
@@ -823,9 +875,9 @@ totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
     }
 
     #[test]
-    fn a_file_without_newlines_fails_at_its_header_without_being_read_whole() {
+    fn a_file_without_newlines_fails_at_its_header_without_being_held_whole() {
         let input = "A|".repeat(3 << 20);
-        let error = Parser::new(input.as_bytes(), "t.psv").err().unwrap();
+        let error = Parser::new(input.as_bytes(), "t.psv", window()).err().unwrap();
         assert_eq!(error.code, "otc.parse.bad_header");
         assert_eq!(error.location.as_deref(), Some("t.psv: line 1"));
         assert_eq!(
@@ -835,21 +887,6 @@ totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
                 input.len()
             )
         );
-    }
-
-    #[test]
-    fn a_quote_left_open_past_the_record_limit_fails_naming_its_line() {
-        let lines = vec![AAPL; (MAX_RECORD_BYTES as usize / AAPL.len()) + 10];
-        let input = file(&[&[AAPL, "OTC|\"open|x"][..], &lines].concat());
-        let error = parse(&input).unwrap_err();
-        assert_eq!(error.code, "otc.parse.unclosed_quote");
-        assert_eq!(error.location.as_deref(), Some("t.psv: line 3"));
-        assert!(error.message.contains("past 1048576 bytes"), "{}", error.message);
-        // Under the limit, it is one reject that names the lines it took in.
-        let input = file(&[&[AAPL, "OTC|\"open|x"][..], &lines[..100]].concat());
-        let seen = parse(&input).unwrap();
-        assert_eq!(seen.len(), 2);
-        assert!(seen[1].contains("runs over lines 3 to 103"), "{seen:?}");
     }
 
     #[test]

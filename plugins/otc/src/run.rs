@@ -1,7 +1,9 @@
 //! What every OTC pipeline takes from its run: the execution id that tags the
-//! rows it writes, one timestamp for all of them, and a clean stop on Ctrl-C.
+//! rows it writes, one timestamp for all of them, the host's date, and a clean
+//! stop on Ctrl-C.
 
-use chrono::Utc;
+use crate::week::parse_date;
+use chrono::{NaiveDate, Utc};
 use spine_plugin_api::{Context, Error, Result};
 
 /// One execution, as the host describes it.
@@ -30,6 +32,17 @@ impl Run {
             started_at: Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
         })
     }
+}
+
+/// Today's date as the host gives it (`SPINE_TODAY` fixes it for tests).
+pub fn today(ctx: &mut Context<'_>) -> Result<NaiveDate> {
+    let today = ctx.today()?;
+    parse_date(&today).ok_or_else(|| {
+        Error::new(
+            "otc.host.today",
+            format!("expected the host's date as YYYY-MM-DD, found {today:?}"),
+        )
+    })
 }
 
 /// Fails once the operator pressed Ctrl-C; the host then rolls the run back.

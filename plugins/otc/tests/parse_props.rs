@@ -1,17 +1,22 @@
 //! Property tests of the parser, on arbitrary bytes and on arbitrary
-//! mutations of valid files: it never panics, and nothing disappears.
+//! mutations of valid files: it never panics, and every physical line is
+//! accounted for.
 //!
-//! "Nothing disappears" is OTC.md's `records = inserted + duplicates +
-//! rejected`, checked against the input itself: the records are counted
-//! straight from its bytes (every non-blank line after the header, when no
-//! quote joins lines), each must come out as a line or a reject at its own
-//! line number, and the lines are then split into inserted and duplicates by
-//! the ingest's own rule, the record hash (with `-p week_ending` given, so
-//! every line has the same week).
+//! The expectations are counted from the outside, never from what the parser
+//! says: every `\n` of the input ends a line, every line after the header
+//! (the first non-blank line) that is not blank is one record, and each must
+//! come out once, in order, as a line or a reject at its own line number. A
+//! parser that drops a line, merges two (as a stray `"` once did) or numbers
+//! one wrongly fails. Beyond the count, a line whose `|`s do not make 8 fields
+//! must be a reject, and a line still written as one of the valid file's must
+//! be read with the values it was written with. Copied lines are checked
+//! against the ingest's own rule for duplicates, the record hash (with
+//! `-p week_ending` given, so every line has the same week).
 
+use chrono::NaiveDate;
 use proptest::prelude::*;
 use spine_otc::hash::{HashKey, RecordHasher};
-use spine_otc::parse::{Parser, Record, COLUMNS};
+use spine_otc::parse::{DateWindow, Parser, Record, COLUMNS};
 use spine_otc::tier::Tier;
 use std::collections::HashSet;
 
@@ -35,54 +40,41 @@ fn valid_fields(i: usize) -> [String; 8] {
     ]
 }
 
+/// Valid line `i`, as written.
+fn valid_line(i: usize) -> String {
+    valid_fields(i).join("|")
+}
+
 /// A valid file of `rows` distinct lines after the header.
 fn valid_file(rows: usize) -> Vec<u8> {
     let mut text = HEADER.to_owned();
     for i in 0..rows {
-        text.push_str(&valid_fields(i).join("|"));
+        text.push_str(&valid_line(i));
         text.push('\n');
     }
     text.into_bytes()
 }
 
-/// What parsing gave: each line's number and record hash, each reject's number.
-#[derive(Debug, Default)]
-struct Outcome {
-    lines: Vec<(u64, String)>,
-    rejects: Vec<u64>,
+/// What the parser made of one line.
+#[derive(Debug)]
+struct Parsed {
+    line: u64,
+    /// A line's values joined by `|` in FINRA's column order, and its record
+    /// hash; `None` for a reject.
+    read: Option<(String, String)>,
 }
 
-impl Outcome {
-    /// The line numbers of every record, lines and rejects, in order.
-    fn numbers(&self) -> Vec<u64> {
-        let mut all: Vec<u64> = self
-            .lines
-            .iter()
-            .map(|(n, _)| *n)
-            .chain(self.rejects.clone())
-            .collect();
-        all.sort_unstable();
-        all
-    }
-
-    /// (inserted, duplicates, rejected), as the ingest counts them: a line
-    /// whose record hash was seen before is a duplicate.
-    fn counts(&self) -> (usize, usize, usize) {
-        let mut seen = HashSet::new();
-        let inserted = self.lines.iter().filter(|(_, hash)| seen.insert(hash)).count();
-        (inserted, self.lines.len() - inserted, self.rejects.len())
-    }
-}
-
-/// Parses `input` whole; the error code when the file is refused.
-fn parse(input: &[u8]) -> Result<Outcome, String> {
-    let mut parser = Parser::new(input, "p.psv")
+/// Parses `input` whole, in the order the parser gives; the error code when
+/// the file is refused.
+fn parse(input: &[u8]) -> Result<Vec<Parsed>, String> {
+    let run_day = NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+    let mut parser = Parser::new(input, "p.psv", DateWindow::until_a_year_after(run_day))
         .map_err(|e| e.code.to_string())?
         .expect("Parser::new never returns None");
-    let mut outcome = Outcome::default();
+    let mut parsed = Vec::new();
     let mut hasher = RecordHasher::default();
     while let Some(record) = parser.next_record().map_err(|e| e.code.to_string())? {
-        match record {
+        parsed.push(match record {
             Record::Line(line) => {
                 let key = HashKey {
                     week_ending: GIVEN_WEEK,
@@ -94,40 +86,83 @@ fn parse(input: &[u8]) -> Result<Outcome, String> {
                 };
                 let mut hash = String::new();
                 hasher.push_hash(&key, &mut hash);
-                outcome.lines.push((line.line, hash));
+                let values = [
+                    line.tier,
+                    line.symbol,
+                    line.issue_name,
+                    line.venue_name,
+                    line.mpid,
+                    &line.share_volume.to_string(),
+                    &line.trade_count.to_string(),
+                    line.last_update_text,
+                ]
+                .join("|");
+                Parsed {
+                    line: line.line,
+                    read: Some((values, hash)),
+                }
             }
             Record::Reject(reject) => {
                 assert!(!reject.reason.is_empty(), "a reject without a reason");
-                outcome.rejects.push(reject.line);
+                Parsed {
+                    line: reject.line,
+                    read: None,
+                }
             }
-        }
+        });
     }
-    Ok(outcome)
+    Ok(parsed)
 }
 
-/// The records of a quote-free `input`, counted from its bytes: the numbers
-/// of its non-blank lines after the first non-blank one (the header).
-fn records_in(input: &[u8]) -> Vec<u64> {
-    assert!(
-        !input.contains(&b'"'),
-        "quotes may join lines; count those another way"
-    );
+fn blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
+/// The records of `input`, counted from its bytes: each line after the first
+/// non-blank one (the header) that is not blank, as its number and its bytes
+/// without the line ending.
+fn records_in(input: &[u8]) -> Vec<(u64, &[u8])> {
     let mut non_blank = input
         .split(|&b| b == b'\n')
         .zip(1..)
-        .filter(|(line, _)| !line.iter().all(u8::is_ascii_whitespace))
-        .map(|(_, number)| number);
+        .filter(|(line, _)| !blank(line))
+        .map(|(line, number)| (number, line.strip_suffix(b"\r").unwrap_or(line)));
     non_blank.next(); // the header
     non_blank.collect()
 }
 
-/// Asserts that every record of quote-free `input` came out once, at its
-/// line, and that records = inserted + duplicates + rejected.
-fn assert_accounted(input: &[u8], outcome: &Outcome) -> Result<(), TestCaseError> {
-    let records = records_in(input);
-    prop_assert_eq!(outcome.numbers(), records.clone());
-    let (inserted, duplicates, rejected) = outcome.counts();
-    prop_assert_eq!(records.len(), inserted + duplicates + rejected);
+/// Asserts that every record of `input` came out once, in order, at its line.
+fn assert_every_line_once(input: &[u8], parsed: &[Parsed]) -> Result<(), TestCaseError> {
+    let expected: Vec<u64> = records_in(input).iter().map(|(number, _)| *number).collect();
+    let emitted: Vec<u64> = parsed.iter().map(|p| p.line).collect();
+    prop_assert_eq!(emitted, expected);
+    Ok(())
+}
+
+/// Asserts, for `input` under the 8-column [`HEADER`], that every record came
+/// out once at its line, that a line without 8 fields is a reject, and that a
+/// line still written as valid line `i` (`i < rows`) is read as written.
+fn assert_read_as_written(input: &[u8], parsed: &[Parsed], rows: usize) -> Result<(), TestCaseError> {
+    assert_every_line_once(input, parsed)?;
+    let valid: HashSet<String> = (0..rows).map(valid_line).collect();
+    for ((number, written), parsed) in records_in(input).into_iter().zip(parsed) {
+        let fields = written.iter().filter(|&&b| b == b'|').count() + 1;
+        if fields != COLUMNS.len() {
+            prop_assert!(
+                parsed.read.is_none(),
+                "line {} has {} fields, yet was read",
+                number,
+                fields
+            );
+        }
+        if let Some(text) = std::str::from_utf8(written)
+            .ok()
+            .filter(|text| valid.contains(*text))
+        {
+            let values = parsed.read.as_ref().map(|(values, _)| values.as_str());
+            prop_assert_eq!(values, Some(text), "line {}", number);
+        }
+    }
     Ok(())
 }
 
@@ -194,11 +229,11 @@ fn mutations(bytes: Vec<u8>) -> impl Strategy<Value = Vec<Mutation>> {
     proptest::collection::vec(mutation, 0..12)
 }
 
-/// Bytes that break fields and lines: separators, line ends, signs, digits,
-/// letters, invalid UTF-8, a BOM's bytes and a NUL. No quote.
+/// Bytes that break fields and lines: separators, quotes, line ends, signs,
+/// digits, letters, invalid UTF-8, a BOM's bytes, a NUL and an ESC.
 const EDIT_BYTES: &[u8] = &[
-    b'|', b'\n', b'\r', b' ', b'\t', b',', b'-', b'+', b'9', b'0', b'x', b'$', 0xff, 0xe9, 0xef, 0xbb, 0xbf,
-    0,
+    b'|', b'"', b'\n', b'\r', b' ', b'\t', b',', b'-', b'+', b'9', b'0', b'x', b'$', 0xff, 0xe9, 0xef, 0xbb,
+    0xbf, 0, 0x1b,
 ];
 
 proptest! {
@@ -207,29 +242,18 @@ proptest! {
     #[test]
     fn any_bytes_are_records_or_a_refused_file(input in proptest::collection::vec(any::<u8>(), 0..2048)) {
         match parse(&input) {
-            Ok(outcome) => {
-                let numbers = outcome.numbers();
-                let physical_lines = input.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
-                prop_assert!(numbers.windows(2).all(|w| w[0] < w[1]), "two records on one line");
-                prop_assert!(numbers.iter().all(|n| (2..=physical_lines).contains(n)));
-                if !input.contains(&b'"') {
-                    assert_accounted(&input, &outcome)?;
-                }
-            }
+            Ok(parsed) => assert_every_line_once(&input, &parsed)?,
             Err(code) => {
                 prop_assert!(code == "otc.parse.bad_header" || code == "otc.parse.empty", "{}", code);
-                let blank = input.split(|&b| b == b'\n').all(|l| l.iter().all(u8::is_ascii_whitespace));
-                prop_assert_eq!(code == "otc.parse.empty", blank);
+                prop_assert_eq!(code == "otc.parse.empty", input.split(|&b| b == b'\n').all(blank));
             }
         }
     }
 
     #[test]
-    fn any_bytes_after_a_header_are_accounted_for(
-        body in proptest::collection::vec(any::<u8>().prop_filter("no quote", |&b| b != b'"'), 0..2048),
-    ) {
+    fn any_bytes_after_a_header_are_accounted_for(body in proptest::collection::vec(any::<u8>(), 0..2048)) {
         let input = [HEADER.as_bytes(), &body].concat();
-        assert_accounted(&input, &parse(&input).unwrap())?;
+        assert_read_as_written(&input, &parse(&input).unwrap(), 0)?;
     }
 
     #[test]
@@ -238,7 +262,39 @@ proptest! {
         edits in mutations(EDIT_BYTES.to_vec()),
     ) {
         let input = apply(valid_file(rows), &edits);
-        assert_accounted(&input, &parse(&input).unwrap())?;
+        assert_read_as_written(&input, &parse(&input).unwrap(), rows)?;
+    }
+
+    #[test]
+    fn quotes_anywhere_never_join_or_drop_a_line(
+        rows in 1usize..40,
+        edits in mutations(vec![b'"', b'"', b'"', b'|', b'\n', b'\r', b' ', 0xff, b'x']),
+    ) {
+        let input = apply(valid_file(rows), &edits);
+        assert_read_as_written(&input, &parse(&input).unwrap(), rows)?;
+    }
+
+    #[test]
+    fn a_stray_quote_in_a_name_is_kept_as_written(
+        quotes in proptest::collection::vec((2usize..4, any::<usize>()), 1..40),
+    ) {
+        // Line i gets one `"` in its issue name (field 2) or participant
+        // name (field 3), at any place, and must be read with it there.
+        let mut expected = Vec::new();
+        let mut input = HEADER.to_owned();
+        for (i, &(field, at)) in quotes.iter().enumerate() {
+            let mut fields = valid_fields(i);
+            let place = at % (fields[field].len() + 1);
+            fields[field].insert(place, '"');
+            let line = fields.join("|");
+            input += &line;
+            input.push('\n');
+            expected.push(Some(line));
+        }
+        let parsed = parse(input.as_bytes()).unwrap();
+        assert_every_line_once(input.as_bytes(), &parsed)?;
+        let read: Vec<Option<String>> = parsed.into_iter().map(|p| p.read.map(|(values, _)| values)).collect();
+        prop_assert_eq!(read, expected);
     }
 
     #[test]
@@ -248,24 +304,18 @@ proptest! {
     ) {
         let edits: Vec<Mutation> = copies.iter().map(|&(from, to)| Mutation::CopyLine(from, to)).collect();
         let input = apply(valid_file(rows), &edits);
-        let outcome = parse(&input).unwrap();
-        assert_accounted(&input, &outcome)?;
-        prop_assert_eq!(outcome.counts(), (rows, copies.len(), 0));
-    }
-
-    #[test]
-    fn quotes_may_join_lines_but_every_record_keeps_its_own_line(
-        rows in 1usize..40,
-        edits in mutations(vec![b'"', b'|', b'\n', b'\r', 0xff, b'x', b'9', b'-']),
-    ) {
-        let input = apply(valid_file(rows), &edits);
-        let outcome = parse(&input).unwrap();
-        let numbers = outcome.numbers();
-        let physical_lines = input.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
-        prop_assert!(numbers.windows(2).all(|w| w[0] < w[1]), "two records on one line");
-        prop_assert!(numbers.iter().all(|n| (2..=physical_lines).contains(n)));
-        let (inserted, duplicates, rejected) = outcome.counts();
-        prop_assert_eq!(numbers.len(), inserted + duplicates + rejected);
+        let parsed = parse(&input).unwrap();
+        assert_read_as_written(&input, &parsed, rows)?;
+        // Counted as the ingest counts: a line whose record hash was seen
+        // before is a duplicate. The input has `rows` distinct lines, and
+        // each copy is one more line.
+        let mut seen = HashSet::new();
+        let hashes: Vec<&str> = parsed.iter().filter_map(|p| p.read.as_ref().map(|(_, hash)| hash.as_str())).collect();
+        let inserted = hashes.iter().filter(|hash| seen.insert(**hash)).count();
+        prop_assert_eq!(
+            (inserted, hashes.len() - inserted, parsed.len() - hashes.len()),
+            (rows, copies.len(), 0)
+        );
     }
 
     #[test]
@@ -278,12 +328,13 @@ proptest! {
         let mut input = order.iter().map(|&c| name(c)).collect::<Vec<_>>().join("|") + "\n";
         for i in 0..rows {
             let fields = valid_fields(i);
-            let value = |column: usize| fields.get(column).cloned().unwrap_or(format!("noise {i}|x").replace('|', "/"));
+            let value = |column: usize| fields.get(column).cloned().unwrap_or(format!("noise \"{i}/x"));
             input += &(order.iter().map(|&c| value(c)).collect::<Vec<_>>().join("|") + "\n");
         }
-        let reordered = parse(input.as_bytes()).unwrap();
-        let canonical = parse(&valid_file(rows)).unwrap();
-        prop_assert!(reordered.rejects.is_empty());
-        prop_assert_eq!(reordered.lines, canonical.lines);
+        let read = |parsed: Vec<Parsed>| parsed.into_iter().map(|p| (p.line, p.read)).collect::<Vec<_>>();
+        let reordered = read(parse(input.as_bytes()).unwrap());
+        let canonical = read(parse(&valid_file(rows)).unwrap());
+        prop_assert!(reordered.iter().all(|(_, read)| read.is_some()));
+        prop_assert_eq!(reordered, canonical);
     }
 }

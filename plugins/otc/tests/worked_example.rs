@@ -3,9 +3,10 @@
 //! around them (inserts, the upsert, GROUP BY) runs only inside the host, so
 //! the sums that SQL would make are made here by hand.
 
+use chrono::NaiveDate;
 use spine_otc::hash::{HashKey, RecordHasher};
 use spine_otc::normalize::{check, RawRow};
-use spine_otc::parse::{Parser, Record};
+use spine_otc::parse::{DateWindow, Parser, Record};
 use spine_otc::summarize::{rank_venues, Totals};
 use spine_otc::{decimal, tier::Tier};
 use std::collections::BTreeMap;
@@ -22,7 +23,14 @@ const WEEK_ENDING: &str = "2025-12-12";
 
 /// The file's good lines as otc_raw rows, with their hashes, and its rejects.
 fn ingest() -> (Vec<RawRow>, Vec<(u64, String)>) {
-    let mut parser = Parser::new(FILE.as_bytes(), "example.psv").unwrap().unwrap();
+    let run_day = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
+    let mut parser = Parser::new(
+        FILE.as_bytes(),
+        "example.psv",
+        DateWindow::until_a_year_after(run_day),
+    )
+    .unwrap()
+    .unwrap();
     let mut hasher = RecordHasher::default();
     let (mut rows, mut rejects) = (Vec::new(), Vec::new());
     while let Some(record) = parser.next_record().unwrap() {
