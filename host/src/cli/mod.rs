@@ -216,7 +216,7 @@ pub fn main() -> i32 {
     let today = match config::today() {
         Ok(today) => today,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            errln!("error: {error:#}");
             return ExitCode::Usage as i32;
         }
     };
