@@ -54,6 +54,9 @@ pub struct Migration {
     pub sql: String,
 }
 
+/// Domain names may not start with these.
+const RESERVED_DOMAIN_PREFIXES: &[&str] = &[crate::migrate::CORE_DOMAIN, "sqlite"];
+
 /// The parameter kinds this host can check; anything else is refused at load.
 pub const PARAM_KINDS: &[&str] = &["string", "integer", "number", "boolean", "date", "path"];
 
@@ -204,8 +207,17 @@ fn check_manifest(plugin: &LoadedPlugin) -> Result<(), String> {
             "declares domain `{domain}`; a domain is lowercase letters, digits and `_`, starting with a letter"
         ));
     }
-    if domain == crate::migrate::CORE_DOMAIN {
-        return Err("declares domain `core`, which is reserved for the host".to_owned());
+    // A domain owns every `<domain>_…` name; these prefixes name the host's
+    // tables and SQLite's own.
+    if let Some(reserved) = RESERVED_DOMAIN_PREFIXES.iter().find(|r| domain.starts_with(*r)) {
+        return Err(format!(
+            "declares domain `{domain}`; domains starting with `{reserved}` are reserved for {}",
+            if *reserved == "sqlite" {
+                "SQLite"
+            } else {
+                "the host"
+            }
+        ));
     }
     crate::migrate::check_numbering(&plugin.migrations)?;
     let mut seen = std::collections::HashSet::new();
