@@ -81,15 +81,9 @@ pub fn load_plugin(path: &Path) -> Result<LoadedPlugin, String> {
 /// end.
 pub fn open_regular_file(path: &Path) -> Result<std::fs::File, String> {
     use std::os::unix::fs::OpenOptionsExt;
-    let refused = |meta: &std::fs::Metadata| {
-        format!(
-            "is {}, not a regular file; refused without reading it",
-            file_kind(meta)
-        )
-    };
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot be read: {e}"))?;
-    if !meta.is_file() {
-        return Err(refused(&meta));
+    if let Some(reason) = crate::discover::not_regular(&meta) {
+        return Err(reason);
     }
     // Non-blocking, and checked again once open: the file may have been
     // swapped for a FIFO in between.
@@ -99,27 +93,9 @@ pub fn open_regular_file(path: &Path) -> Result<std::fs::File, String> {
         .open(path)
         .map_err(|e| format!("cannot be read: {e}"))?;
     let meta = file.metadata().map_err(|e| format!("cannot be read: {e}"))?;
-    if !meta.is_file() {
-        return Err(refused(&meta));
-    }
-    Ok(file)
-}
-
-fn file_kind(meta: &std::fs::Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    let kind = meta.file_type();
-    if kind.is_dir() {
-        "a folder"
-    } else if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_socket() {
-        "a socket"
-    } else if kind.is_char_device() {
-        "a character device"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else {
-        "not a regular file"
+    match crate::discover::not_regular(&meta) {
+        Some(reason) => Err(reason),
+        None => Ok(file),
     }
 }
 
