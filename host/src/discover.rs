@@ -4,6 +4,8 @@
 //! one folder down. Hidden files and folders (an installer's temporary file),
 //! `target/` and source crates (folders with a `Cargo.toml`) are skipped, so
 //! plugin sources beside the built `.so` files are never mistaken for plugins.
+//! A candidate that is not a regular file (a FIFO, a device, a socket) is
+//! refused from its metadata alone, never opened.
 
 use anyhow::{bail, Context as _, Result};
 use std::path::{Path, PathBuf};
@@ -41,9 +43,38 @@ pub fn check_folder_is_safe(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Why a candidate file may not be loaded even before it is opened: it, or
-/// the subfolder holding it, is writable by every user.
+/// Why a file of these metadata is never read as a library: it is not a
+/// regular file (a FIFO, a device, a socket, a folder).
+pub fn not_regular(meta: &std::fs::Metadata) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    let what = if kind.is_file() {
+        return None;
+    } else if kind.is_dir() {
+        "a folder"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else {
+        "of an unknown kind"
+    };
+    Some(format!(
+        "is {what}, not a regular file; refused without reading it"
+    ))
+}
+
+/// Why a candidate file may not be loaded even before it is opened: it is
+/// not a regular file, or it, or the subfolder holding it, is writable by
+/// every user.
 pub fn unsafe_candidate(path: &Path) -> Option<String> {
+    if let Some(reason) = std::fs::metadata(path).ok().as_ref().and_then(not_regular) {
+        return Some(reason);
+    }
     let folder = path.parent()?;
     for (what, target) in [("the file", path), ("its folder", folder)] {
         if is_world_writable(target).unwrap_or(false) {

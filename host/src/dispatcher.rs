@@ -68,6 +68,15 @@ impl Dispatcher<'_> {
     /// `<domain>.params` code, a busy logical key) and for host failures.
     pub fn submit(&self, submission: &Submission, progress: &Progress) -> Result<Execution> {
         let Some((plugin, spec)) = self.registry.pipeline(&submission.pipeline) else {
+            if let Some(refusal) = self.registry.refused_pipeline(&submission.pipeline) {
+                // The environment is wrong, not the request: exit code 3.
+                anyhow::bail!(
+                    "pipeline `{}` cannot run: its plugin {} was refused: {}",
+                    submission.pipeline,
+                    refusal.path.display(),
+                    refusal.reason
+                );
+            }
             return Err(usage(self.registry.unknown_pipeline(&submission.pipeline)));
         };
         let params = params::validate(spec, &submission.params, self.data_dir, &self.db.path)?;

@@ -2,7 +2,8 @@
 //! and runs pipelines through a dispatcher that records every execution.
 //!
 //! The binary (`main.rs` and [`cli`]) is a thin edge over this library:
-//! - [`discover`] and [`load`] find plugin files and run the load checks;
+//! - [`discover`] and [`load`] find plugin files and run the load checks
+//!   ([`elf`] reads a library without loading it);
 //!   [`registry`] holds what loaded and what was refused;
 //! - [`db`] opens the one SQLite connection; [`fence`] judges plugin SQL;
 //!   [`migrate`] applies core and per-domain migrations; [`reset`] empties
@@ -26,6 +27,7 @@ pub mod config;
 pub mod db;
 pub mod discover;
 pub mod dispatcher;
+pub mod elf;
 pub mod error;
 pub mod executions;
 pub mod fence;

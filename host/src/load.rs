@@ -1,10 +1,15 @@
 //! Loading one plugin file, with every check, in order:
-//! 1. a byte scan: a library that embeds its own SQLite is refused;
-//! 2. the plain C symbol `spine_plugin_abi`: is it a plugin, of our ABI family;
-//! 3. abi_stable's header (`lib_header_from_path`, one library per file);
-//! 4. the `spine-plugin-api` version the plugin was built against;
-//! 5. the full layout check (`init_root_module`);
-//! 6. the manifest and migrations (domain and pipeline names).
+//! 1. it must be a regular file (a FIFO, a device or a socket is refused
+//!    without being opened);
+//! 2. ELF checks that need no loading ([`crate::elf`]): a shared library for
+//!    this machine that neither carries nor links SQLite;
+//! 3. the plain C symbol `spine_plugin_abi`: is it a plugin, of our ABI
+//!    family (loading the library runs its initialisers, from here on);
+//! 4. abi_stable's header (`lib_header_from_path`, one library per file);
+//! 5. the `spine-plugin-api` version the plugin was built against;
+//! 6. the full layout check (`init_root_module`);
+//! 7. the manifest and migrations (domain and pipeline names);
+//! 8. no second SQLite appeared in the process while it loaded.
 //!
 //! Each failure is one line naming the file and the reason. Libraries are
 //! never unloaded: their vtables and strings stay referenced until exit, and
@@ -13,6 +18,7 @@
 use crate::text::one_line;
 use abi_stable::library::{lib_header_from_path, LibraryError};
 use spine_plugin_api::abi::{self, SpinePluginRef, ABI_FAMILY, ABI_FAMILY_SYMBOL, API_VERSION};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// A plugin that passed every check.
@@ -54,12 +60,64 @@ pub struct Migration {
     pub sql: String,
 }
 
+/// Domain names may not start with these.
+const RESERVED_DOMAIN_PREFIXES: &[&str] = &[crate::migrate::CORE_DOMAIN, "sqlite"];
+
 /// The parameter kinds this host can check; anything else is refused at load.
 pub const PARAM_KINDS: &[&str] = &["string", "integer", "number", "boolean", "date", "path"];
 
 /// Runs every check on `path` and loads the plugin, or says in one line why not.
 pub fn load_plugin(path: &Path) -> Result<LoadedPlugin, String> {
-    check_no_embedded_sqlite(path)?;
+    crate::elf::check_library(open_regular_file(path)?)?;
+    let mapped_before = crate::elf::mapped_files();
+    let plugin = initialise(path)?;
+    check_no_second_sqlite(path, &mapped_before)?;
+    check_manifest(&plugin)?;
+    Ok(plugin)
+}
+
+/// Opens `path` for reading if it is a regular file, without opening
+/// anything else: opening a FIFO waits for a writer, and a device may never
+/// end.
+pub fn open_regular_file(path: &Path) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot be read: {e}"))?;
+    if let Some(reason) = crate::discover::not_regular(&meta) {
+        return Err(reason);
+    }
+    // Non-blocking, and checked again once open: the file may have been
+    // swapped for a FIFO in between.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("cannot be read: {e}"))?;
+    match crate::discover::not_regular(&meta) {
+        Some(reason) => Err(reason),
+        None => Ok(file),
+    }
+}
+
+/// A library can bring SQLite in while it loads, past the checks of its
+/// file: through a dependency, or by opening one in its initialisers. Any
+/// file mapped since `before` that carries or links SQLite refuses it.
+fn check_no_second_sqlite(path: &Path, before: &BTreeSet<PathBuf>) -> Result<(), String> {
+    let plugin = std::fs::canonicalize(path).ok();
+    for file in crate::elf::mapped_files().difference(before) {
+        if Some(file) == plugin.as_ref() {
+            continue;
+        }
+        if crate::elf::sqlite_in_file(file).is_some() {
+            return Err(crate::elf::describe(&crate::elf::Sqlite::Brought(file.clone())));
+        }
+    }
+    Ok(())
+}
+
+/// Opens the library and initialises its root module, checking its ABI
+/// family and API version first; reads its manifest and migrations.
+fn initialise(path: &Path) -> Result<LoadedPlugin, String> {
     check_abi_family(path)?;
     let header = lib_header_from_path(path).map_err(|e| describe_library_error(&e))?;
     let api_version = header.version_strings().version.to_string();
@@ -90,57 +148,7 @@ pub fn load_plugin(path: &Path) -> Result<LoadedPlugin, String> {
             .collect(),
         module,
     };
-    check_manifest(&plugin)?;
     Ok(plugin)
-}
-
-/// Every build of SQLite carries this header string, even after `strip`.
-const SQLITE_MARKER: &[u8] = b"SQLite format 3";
-
-fn check_no_embedded_sqlite(path: &Path) -> Result<(), String> {
-    let cannot_read = |e: std::io::Error| format!("cannot be read: {e}");
-    if embeds(path, SQLITE_MARKER)
-        .map_err(cannot_read)?
-        .ok_or("is an empty file, not a plugin")?
-    {
-        return Err(
-            "links its own copy of SQLite; plugins must use the host's database service, \
-                    because two SQLite copies in one process can corrupt the database \
-                    (remove rusqlite/libsqlite3-sys from the plugin)"
-                .to_owned(),
-        );
-    }
-    Ok(())
-}
-
-/// Whether the file at `path` holds `marker`; `None` for an empty file.
-/// Read a chunk at a time through one buffer: a plugin is megabytes, and
-/// reading it whole into fresh memory was most of `spine-host list`'s time.
-fn embeds(path: &Path, marker: &[u8]) -> std::io::Result<Option<bool>> {
-    use std::io::Read;
-    const CHUNK: usize = 256 * 1024;
-    let mut file = std::fs::File::open(path)?;
-    let finder = memchr::memmem::Finder::new(marker);
-    // Each chunk follows the last `marker.len() - 1` bytes of the one before,
-    // so a marker across a chunk boundary is found.
-    let keep = marker.len().saturating_sub(1);
-    let mut buffer = vec![0; keep + CHUNK];
-    let (mut filled, mut total) = (0, 0);
-    loop {
-        let read = file.read(&mut buffer[filled..])?;
-        if read == 0 {
-            return Ok((total > 0).then_some(false));
-        }
-        total += read;
-        filled += read;
-        if finder.find(&buffer[..filled]).is_some() {
-            return Ok(Some(true));
-        }
-        if filled == buffer.len() {
-            buffer.copy_within(filled - keep.., 0);
-            filled = keep;
-        }
-    }
 }
 
 fn check_abi_family(path: &Path) -> Result<(), String> {
@@ -204,8 +212,17 @@ fn check_manifest(plugin: &LoadedPlugin) -> Result<(), String> {
             "declares domain `{domain}`; a domain is lowercase letters, digits and `_`, starting with a letter"
         ));
     }
-    if domain == crate::migrate::CORE_DOMAIN {
-        return Err("declares domain `core`, which is reserved for the host".to_owned());
+    // A domain owns every `<domain>_…` name; these prefixes name the host's
+    // tables and SQLite's own.
+    if let Some(reserved) = RESERVED_DOMAIN_PREFIXES.iter().find(|r| domain.starts_with(*r)) {
+        return Err(format!(
+            "declares domain `{domain}`; domains starting with `{reserved}` are reserved for {}",
+            if *reserved == "sqlite" {
+                "SQLite"
+            } else {
+                "the host"
+            }
+        ));
     }
     crate::migrate::check_numbering(&plugin.migrations)?;
     let mut seen = std::collections::HashSet::new();
@@ -293,28 +310,4 @@ fn describe_library_error(error: &LibraryError) -> String {
         _ => one_line(&full),
     };
     summary
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_marker_is_found_anywhere_even_across_chunks() {
-        let folder = tempfile::tempdir().unwrap();
-        let file = folder.path().join("lib.so");
-        let marker = b"SQLite format 3";
-        let chunk = 256 * 1024;
-        for at in [0, 1, chunk - 7, chunk - 1, chunk, 3 * chunk + 5] {
-            let mut bytes = vec![b'x'; 4 * chunk];
-            bytes[at..at + marker.len()].copy_from_slice(marker);
-            std::fs::write(&file, &bytes).unwrap();
-            assert_eq!(embeds(&file, marker).unwrap(), Some(true), "at {at}");
-            bytes[at] = b's';
-            std::fs::write(&file, &bytes).unwrap();
-            assert_eq!(embeds(&file, marker).unwrap(), Some(false), "at {at}");
-        }
-        std::fs::write(&file, b"").unwrap();
-        assert_eq!(embeds(&file, marker).unwrap(), None);
-    }
 }

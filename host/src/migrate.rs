@@ -12,6 +12,7 @@ use crate::load::{LoadedPlugin, Migration};
 use anyhow::{bail, Context as _, Result};
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The domain name of the host's own migrations.
 pub const CORE_DOMAIN: &str = "core";
@@ -40,21 +41,56 @@ pub struct MigrationSet {
 }
 
 impl MigrationSet {
-    /// The core set followed by every loaded plugin's set.
-    pub fn all(plugins: &[LoadedPlugin]) -> Vec<MigrationSet> {
-        let core = MigrationSet {
+    /// The host's own set.
+    pub fn core() -> MigrationSet {
+        MigrationSet {
             domain: CORE_DOMAIN.to_owned(),
             source: "the spine-host binary".to_owned(),
             migrations: core_migrations(),
-        };
-        std::iter::once(core)
-            .chain(plugins.iter().map(|p| MigrationSet {
-                domain: p.domain.clone(),
-                source: p.path.display().to_string(),
-                migrations: p.migrations.clone(),
-            }))
+        }
+    }
+
+    /// One plugin's set.
+    pub fn of(plugin: &LoadedPlugin) -> MigrationSet {
+        MigrationSet {
+            domain: plugin.domain.clone(),
+            source: plugin.path.display().to_string(),
+            migrations: plugin.migrations.clone(),
+        }
+    }
+
+    /// Every loaded plugin's set.
+    pub fn plugins(plugins: &[LoadedPlugin]) -> Vec<MigrationSet> {
+        plugins.iter().map(MigrationSet::of).collect()
+    }
+
+    /// The core set followed by every loaded plugin's set.
+    pub fn all(plugins: &[LoadedPlugin]) -> Vec<MigrationSet> {
+        std::iter::once(MigrationSet::core())
+            .chain(MigrationSet::plugins(plugins))
             .collect()
     }
+}
+
+/// How many migrations each domain has applied; empty when the database has
+/// no tracking table yet (it is read, never created).
+pub fn applied_counts(conn: &Connection) -> Result<BTreeMap<String, i64>> {
+    let tracked: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM main.sqlite_schema WHERE name = 'core_migrations')",
+        [],
+        |row| row.get(0),
+    )?;
+    if !tracked {
+        return Ok(BTreeMap::new());
+    }
+    let mut stmt = conn.prepare("SELECT domain, COUNT(*) FROM main.core_migrations GROUP BY domain")?;
+    let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The domains with migrations applied in the database: the established ones.
+pub fn established_domains(conn: &Connection) -> Result<BTreeSet<String>> {
+    Ok(applied_counts(conn)?.into_keys().collect())
 }
 
 /// Where one domain stands.

@@ -4,7 +4,7 @@
 use crate::discover;
 use crate::load::{load_plugin, LoadedPlugin, PipelineSpec};
 use anyhow::Result;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -13,6 +13,13 @@ use std::path::{Path, PathBuf};
 pub struct Refusal {
     pub path: PathBuf,
     pub reason: String,
+    /// The domain, when the file was refused after its manifest was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// The pipelines the refused plugin declares, so that running one of
+    /// them says why it cannot run.
+    #[serde(skip)]
+    pub pipelines: Vec<String>,
 }
 
 impl std::fmt::Display for Refusal {
@@ -30,8 +37,10 @@ pub struct Registry {
 
 impl Registry {
     /// Loads every plugin under `dir`. A missing folder is an empty registry;
-    /// a folder anyone may write to is refused as a whole.
-    pub fn load(dir: &Path) -> Result<Self> {
+    /// a folder anyone may write to is refused as a whole. `established` are
+    /// the domains with migrations applied in the database: they win a
+    /// namespace overlap (see [`Registry::keep_separate_namespaces`]).
+    pub fn load(dir: &Path, established: &BTreeSet<String>) -> Result<Self> {
         if !dir.exists() {
             log::info!(
                 "plugins folder {} does not exist; no plugins loaded",
@@ -66,6 +75,7 @@ impl Registry {
             }
         }
         registry.keep_unique_domains(loaded);
+        registry.keep_separate_namespaces(established);
         Ok(registry)
     }
 
@@ -91,15 +101,99 @@ impl Registry {
                     "domain `{domain}` is provided by {}; remove all but one",
                     files.join(" and ")
                 );
-                self.refuse(plugin.path, reason);
+                self.refuse_plugin(plugin, reason);
+            }
+        }
+    }
+
+    /// Refuses domains whose tables could not be told apart: a domain whose
+    /// name lies inside another's `<domain>_…` names (`otc_raw` inside
+    /// `otc`'s) would own some of the other's tables. The domain with
+    /// migrations applied in this database keeps loading, so a newcomer never
+    /// switches off an established plugin (whether or not that one is loaded
+    /// now); when neither or both have migrations, both are refused and the
+    /// operator chooses.
+    fn keep_separate_namespaces(&mut self, established: &BTreeSet<String>) {
+        let loaded: Vec<(String, String)> = self
+            .plugins
+            .iter()
+            .map(|p| (p.domain.clone(), p.path.display().to_string()))
+            .collect();
+        let absent = established
+            .iter()
+            .filter(|d| *d != crate::migrate::CORE_DOMAIN && !loaded.iter().any(|(l, _)| l == *d))
+            .map(|d| (d.clone(), "not loaded now".to_owned()));
+        let others: Vec<(String, String)> = loaded.iter().cloned().chain(absent).collect();
+        let mut refusals = Vec::new();
+        for plugin in &self.plugins {
+            let mine = established.contains(&plugin.domain);
+            let clash = others.iter().find(|(other, _)| {
+                let overlap = inside(&plugin.domain, other) || inside(other, &plugin.domain);
+                // An established domain stands against a newcomer only.
+                let stands = mine && !established.contains(other);
+                overlap && !stands
+            });
+            if let Some((other, file)) = clash {
+                let (inner, outer) = if inside(&plugin.domain, other) {
+                    (plugin.domain.as_str(), other.as_str())
+                } else {
+                    (other.as_str(), plugin.domain.as_str())
+                };
+                let verdict = if established.contains(other) && !mine {
+                    format!("`{other}` has migrations applied in this database and keeps loading")
+                } else {
+                    "neither or both have migrations applied in this database, so both are refused: \
+                     remove one"
+                        .to_owned()
+                };
+                refusals.push((
+                    plugin.domain.clone(),
+                    format!(
+                        "domain `{}` overlaps domain `{other}` ({file}): every `{inner}_…` name is also \
+                         an `{outer}_…` name, so table ownership would be ambiguous; {verdict}",
+                        plugin.domain
+                    ),
+                ));
+            }
+        }
+        for (domain, reason) in refusals {
+            if let Some(index) = self.plugins.iter().position(|p| p.domain == domain) {
+                let plugin = self.plugins.remove(index);
+                self.refuse_plugin(plugin, reason);
             }
         }
     }
 
     fn refuse(&mut self, path: PathBuf, reason: String) {
-        let refusal = Refusal { path, reason };
+        self.push_refusal(Refusal {
+            path,
+            reason,
+            domain: None,
+            pipelines: Vec::new(),
+        });
+    }
+
+    /// Refuses a plugin that loaded: running one of its pipelines then
+    /// says why it cannot run.
+    pub fn refuse_plugin(&mut self, plugin: LoadedPlugin, reason: String) {
+        self.push_refusal(Refusal {
+            path: plugin.path,
+            reason,
+            domain: Some(plugin.domain),
+            pipelines: plugin.pipelines.into_iter().map(|p| p.name).collect(),
+        });
+    }
+
+    fn push_refusal(&mut self, refusal: Refusal) {
         log::warn!("plugin refused: {refusal}");
         self.refused.push(refusal);
+    }
+
+    /// Why pipeline `name` cannot run, when a refused plugin declares it.
+    pub fn refused_pipeline(&self, name: &str) -> Option<&Refusal> {
+        self.refused
+            .iter()
+            .find(|r| r.pipelines.iter().any(|p| p == name))
     }
 
     /// The plugin and spec of pipeline `name`.
@@ -144,4 +238,11 @@ impl Registry {
         }
         message
     }
+}
+
+/// True when domain `inner` lies inside `outer`'s names: `otc_raw` inside `otc`.
+fn inside(inner: &str, outer: &str) -> bool {
+    inner
+        .strip_prefix(outer)
+        .is_some_and(|rest| rest.starts_with('_'))
 }

@@ -1,13 +1,17 @@
 //! A session: the plugins and the database opened from one [`Config`], with
-//! every pending migration applied and orphaned executions marked failed.
+//! every pending migration applied and orphaned executions marked failed;
+//! and the read-only view of them that listing commands use.
 
 use crate::config::Config;
 use crate::db::Database;
 use crate::dispatcher::Dispatcher;
+use crate::error::usage;
 use crate::executions;
 use crate::migrate::{self, MigrationSet};
 use crate::registry::Registry;
 use anyhow::{Context as _, Result};
+use rusqlite::{Connection, OpenFlags};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 /// Loaded plugins plus an up-to-date database.
@@ -18,14 +22,21 @@ pub struct Session {
 }
 
 impl Session {
-    /// Loads plugins, opens the database, applies pending migrations (so a
-    /// plugin dropped in since the last start works at once) and marks runs
-    /// left `running` by a dead process as failed.
+    /// Opens the database, applies the host's pending migrations, loads
+    /// plugins, applies theirs (so a plugin dropped in since the last start
+    /// works at once) and marks runs left `running` by a dead process as
+    /// failed.
     pub fn open(config: Config) -> Result<Self> {
-        let registry = load_registry(&config)?;
         let db = Database::open(&config.database_path)?;
-        migrate::apply_pending(&db, &MigrationSet::all(&registry.plugins))
-            .with_context(|| format!("bringing database {} up to date", config.database_path.display()))?;
+        let up_to_date = |sets: &[MigrationSet]| {
+            migrate::apply_pending(&db, sets)
+                .with_context(|| format!("bringing database {} up to date", config.database_path.display()))
+        };
+        up_to_date(&[MigrationSet::core()])?;
+        let established = migrate::established_domains(&db.conn)?;
+        let registry = Registry::load(&config.plugins_dir, &established)
+            .with_context(|| format!("loading plugins from {}", config.plugins_dir.display()))?;
+        up_to_date(&MigrationSet::plugins(&registry.plugins))?;
         let orphans = executions::fail_orphans(&db.conn)?;
         if orphans > 0 {
             log::warn!("marked {orphans} execution(s) failed: their process ended while they were running");
@@ -45,8 +56,39 @@ impl Session {
     }
 }
 
-/// The plugins of `config.plugins_dir`, with context on failure.
+/// The plugins of `config.plugins_dir`, judged against the database as it
+/// is, without creating or changing it.
 pub fn load_registry(config: &Config) -> Result<Registry> {
-    Registry::load(&config.plugins_dir)
+    let established = match read_database(&config.database_path)? {
+        Some(conn) => migrate::established_domains(&conn)?,
+        None => Default::default(),
+    };
+    Registry::load(&config.plugins_dir, &established)
         .with_context(|| format!("loading plugins from {}", config.plugins_dir.display()))
+}
+
+/// A read-only connection to the database at `path`, or `None` when there
+/// is no database there yet.
+pub fn read_database(path: &Path) -> Result<Option<Connection>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    open_read_only(path).map(Some)
+}
+
+/// Opens `path` read-only; the database must exist.
+pub fn open_read_only(path: &Path) -> Result<Connection> {
+    if !path.exists() {
+        return Err(usage(format!(
+            "database {} does not exist (create it with `spine-host db init`)",
+            path.display()
+        )));
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("opening database {} read-only", path.display()))?;
+    conn.busy_timeout(crate::db::BUSY_TIMEOUT)?;
+    Ok(conn)
 }

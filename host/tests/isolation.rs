@@ -172,3 +172,242 @@ fn temporary_objects_a_run_creates_are_dropped_when_it_ends() {
         assert_eq!(left, 0);
     }
 }
+
+/// `spine-host plugins --json` with the hostile plugin playing `domain`.
+fn plugins_report(env: &TestEnv, domain: &str) -> serde_json::Value {
+    let output = hostile::cmd(env, domain)
+        .args(["plugins", "--json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn loaded_domains(report: &serde_json::Value) -> Vec<&str> {
+    let mut domains: Vec<&str> = report["loaded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["domain"].as_str().unwrap())
+        .collect();
+    domains.sort_unstable();
+    domains
+}
+
+/// The reason `file` was refused for, from a `plugins --json` report.
+fn refusal_of(report: &serde_json::Value, file: &std::path::Path) -> String {
+    report["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"] == file.display().to_string())
+        .unwrap_or_else(|| panic!("{} is not refused: {report}", file.display()))["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn overlapping_domains_with_no_migrations_applied_are_both_refused_naming_both() {
+    let env = TestEnv::with_plugins(&["spine_example", "spine_otc"]);
+    let otc = env.plugins.join("libspine_otc.so");
+    let raw = hostile::install(&env, "hostile");
+    let report = plugins_report(&env, "otc_raw");
+    assert_eq!(loaded_domains(&report), ["example"]);
+    assert_eq!(
+        refusal_of(&report, &otc),
+        format!(
+            "domain `otc` overlaps domain `otc_raw` ({}): every `otc_raw_…` name is also an `otc_…` name, \
+             so table ownership would be ambiguous; neither or both have migrations applied in this \
+             database, so both are refused: remove one",
+            raw.display()
+        )
+    );
+    assert_eq!(
+        refusal_of(&report, &raw),
+        format!(
+            "domain `otc_raw` overlaps domain `otc` ({}): every `otc_raw_…` name is also an `otc_…` name, \
+             so table ownership would be ambiguous; neither or both have migrations applied in this \
+             database, so both are refused: remove one",
+            otc.display()
+        )
+    );
+
+    // Running either domain's pipeline says why, with exit code 3; the other
+    // domain runs, and `db init` applies only its migrations.
+    for pipeline in ["otc.normalize", "otc_raw.sql"] {
+        let output = hostile::cmd(&env, "otc_raw")
+            .args(["run", pipeline, "-p", "statement=DELETE FROM otc_raw_lines"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(3), "{pipeline}");
+        let stderr = stderr_of(&output);
+        let error = stderr.lines().last().unwrap();
+        assert!(
+            error.starts_with(&format!("error: pipeline `{pipeline}` cannot run: its plugin ")),
+            "{stderr}"
+        );
+        assert!(error.contains("so both are refused: remove one"), "{stderr}");
+    }
+    hostile::cmd(&env, "otc_raw")
+        .args(["db", "init"])
+        .assert()
+        .success();
+    hostile::cmd(&env, "otc_raw")
+        .args(["run", "example.hello"])
+        .assert()
+        .success();
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM core_migrations WHERE domain LIKE 'otc%'"),
+        0
+    );
+    assert_eq!(env.count("SELECT COUNT(*) FROM core_executions"), 1);
+}
+
+#[test]
+fn the_domain_with_migrations_applied_keeps_loading_and_a_newcomer_in_its_namespace_is_refused() {
+    // `otc` first: the newcomer `otc_raw` would own otc's `otc_raw_lines`.
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    let otc = env.plugins.join("libspine_otc.so");
+    env.cmd().args(["db", "init"]).assert().success();
+    let raw = hostile::install(&env, "hostile");
+    let report = plugins_report(&env, "otc_raw");
+    assert_eq!(loaded_domains(&report), ["otc"]);
+    assert_eq!(
+        refusal_of(&report, &raw),
+        format!(
+            "domain `otc_raw` overlaps domain `otc` ({}): every `otc_raw_…` name is also an `otc_…` name, \
+             so table ownership would be ambiguous; `otc` has migrations applied in this database and \
+             keeps loading",
+            otc.display()
+        )
+    );
+    let output = hostile::run_sql(&env, "otc_raw", "DROP TABLE otc_raw_lines");
+    assert_eq!(output.status.code(), Some(3), "{}", stderr_of(&output));
+    hostile::cmd(&env, "otc_raw")
+        .args(["run", "otc.normalize"])
+        .assert()
+        .success();
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'otc_raw_lines'"),
+        1
+    );
+    // Even with otc's file gone, its tables are still otc's.
+    std::fs::remove_file(&otc).unwrap();
+    let report = plugins_report(&env, "otc_raw");
+    assert!(
+        refusal_of(&report, &raw).starts_with("domain `otc_raw` overlaps domain `otc` (not loaded now)"),
+        "{report}"
+    );
+
+    // The other way round: `otc_venue` first, then `otc` arrives.
+    let env = TestEnv::new();
+    let venue = hostile::install(&env, "hostile");
+    hostile::cmd(&env, "otc_venue")
+        .args(["db", "init"])
+        .assert()
+        .success();
+    env.install("spine_otc");
+    let report = plugins_report(&env, "otc_venue");
+    assert_eq!(loaded_domains(&report), ["otc_venue"]);
+    assert_eq!(
+        refusal_of(&report, &env.plugins.join("libspine_otc.so")),
+        format!(
+            "domain `otc` overlaps domain `otc_venue` ({}): every `otc_venue_…` name is also an `otc_…` \
+             name, so table ownership would be ambiguous; `otc_venue` has migrations applied in this \
+             database and keeps loading",
+            venue.display()
+        )
+    );
+    let output = hostile::run_sql(
+        &env,
+        "otc_venue",
+        "INSERT INTO otc_venue_rows (note) VALUES ('x')",
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+}
+
+#[test]
+fn domains_starting_with_core_or_sqlite_are_reserved() {
+    let env = TestEnv::new();
+    let file = hostile::install(&env, "hostile");
+    for (domain, owner) in [
+        ("core", "the host"),
+        ("core_extra", "the host"),
+        ("coredata", "the host"),
+        ("sqlite", "SQLite"),
+        ("sqlite_stat9", "SQLite"),
+    ] {
+        let report = plugins_report(&env, domain);
+        let reserved = if owner == "SQLite" { "sqlite" } else { "core" };
+        assert_eq!(
+            refusal_of(&report, &file),
+            format!(
+                "declares domain `{domain}`; domains starting with `{reserved}` are reserved for {owner}"
+            )
+        );
+    }
+}
+
+#[test]
+fn plugin_sql_never_writes_sqlites_own_tables_but_its_ddl_keeps_them_up_to_date() {
+    let env = TestEnv::new();
+    hostile::install(&env, "hostile");
+    let run = |statement: &str| {
+        let output = hostile::run_sql(&env, "hostile", statement);
+        let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        (
+            printed["status"].as_str().unwrap().to_owned(),
+            printed["error"].clone(),
+        )
+    };
+    // Its own AUTOINCREMENT table keeps a counter in sqlite_sequence.
+    assert_eq!(
+        run("INSERT INTO hostile_rows (note) VALUES ('a'), ('b')").0,
+        "completed"
+    );
+    for statement in [
+        "DELETE FROM sqlite_sequence",
+        "UPDATE sqlite_sequence SET seq = 0 WHERE name = 'hostile_rows'",
+        "INSERT INTO sqlite_sequence VALUES ('otc_raw_lines', 99)",
+    ] {
+        let (status, error) = run(statement);
+        assert_eq!(status, "failed", "{statement}");
+        assert!(
+            error.as_str().unwrap().starts_with(
+                "plugin SQL may not write SQLite's own table `sqlite_sequence`: SQLite keeps it for every domain"
+            ),
+            "{statement}: {error}"
+        );
+    }
+    assert_eq!(
+        env.count("SELECT seq FROM sqlite_sequence WHERE name = 'hostile_rows'"),
+        2
+    );
+    // ANALYZE writes sqlite_stat1 before it names the table it analyzes.
+    let (status, error) = run("ANALYZE hostile_rows");
+    assert_eq!(status, "failed");
+    assert!(
+        error
+            .as_str()
+            .unwrap()
+            .starts_with("plugin SQL may not write SQLite's own table `sqlite_stat1`"),
+        "{error}"
+    );
+    // SQLite's own bookkeeping of the plugin's DDL still happens.
+    for statement in [
+        "CREATE TABLE hostile_more (id INTEGER PRIMARY KEY AUTOINCREMENT); INSERT INTO hostile_more DEFAULT VALUES",
+        "ALTER TABLE hostile_more RENAME TO hostile_most",
+        "DROP TABLE hostile_rows",
+    ] {
+        assert_eq!(run(statement), ("completed".to_owned(), serde_json::Value::Null), "{statement}");
+    }
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM sqlite_sequence WHERE name LIKE 'hostile%'"),
+        1
+    );
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM sqlite_sequence WHERE name = 'hostile_most'"),
+        1
+    );
+}

@@ -233,3 +233,78 @@ fn hidden_files_are_skipped_and_a_world_writable_plugin_file_is_refused() {
         .unwrap()
         .starts_with("its folder is writable by every user"));
 }
+
+/// Makes a FIFO at `path`.
+fn make_fifo(path: &std::path::Path) {
+    let name = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(
+        unsafe { libc::mkfifo(name.as_ptr(), 0o644) },
+        0,
+        "mkfifo {}",
+        path.display()
+    );
+}
+
+#[test]
+fn odd_files_in_the_plugins_folder_are_refused_without_being_opened() {
+    let env = TestEnv::with_plugins(&["spine_example"]);
+    make_fifo(&env.plugins.join("libfifo.so"));
+    let _socket = std::os::unix::net::UnixListener::bind(env.plugins.join("libsocket.so")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", env.plugins.join("libzero.so")).unwrap();
+    // Opening the FIFO would wait for a writer, reading /dev/zero would never
+    // end: a hang fails the test at the timeout instead of blocking CI.
+    let timeout = std::time::Duration::from_secs(120);
+
+    let output = env
+        .cmd()
+        .args(["plugins", "--json"])
+        .timeout(timeout)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["loaded"][0]["domain"], "example");
+    let refused: Vec<(String, String)> = report["refused"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let path = r["path"].as_str().unwrap();
+            let file = path.rsplit('/').next().unwrap().to_owned();
+            (file, r["reason"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let not_regular = |kind: &str| format!("is {kind}, not a regular file; refused without reading it");
+    assert_eq!(
+        refused,
+        [
+            ("libfifo.so".to_owned(), not_regular("a FIFO")),
+            ("libsocket.so".to_owned(), not_regular("a socket")),
+            ("libzero.so".to_owned(), not_regular("a character device")),
+        ]
+    );
+    for args in [&["list"][..], &["run", "example.hello"]] {
+        let output = env.cmd().args(args).timeout(timeout).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr_of(&output));
+    }
+
+    for (file, kind) in [
+        ("/dev/zero", "a character device"),
+        ("/dev/urandom", "a character device"),
+        (env.plugins.join("libfifo.so").to_str().unwrap(), "a FIFO"),
+    ] {
+        let output = env
+            .cmd()
+            .args(["check-plugin", file])
+            .timeout(timeout)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(3), "{file}");
+        assert_eq!(
+            stderr_of(&output),
+            format!("error: {file}: {}\n", not_regular(kind)),
+            "{file}"
+        );
+    }
+}

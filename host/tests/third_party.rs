@@ -12,6 +12,7 @@
 //! runs. The first run compiles abi_stable, and SQLite's C for the last test.
 
 mod common;
+mod hostile;
 
 use common::{stderr_of, stdout_of, TestEnv};
 use spine_plugin_api::abi::API_VERSION;
@@ -341,14 +342,79 @@ fn a_plugin_that_links_its_own_sqlite_is_refused_in_one_line() {
     // The fixture is honest: SQLite's code, with its file-header string, is in the library.
     let bytes = std::fs::read(&library).unwrap();
     assert!(bytes.windows(15).any(|w| w == b"SQLite format 3"));
+    let reason = "links its own copy of SQLite; plugins must use the host's database service, because \
+                  two SQLite copies in one process can corrupt the database (remove \
+                  rusqlite/libsqlite3-sys from the plugin)";
     let env = TestEnv::with_plugins(&["spine_example"]);
     let installed = install(&env, &library);
+    assert_refused_while_example_runs(&env, &installed, reason);
 
-    assert_refused_while_example_runs(
-        &env,
-        &installed,
-        "links its own copy of SQLite; plugins must use the host's database service, because two \
-         SQLite copies in one process can corrupt the database (remove rusqlite/libsqlite3-sys from \
-         the plugin)",
+    // Stripped of its symbol table, it still holds SQLite's engine.
+    let stripped = hostile::stripped(&library, crates.path());
+    let env = TestEnv::with_plugins(&["spine_example"]);
+    let installed = install(&env, &stripped);
+    assert_refused_while_example_runs(&env, &installed, reason);
+}
+
+/// A plugin that links the system's SQLite (as rusqlite without "bundled"
+/// does), here a stand-in built by the test; its pipeline would report the
+/// second SQLite's version.
+fn system_sqlite_files(stub: &Path) -> [(&'static str, String); 2] {
+    let build_rs = format!(
+        "fn main() {{\n\
+         \x20   println!(\"cargo:rustc-link-search=native={dir}\");\n\
+         \x20   println!(\"cargo:rustc-link-lib=dylib=sqlite3\");\n\
+         \x20   println!(\"cargo:rustc-cdylib-link-arg=-Wl,-rpath,{dir}\");\n\
+         }}\n",
+        dir = stub.display()
+    );
+    let lib_rs = r#"
+use spine_plugin_api::{export_plugin, Context, Metrics, Pipeline, PipelineDef, Plugin, Result};
+
+extern "C" {
+    fn sqlite3_libversion() -> *const std::ffi::c_char;
+}
+
+pub fn plugin() -> Plugin {
+    Plugin::new("syslite", "1.0.0", "Links the system's SQLite")
+        .pipeline(PipelineDef::new("syslite.version", "Reports its own SQLite"), |_| Ok(Version))
+}
+
+export_plugin!(plugin);
+
+struct Version;
+
+impl Pipeline for Version {
+    fn run(&mut self, _ctx: &mut Context<'_>) -> Result<Metrics> {
+        // SAFETY: SQLite returns a static NUL-terminated string.
+        let version = unsafe { std::ffi::CStr::from_ptr(sqlite3_libversion()) };
+        Ok(Metrics::new().with("sqlite", version.to_string_lossy().as_ref()))
+    }
+}
+"#;
+    [("build.rs", build_rs), ("src/lib.rs", lib_rs.to_owned())]
+}
+
+#[test]
+fn a_plugin_that_links_the_systems_sqlite_is_refused_before_it_is_loaded() {
+    let crates = tempfile::tempdir().unwrap();
+    let stub = hostile::stub_sqlite(crates.path());
+    let library = build_out_of_tree(
+        crates.path(),
+        "spine-system-sqlite",
+        &plugin_api_at(&common::workspace_root().join("plugin-api")),
+        &system_sqlite_files(&stub),
+    );
+    let env = TestEnv::with_plugins(&["spine_example"]);
+    let installed = install(&env, &library);
+    let reason = "links the system's SQLite (libsqlite3.so.0); plugins must use the host's database \
+                  service, because two SQLite copies in one process can corrupt the database (remove \
+                  rusqlite/libsqlite3-sys from the plugin)";
+    assert_refused_while_example_runs(&env, &installed, reason);
+    let output = env.cmd().arg("check-plugin").arg(&installed).output().unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert_eq!(
+        stderr_of(&output),
+        format!("error: {}: {reason}\n", installed.display())
     );
 }

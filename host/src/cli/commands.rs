@@ -32,7 +32,7 @@ pub fn dispatch(config: Config, command: Command) -> Result<ExitCode> {
         Command::Shell => super::shell::run(config),
         Command::Query { sql, format, json } => {
             let format = if json { super::query::Format::Json } else { format };
-            let conn = super::query::open_read_only(&config.database_path)?;
+            let conn = crate::session::open_read_only(&config.database_path)?;
             super::query::run(&conn, &sql, format, &mut std::io::stdout().lock())?;
             Ok(ExitCode::Success)
         }
@@ -173,29 +173,12 @@ pub(super) fn print_pipelines(registry: &Registry) {
     outln!("{}", output::render(&table));
 }
 
-/// Applied migrations per domain, read without creating or changing the
-/// database (empty when it does not exist yet).
-fn applied_migrations(path: &std::path::Path) -> Result<std::collections::HashMap<String, i64>> {
-    if !path.exists() {
-        return Ok(Default::default());
-    }
-    let conn = super::query::open_read_only(path)?;
-    let tracked: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM main.sqlite_schema WHERE name = 'core_migrations')",
-        [],
-        |row| row.get(0),
-    )?;
-    if !tracked {
-        return Ok(Default::default());
-    }
-    let mut stmt = conn.prepare("SELECT domain, COUNT(*) FROM main.core_migrations GROUP BY domain")?;
-    let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
 fn plugins(config: Config, json: bool) -> Result<ExitCode> {
     let registry = load_registry(&config)?;
-    let applied = applied_migrations(&config.database_path)?;
+    let applied = match crate::session::read_database(&config.database_path)? {
+        Some(conn) => migrate::applied_counts(&conn)?,
+        None => Default::default(),
+    };
     let migrations = |p: &crate::load::LoadedPlugin| {
         let embedded = p.migrations.len() as i64;
         let done = applied.get(&p.domain).copied().unwrap_or(0);

@@ -7,11 +7,10 @@
 
 use super::output::table;
 use crate::error::usage;
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use std::io::Write;
-use std::path::Path;
 
 /// Output formats of `query`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -23,23 +22,6 @@ pub enum Format {
 
 /// Rows per printed table block, so a large result never sits in memory.
 const TABLE_BLOCK_ROWS: usize = 1000;
-
-/// Opens `path` read-only; the database must exist.
-pub fn open_read_only(path: &Path) -> Result<Connection> {
-    if !path.exists() {
-        return Err(usage(format!(
-            "database {} does not exist (create it with `spine-host db init`)",
-            path.display()
-        )));
-    }
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .with_context(|| format!("opening database {} read-only", path.display()))?;
-    conn.busy_timeout(crate::db::BUSY_TIMEOUT)?;
-    Ok(conn)
-}
 
 /// Runs one read-only statement and writes its rows to `out`.
 pub fn run(conn: &Connection, sql: &str, format: Format, out: &mut dyn Write) -> Result<()> {

@@ -55,3 +55,55 @@ pub fn run_sql(env: &TestEnv, domain: &str, statement: &str) -> std::process::Ou
         .output()
         .expect("running spine-host")
 }
+
+/// Builds, with the system's C compiler, a stand-in for the system's SQLite:
+/// a tiny library whose SONAME is `libsqlite3.so.0` and which defines
+/// `sqlite3_libversion`. Returns the folder holding `libsqlite3.so.0` (and
+/// `libsqlite3.so`, for a linker).
+pub fn stub_sqlite(parent: &Path) -> PathBuf {
+    let dir = parent.join("stub-sqlite");
+    std::fs::create_dir_all(&dir).expect("creating the stub's folder");
+    let source = dir.join("stub.c");
+    std::fs::write(
+        &source,
+        "const char *sqlite3_libversion(void) { return \"3.40.0 (a stand-in)\"; }\n\
+         int sqlite3_libversion_number(void) { return 3040000; }\n",
+    )
+    .expect("writing the stub's source");
+    let library = dir.join("libsqlite3.so.0");
+    cc(&[
+        "-shared",
+        "-fPIC",
+        "-Wl,-soname,libsqlite3.so.0",
+        "-o",
+        library.to_str().unwrap(),
+        source.to_str().unwrap(),
+    ]);
+    std::fs::copy(&library, dir.join("libsqlite3.so")).expect("copying the stub for the linker");
+    dir
+}
+
+/// Runs the system's C compiler with `args`.
+pub fn cc(args: &[&str]) {
+    let output = Command::new("cc").args(args).output().expect("running cc");
+    assert!(
+        output.status.success(),
+        "cc {args:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A copy of `library` with every symbol stripped (`strip --strip-all`).
+pub fn stripped(library: &Path, into: &Path) -> PathBuf {
+    let name = library.file_name().expect("a library file name");
+    let out = into.join(format!("stripped-{}", name.to_string_lossy()));
+    let status = Command::new("strip")
+        .arg("--strip-all")
+        .arg("-o")
+        .arg(&out)
+        .arg(library)
+        .status()
+        .expect("running strip");
+    assert!(status.success(), "strip {} failed", library.display());
+    out
+}
