@@ -151,6 +151,7 @@ pub struct Parser<R> {
     positions: [usize; 8],
     /// Fields per line, as in the header.
     width: usize,
+    /// The `lastUpdateDate`s accepted.
     dates: DateWindow,
     file: String,
 }
