@@ -151,6 +151,7 @@ pub struct Parser<R> {
     positions: [usize; 8],
     /// Fields per line, as in the header.
     width: usize,
+    /// The `lastUpdateDate`s accepted.
     dates: DateWindow,
     file: String,
 }
@@ -282,7 +283,7 @@ impl<R: Read> Lines<R> {
                 }
                 break;
             }
-            let newline = buffer.iter().position(|&b| b == b'\n');
+            let newline = memchr::memchr(b'\n', buffer);
             let piece = &buffer[..newline.unwrap_or(buffer.len())];
             let room = KEPT_LINE_BYTES.saturating_sub(self.kept.len());
             self.kept.extend_from_slice(&piece[..piece.len().min(room)]);
@@ -325,9 +326,11 @@ impl Fields {
     fn split(&mut self, line: &[u8]) {
         self.bytes.clear();
         self.ends.clear();
-        for field in line.split(|&b| b == b'|') {
-            unwrap_field(field, &mut self.bytes);
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'|', line).chain([line.len()]) {
+            unwrap_field(&line[start..end], &mut self.bytes);
             self.ends.push(self.bytes.len());
+            start = end + 1;
         }
     }
 
@@ -441,7 +444,10 @@ fn check_line<'a>(
     // a name: stored, it would make two spellings of one symbol or venue.
     let name = |column: usize| -> Result<&'a str, String> {
         let found = text(column)?;
-        if found.contains(char::is_control) {
+        // Bytes first, as names almost never hold one: C0 controls and DEL
+        // are single bytes, and C1 controls start with 0xC2.
+        let suspect = found.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2);
+        if suspect && found.contains(char::is_control) {
             return Err(format!(
                 "field {}: expected text without control characters, found {}",
                 COLUMNS[column],
