@@ -358,6 +358,9 @@ fn describe(config: Config, name: &str) -> Result<ExitCode> {
 }
 
 fn check_plugin(config: &Config, file: &std::path::Path) -> Result<ExitCode> {
+    if std::fs::symlink_metadata(file).is_err() {
+        return Err(usage(format!("{}: no such file", file.display())));
+    }
     let plugin =
         crate::load::load_plugin(file).map_err(|reason| anyhow::anyhow!("{}: {reason}", file.display()))?;
     println!("{}: ok", file.display());
