@@ -74,7 +74,7 @@ pub enum Command {
         /// Pipeline name, such as otc.ingest
         pipeline: String,
     },
-    /// Run every load check on one plugin file, dry-run its migrations, and print its manifest
+    /// Check one plugin file, dry-run its migrations, print its manifest
     #[command(
         long_about = "Run every load check on one plugin file, dry-run its migrations, and print its manifest.\n\n\
                       The checks that need no loading come first: a regular file, a shared library for this \
