@@ -164,8 +164,13 @@ fn judge(domain: &str, state: &mut State, context: &AuthContext<'_>) -> Result<(
                         ));
                     }
                 } else if !owned_by(domain, &lower) {
+                    let kinds = if kind == "index" {
+                        "indexes"
+                    } else {
+                        &format!("{kind}s")
+                    };
                     return Err(format!(
-                        "plugin SQL of domain `{domain}` may change only its own {kind}s, named \
+                        "plugin SQL of domain `{domain}` may change only its own {kinds}, named \
                          `{domain}_…`; `{name}` is not one of them"
                     ));
                 }

@@ -75,12 +75,7 @@ impl MigrationSet {
 /// How many migrations each domain has applied; empty when the database has
 /// no tracking table yet (it is read, never created).
 pub fn applied_counts(conn: &Connection) -> Result<BTreeMap<String, i64>> {
-    let tracked: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM main.sqlite_schema WHERE name = 'core_migrations')",
-        [],
-        |row| row.get(0),
-    )?;
-    if !tracked {
+    if !is_tracked(conn)? {
         return Ok(BTreeMap::new());
     }
     let mut stmt = conn.prepare("SELECT domain, COUNT(*) FROM main.core_migrations GROUP BY domain")?;
@@ -134,7 +129,20 @@ fn ensure_tracking_table(conn: &Connection) -> Result<()> {
     .context("creating the migrations tracking table core_migrations")
 }
 
+fn is_tracked(conn: &Connection) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM main.sqlite_schema WHERE name = 'core_migrations')",
+        [],
+        |row| row.get(0),
+    )?)
+}
+
+/// The migrations of `domain` recorded in the database (none before the
+/// tracking table exists).
 fn applied(conn: &Connection, domain: &str) -> Result<Vec<AppliedMigration>> {
+    if !is_tracked(conn)? {
+        return Ok(Vec::new());
+    }
     let mut stmt = conn.prepare_cached(
         "SELECT version, name, checksum, applied_at FROM main.core_migrations WHERE domain = ?1 ORDER BY version",
     )?;
@@ -212,10 +220,123 @@ fn short(checksum: &str) -> &str {
     &checksum[..checksum.len().min(12)]
 }
 
-/// Where every domain stands, refusing drift as `apply_pending` would.
+/// Where every domain stands, refusing drift as `apply_pending` would; reads
+/// the database only.
 pub fn status(conn: &Connection, sets: &[MigrationSet]) -> Result<Vec<DomainStatus>> {
-    ensure_tracking_table(conn)?;
     sets.iter().map(|set| check(conn, set)).collect()
+}
+
+/// Applies each plugin's pending migrations on its own: a plugin whose
+/// migrations cannot apply (refused by the fence, failing SQL, checksum
+/// drift, a database ahead of it) is returned with the reason, and the
+/// others' are applied all the same.
+pub fn apply_each<'p>(
+    db: &Database,
+    plugins: impl IntoIterator<Item = &'p LoadedPlugin>,
+) -> Vec<(String, String)> {
+    plugins
+        .into_iter()
+        .filter_map(|plugin| {
+            let applied = apply_pending(db, &[MigrationSet::of(plugin)]);
+            applied.err().map(|e| (plugin.domain.clone(), cannot_apply(&e)))
+        })
+        .collect()
+}
+
+/// The reason a plugin whose migrations cannot apply is refused.
+fn cannot_apply(error: &anyhow::Error) -> String {
+    format!("cannot apply its migrations: {error:#}")
+}
+
+/// Judges each plugin's migrations against the database, without changing
+/// it (`database` is a read-only connection, `None` before the database
+/// exists): what [`apply_each`] would refuse. Drift and a database ahead
+/// are read from the tracking table; pending migrations are tried on a
+/// scratch in-memory copy of the database's schema, under the fence.
+pub fn judge(database: Option<&Connection>, plugins: &[LoadedPlugin]) -> Result<Vec<(String, String)>> {
+    let mut refusals = Vec::new();
+    let mut pending = Vec::new();
+    for plugin in plugins {
+        let status = match database {
+            Some(conn) => check(conn, &MigrationSet::of(plugin)),
+            None => Ok(DomainStatus {
+                domain: plugin.domain.clone(),
+                applied: Vec::new(),
+                pending: vec![String::new(); plugin.migrations.len()],
+            }),
+        };
+        match status {
+            Err(e) => refusals.push((plugin.domain.clone(), cannot_apply(&e))),
+            Ok(status) if !status.pending.is_empty() => pending.push(plugin),
+            Ok(_) => {}
+        }
+    }
+    if pending.is_empty() {
+        return Ok(refusals);
+    }
+    let scratch = scratch_database()?;
+    match database {
+        Some(conn) => copy_schema(conn, &scratch)?,
+        None => {
+            apply_pending(&scratch, &[MigrationSet::core()])?;
+        }
+    }
+    refusals.extend(apply_each(&scratch, pending));
+    Ok(refusals)
+}
+
+/// SQLite's own message for a failed statement, without rusqlite's
+/// restatement of the SQL and the error code.
+fn sqlite_message(error: &rusqlite::Error) -> String {
+    match error {
+        rusqlite::Error::SqliteFailure(_, Some(message)) => message.clone(),
+        rusqlite::Error::SqlInputError { msg, .. } => msg.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A database in memory, fenced like the real one, for dry runs.
+pub fn scratch_database() -> Result<Database> {
+    Database::open(std::path::Path::new(":memory:")).context("opening a scratch database in memory")
+}
+
+/// Recreates the schema of `from` in `into`, with its tracking rows but no
+/// other data, so that pending migrations meet what they would meet there.
+fn copy_schema(from: &Connection, into: &Database) -> Result<()> {
+    let mut stmt = from.prepare(
+        "SELECT sql FROM main.sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+         ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, rowid",
+    )?;
+    let statements = stmt
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for sql in statements {
+        // A virtual table's own tables come back as statements of their own,
+        // which then exist already: nothing is lost by skipping them.
+        if let Err(e) = into.conn.execute_batch(&sql) {
+            log::debug!("scratch copy of the schema skipped `{sql}`: {e}");
+        }
+    }
+    if is_tracked(from)? {
+        ensure_tracking_table(&into.conn)?;
+        let mut rows =
+            from.prepare("SELECT domain, version, name, checksum, applied_at FROM main.core_migrations")?;
+        let mut insert = into.conn.prepare(
+            "INSERT OR REPLACE INTO main.core_migrations (domain, version, name, checksum, applied_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        let mut cursor = rows.query([])?;
+        while let Some(row) = cursor.next()? {
+            insert.execute(params![
+                row.get::<_, String>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?
+            ])?;
+        }
+    }
+    Ok(())
 }
 
 /// Applies every pending migration; returns the ones applied (`domain/NNN_name`).
@@ -258,10 +379,10 @@ fn apply_one(db: &Database, domain: &str, migration: &Migration) -> Result<bool>
     drop(fenced);
     if let Err(error) = applied {
         // The fence's reason says it all; SQLite's "not authorized" adds nothing.
-        return Err(match db.take_fence_refusal() {
-            Some(reason) => anyhow::anyhow!(reason),
-            None => error.into(),
-        });
+        return Err(anyhow::anyhow!(match db.take_fence_refusal() {
+            Some(reason) => reason,
+            None => sqlite_message(&error),
+        }));
     }
     db.drop_temporary_objects()?;
     tx.execute(

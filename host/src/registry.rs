@@ -156,6 +156,11 @@ impl Registry {
                 ));
             }
         }
+        self.refuse_domains(refusals);
+    }
+
+    /// Refuses the loaded plugins of these domains, each with its reason.
+    pub fn refuse_domains(&mut self, refusals: Vec<(String, String)>) {
         for (domain, reason) in refusals {
             if let Some(index) = self.plugins.iter().position(|p| p.domain == domain) {
                 let plugin = self.plugins.remove(index);
@@ -175,7 +180,7 @@ impl Registry {
 
     /// Refuses a plugin that loaded: running one of its pipelines then
     /// says why it cannot run.
-    pub fn refuse_plugin(&mut self, plugin: LoadedPlugin, reason: String) {
+    fn refuse_plugin(&mut self, plugin: LoadedPlugin, reason: String) {
         self.push_refusal(Refusal {
             path: plugin.path,
             reason,

@@ -24,8 +24,8 @@ pub struct Session {
 impl Session {
     /// Opens the database, applies the host's pending migrations, loads
     /// plugins, applies theirs (so a plugin dropped in since the last start
-    /// works at once) and marks runs left `running` by a dead process as
-    /// failed.
+    /// works at once; a plugin whose migrations cannot apply is refused) and
+    /// marks runs left `running` by a dead process as failed.
     pub fn open(config: Config) -> Result<Self> {
         let db = Database::open(&config.database_path)?;
         let up_to_date = |sets: &[MigrationSet]| {
@@ -34,9 +34,12 @@ impl Session {
         };
         up_to_date(&[MigrationSet::core()])?;
         let established = migrate::established_domains(&db.conn)?;
-        let registry = Registry::load(&config.plugins_dir, &established)
+        let mut registry = Registry::load(&config.plugins_dir, &established)
             .with_context(|| format!("loading plugins from {}", config.plugins_dir.display()))?;
-        up_to_date(&MigrationSet::plugins(&registry.plugins))?;
+        // One plugin whose migrations cannot apply is refused like a bad
+        // file; every other domain keeps working.
+        let refused = migrate::apply_each(&db, &registry.plugins);
+        registry.refuse_domains(refused);
         let orphans = executions::fail_orphans(&db.conn)?;
         if orphans > 0 {
             log::warn!("marked {orphans} execution(s) failed: their process ended while they were running");
@@ -57,14 +60,20 @@ impl Session {
 }
 
 /// The plugins of `config.plugins_dir`, judged against the database as it
-/// is, without creating or changing it.
+/// is, without creating or changing it: a plugin whose migrations a
+/// [`Session`] could not apply is refused here too.
 pub fn load_registry(config: &Config) -> Result<Registry> {
-    let established = match read_database(&config.database_path)? {
-        Some(conn) => migrate::established_domains(&conn)?,
+    let database = read_database(&config.database_path)?;
+    let established = match &database {
+        Some(conn) => migrate::established_domains(conn)?,
         None => Default::default(),
     };
-    Registry::load(&config.plugins_dir, &established)
-        .with_context(|| format!("loading plugins from {}", config.plugins_dir.display()))
+    let mut registry = Registry::load(&config.plugins_dir, &established)
+        .with_context(|| format!("loading plugins from {}", config.plugins_dir.display()))?;
+    let refused = migrate::judge(database.as_ref(), &registry.plugins)
+        .with_context(|| format!("checking migrations against {}", config.database_path.display()))?;
+    registry.refuse_domains(refused);
+    Ok(registry)
 }
 
 /// A read-only connection to the database at `path`, or `None` when there

@@ -2,9 +2,10 @@
 //! the author's guide (`plugin-api/README.md`) says, from the guide's own
 //! `Cargo.toml`, plugin and migration, then loaded by the real `spine-host`
 //! binary from a plugins folder next to the real example plugin. Also the
-//! two refusals an outside author can run into: a plugin built against
-//! another 0.y line of `spine-plugin-api`, and a plugin that links its own
-//! SQLite.
+//! refusals an outside author can run into: a plugin built against another
+//! 0.y line of `spine-plugin-api`, a plugin that links its own SQLite
+//! (stripped or not), and one that links the system's SQLite (a stand-in
+//! built by the test with the system's C compiler).
 //!
 //! Each crate is written into a temporary folder as its own workspace, with
 //! a copy of this workspace's `Cargo.lock` (same dependency versions), and

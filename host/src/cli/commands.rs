@@ -28,7 +28,7 @@ pub fn dispatch(config: Config, command: Command) -> Result<ExitCode> {
         Command::Plugins { json } => plugins(config, json),
         Command::Executions(args) => super::history::executions(config, args),
         Command::Describe { pipeline } => describe(config, &pipeline),
-        Command::CheckPlugin { file } => check_plugin(&file),
+        Command::CheckPlugin { file } => check_plugin(&config, &file),
         Command::Shell => super::shell::run(config),
         Command::Query { sql, format, json } => {
             let format = if json { super::query::Format::Json } else { format };
@@ -48,7 +48,17 @@ fn db_init(config: Config) -> Result<ExitCode> {
         session.config.database_path.display(),
         sets.len()
     );
+    print_refused_domains(&session.registry);
     Ok(ExitCode::Success)
+}
+
+/// One line per refused plugin whose domain is known, with the reason.
+fn print_refused_domains(registry: &Registry) {
+    for refusal in &registry.refused {
+        if let Some(domain) = &refusal.domain {
+            outln!("refused domain `{domain}`: {refusal}");
+        }
+    }
 }
 
 fn db_reset(config: Config, yes: bool) -> Result<ExitCode> {
@@ -78,10 +88,16 @@ fn confirm(question: &str) -> Result<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
+/// Read-only: a database that does not exist yet is shown with every
+/// migration pending, and a plugin whose migrations cannot apply is shown
+/// refused, with the reason, below the others.
 fn db_status(config: Config) -> Result<ExitCode> {
     let registry = load_registry(&config)?;
-    let db = Database::open(&config.database_path)?;
-    let statuses = migrate::status(&db.conn, &MigrationSet::all(&registry.plugins))?;
+    let sets = MigrationSet::all(&registry.plugins);
+    let statuses = match crate::session::read_database(&config.database_path)? {
+        Some(conn) => migrate::status(&conn, &sets)?,
+        None => migrate::status(&migrate::scratch_database()?.conn, &sets)?,
+    };
     let mut table = table(&["domain", "applied", "latest applied", "pending"]);
     for status in &statuses {
         let latest = status
@@ -104,6 +120,7 @@ fn db_status(config: Config) -> Result<ExitCode> {
         config.database_path.display(),
         output::render(&table)
     );
+    print_refused_domains(&registry);
     Ok(ExitCode::Success)
 }
 
@@ -358,7 +375,10 @@ fn describe(config: Config, name: &str) -> Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
-fn check_plugin(file: &std::path::Path) -> Result<ExitCode> {
+fn check_plugin(config: &Config, file: &std::path::Path) -> Result<ExitCode> {
+    if std::fs::symlink_metadata(file).is_err() {
+        return Err(usage(format!("{}: no such file", file.display())));
+    }
     let plugin =
         crate::load::load_plugin(file).map_err(|reason| anyhow::anyhow!("{}: {reason}", file.display()))?;
     outln!("{}: ok", file.display());
@@ -379,5 +399,27 @@ fn check_plugin(file: &std::path::Path) -> Result<ExitCode> {
             &migrate::checksum(&m.sql)[..12]
         );
     }
+    if let Some(reason) = dry_run_migrations(config, &plugin)? {
+        return Err(anyhow::anyhow!("{}: {reason}", file.display()));
+    }
     Ok(ExitCode::Success)
+}
+
+/// Applies `plugin`'s migrations to a scratch database in memory that holds
+/// the host's tables and the loaded plugins' (a migration may read another
+/// domain's table), under the fence; the reason they cannot apply, if so.
+fn dry_run_migrations(config: &Config, plugin: &crate::load::LoadedPlugin) -> Result<Option<String>> {
+    let others = match Registry::load(&config.plugins_dir, &Default::default()) {
+        Ok(registry) => registry.plugins,
+        Err(e) => {
+            log::warn!("the dry run of the migrations sees no other plugin: {e:#}");
+            Vec::new()
+        }
+    };
+    let scratch = migrate::scratch_database()?;
+    migrate::apply_pending(&scratch, &[MigrationSet::core()])?;
+    migrate::apply_each(&scratch, others.iter().filter(|p| p.domain != plugin.domain));
+    Ok(migrate::apply_each(&scratch, [plugin])
+        .pop()
+        .map(|(_, reason)| reason))
 }

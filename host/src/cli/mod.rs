@@ -76,10 +76,20 @@ pub enum Command {
         /// Pipeline name, such as otc.ingest
         pipeline: String,
     },
-    /// Run every load check on one plugin file and print its manifest
-    #[command(after_help = "Example:\n  spine-host check-plugin plugins/libspine_otc.so")]
+    /// Check one plugin file, dry-run its migrations, print its manifest
+    #[command(
+        long_about = "Run every load check on one plugin file, dry-run its migrations, and print its manifest.\n\n\
+                      The checks that need no loading come first: a regular file, a shared library for this \
+                      machine that neither carries nor links SQLite. Then the library is loaded, and loading a \
+                      library runs its initialisers: its code runs with your rights, so check only files you \
+                      trust. Its migrations are then tried on a scratch database in memory, beside the tables \
+                      of the plugins in the plugins folder, under the same rules as a real run.",
+        after_help = "Example:\n  spine-host check-plugin plugins/libspine_otc.so\n\n\
+                      Exit codes: 0 the file passes every check, 2 no such file, 3 refused (one line naming \
+                      the file and the reason)."
+    )]
     CheckPlugin {
-        /// The library to check; nothing in it is run
+        /// The library to check (loading it runs its initialisers)
         file: PathBuf,
     },
     /// Interactive prompt: SQL (shown as tables) and dot-commands
