@@ -13,6 +13,7 @@
 use crate::db::Database;
 use crate::error::{conflict, usage, ExitCode, Refused};
 use crate::executions::{self, Execution, Lane, Status, TriggerSource};
+use crate::load::{LoadedPlugin, PipelineSpec};
 use crate::params;
 use crate::process;
 use crate::progress::Progress;
@@ -20,6 +21,7 @@ use crate::registry::Registry;
 use crate::runner::{self, RunRequest};
 use anyhow::{Context as _, Result};
 use chrono::NaiveDate;
+use spine_plugin_api::abi::{PipelineBox, PluginError};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -67,27 +69,12 @@ impl Dispatcher<'_> {
     /// parameters, including values the factory refuses with a
     /// `<domain>.params` code, a busy logical key) and for host failures.
     pub fn submit(&self, submission: &Submission, progress: &Progress) -> Result<Execution> {
-        let Some((plugin, spec)) = self.registry.pipeline(&submission.pipeline) else {
-            if let Some(refusal) = self.registry.refused_pipeline(&submission.pipeline) {
-                // The environment is wrong, not the request: exit code 3.
-                anyhow::bail!(
-                    "pipeline `{}` cannot run: its plugin {} was refused: {}",
-                    submission.pipeline,
-                    refusal.path.display(),
-                    refusal.reason
-                );
-            }
-            return Err(usage(self.registry.unknown_pipeline(&submission.pipeline)));
-        };
-        let params = params::validate(spec, &submission.params, self.data_dir, &self.db.path)?;
-        // The factory runs before anything is recorded, so that a value it
-        // refuses is bad usage that changes nothing (see `refuses_params`).
-        let created = runner::create(plugin, &spec.name, &params);
-        if let Err(error) = &created {
-            if runner::refuses_params(&plugin.domain, error) {
-                return Err(usage(runner::describe_plugin_error(error)));
-            }
-        }
+        let Checked {
+            plugin,
+            spec,
+            params,
+            created,
+        } = check(self.registry, submission, self.data_dir, &self.db.path)?;
         let mut execution = Execution {
             id: executions::new_id(),
             pipeline: spec.name.clone(),
@@ -182,6 +169,56 @@ impl Dispatcher<'_> {
         conn.execute_batch(end).context("recording the execution")?;
         result.map(|()| started)
     }
+}
+
+/// A request that passed every check made before anything is recorded.
+pub struct Checked<'r> {
+    plugin: &'r LoadedPlugin,
+    spec: &'r PipelineSpec,
+    params: serde_json::Map<String, serde_json::Value>,
+    /// What the plugin's factory made of the parameters; an error other
+    /// than a refused parameter is the run's failure, recorded.
+    created: Result<PipelineBox, PluginError>,
+}
+
+/// Checks a request before anything is recorded: the pipeline exists (or
+/// its plugin was refused: exit 3), the parameters fit its spec, and the
+/// plugin's factory does not refuse them (a `<domain>.params` code). The
+/// `run` command also calls it before a database exists, so that a refused
+/// request creates nothing.
+pub fn check<'r>(
+    registry: &'r Registry,
+    submission: &Submission,
+    data_dir: &Path,
+    database: &Path,
+) -> Result<Checked<'r>> {
+    let Some((plugin, spec)) = registry.pipeline(&submission.pipeline) else {
+        if let Some(refusal) = registry.refused_pipeline(&submission.pipeline) {
+            // The environment is wrong, not the request: exit code 3.
+            anyhow::bail!(
+                "pipeline `{}` cannot run: its plugin {} was refused: {}",
+                submission.pipeline,
+                refusal.path.display(),
+                refusal.reason
+            );
+        }
+        return Err(usage(registry.unknown_pipeline(&submission.pipeline)));
+    };
+    let params = params::validate(spec, &submission.params, data_dir, database)?;
+    // The factory runs before anything is recorded, so that a value it
+    // refuses is bad usage that changes nothing (see `refuses_params`).
+    let created = runner::create(plugin, &spec.name, &params);
+    if let Err(error) = &created {
+        if runner::refuses_params(&plugin.domain, error) {
+            return Err(usage(runner::describe_plugin_error(error)));
+        }
+    }
+    Ok(Checked {
+        plugin,
+        spec,
+        params,
+        created,
+    })
 }
 
 fn refuse_busy_key(conn: &rusqlite::Connection, execution: &Execution) -> Result<()> {

@@ -41,11 +41,9 @@ impl Registry {
     /// the domains with migrations applied in the database: they win a
     /// namespace overlap (see [`Registry::keep_separate_namespaces`]).
     pub fn load(dir: &Path, established: &BTreeSet<String>) -> Result<Self> {
+        // Commands that need plugins refuse a missing folder first
+        // (`session::require_plugins_folder`); the others work without it.
         if !dir.exists() {
-            log::info!(
-                "plugins folder {} does not exist; no plugins loaded",
-                dir.display()
-            );
             return Ok(Self::default());
         }
         discover::check_folder_is_safe(dir)?;

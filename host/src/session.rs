@@ -27,15 +27,32 @@ impl Session {
     /// works at once; a plugin whose migrations cannot apply is refused) and
     /// marks runs left `running` by a dead process as failed.
     pub fn open(config: Config) -> Result<Self> {
+        Self::open_with(config, None)
+    }
+
+    /// Like [`Session::open`], with the plugins already loaded by
+    /// [`load_registry`] (`run` loads them first to check a request before
+    /// it creates a database; loading them twice would report every refused
+    /// file twice).
+    pub fn open_with_registry(config: Config, registry: Registry) -> Result<Self> {
+        Self::open_with(config, Some(registry))
+    }
+
+    fn open_with(config: Config, loaded: Option<Registry>) -> Result<Self> {
         let db = Database::open(&config.database_path)?;
         let up_to_date = |sets: &[MigrationSet]| {
             migrate::apply_pending(&db, sets)
                 .with_context(|| format!("bringing database {} up to date", config.database_path.display()))
         };
         up_to_date(&[MigrationSet::core()])?;
-        let established = migrate::established_domains(&db.conn)?;
-        let mut registry = Registry::load(&config.plugins_dir, &established)
-            .with_context(|| format!("loading plugins from {}", config.plugins_dir.display()))?;
+        let mut registry = match loaded {
+            Some(registry) => registry,
+            None => {
+                let established = migrate::established_domains(&db.conn)?;
+                Registry::load(&config.plugins_dir, &established)
+                    .with_context(|| format!("loading plugins from {}", config.plugins_dir.display()))?
+            }
+        };
         // One plugin whose migrations cannot apply is refused like a bad
         // file; every other domain keeps working.
         let refused = migrate::apply_each(&db, &registry.plugins);
@@ -45,6 +62,13 @@ impl Session {
             log::warn!("marked {orphans} execution(s) failed: their process ended while they were running");
         }
         Ok(Self { config, registry, db })
+    }
+
+    /// Like [`Session::open`], for a database that must already exist
+    /// (see [`require_database`]).
+    pub fn open_existing(config: Config) -> Result<Self> {
+        require_database(&config.database_path)?;
+        Self::open(config)
     }
 
     /// A dispatcher over this session.
@@ -76,6 +100,33 @@ pub fn load_registry(config: &Config) -> Result<Registry> {
     Ok(registry)
 }
 
+/// Refuses a database path where there is no database. Only `db init` and
+/// `run` create one: a typo in `--db` must not leave an empty database
+/// behind a command that reports nothing.
+pub fn require_database(path: &Path) -> Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    Err(usage(format!(
+        "no database at {}: check --db or SPINE_DATABASE_PATH (`spine-host db init` creates one there)",
+        path.display()
+    )))
+}
+
+/// Refuses a plugins folder that does not exist, for the commands that need
+/// plugins (exit 3): without it they would only say there is no pipeline.
+pub fn require_plugins_folder(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(anyhow::anyhow!(
+        "plugins folder {} does not exist: install the plugins there with `scripts/install-plugins.sh {}`, \
+         or point --plugins-dir (SPINE_PLUGINS_DIR) at the folder that holds them",
+        dir.display(),
+        dir.display()
+    ))
+}
+
 /// A read-only connection to the database at `path`, or `None` when there
 /// is no database there yet.
 pub fn read_database(path: &Path) -> Result<Option<Connection>> {
@@ -87,12 +138,7 @@ pub fn read_database(path: &Path) -> Result<Option<Connection>> {
 
 /// Opens `path` read-only; the database must exist.
 pub fn open_read_only(path: &Path) -> Result<Connection> {
-    if !path.exists() {
-        return Err(usage(format!(
-            "database {} does not exist (create it with `spine-host db init`)",
-            path.display()
-        )));
-    }
+    require_database(path)?;
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,

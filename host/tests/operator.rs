@@ -188,6 +188,7 @@ fn query_is_read_only_and_streams_three_formats() {
 #[test]
 fn shell_runs_a_pipeline_and_sql_and_survives_bad_sql() {
     let env = TestEnv::with_plugins(&["spine_example"]);
+    env.cmd().args(["db", "init"]).assert().success();
     let script = ".run example.hello name=Bob\n\
                   SELEC nonsense;\n\
                   SELECT message\n  FROM example_greetings;\n\

@@ -32,6 +32,7 @@ fn query_json_keeps_the_columns_in_order_and_repeated_names() {
 #[test]
 fn the_shell_quotes_like_a_shell_and_lists_views() {
     let env = TestEnv::with_plugins(&["spine_example", "spine_otc"]);
+    env.cmd().args(["db", "init"]).assert().success();
     let mut shell = env
         .background_cmd()
         .arg("shell")
@@ -149,4 +150,76 @@ fn help_is_where_people_look_for_it() {
         stderr_of(&output)
     );
     assert_eq!(env.count("SELECT COUNT(*) FROM core_executions"), 0);
+}
+
+#[test]
+fn only_db_init_and_run_create_a_database_and_a_refused_run_creates_nothing() {
+    let env = TestEnv::with_plugins(&["spine_example"]);
+    let typo = env.dir.path().join("mnie.db");
+    for args in [
+        &["executions"][..],
+        &["executions", "show", "0191"],
+        &["query", "SELECT 1"],
+        &["shell"],
+    ] {
+        let output = env
+            .bare_cmd()
+            .arg("--db")
+            .arg(&typo)
+            .arg("--plugins-dir")
+            .arg(&env.plugins)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            stderr_of(&output),
+            format!(
+                "error: no database at {}: check --db or SPINE_DATABASE_PATH (`spine-host db init` creates one there)\n",
+                typo.display()
+            ),
+            "{args:?}"
+        );
+        assert!(!typo.exists(), "{args:?} created {}", typo.display());
+    }
+    for args in [
+        &["run", "example.helo"][..],
+        &["run", "example.hello", "-p", "nmae=x"],
+    ] {
+        let output = env.cmd().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr_of(&output));
+        assert!(!env.db.exists(), "{args:?} created the database");
+    }
+    env.cmd().args(["run", "example.hello"]).assert().success();
+    assert!(env.db.exists());
+}
+
+#[test]
+fn a_missing_plugins_folder_is_one_line_with_exit_3_where_plugins_are_needed() {
+    let env = TestEnv::new();
+    env.cmd().args(["db", "init"]).assert().success();
+    std::fs::remove_dir(&env.plugins).unwrap();
+    let message = format!(
+        "error: plugins folder {0} does not exist: install the plugins there with \
+         `scripts/install-plugins.sh {0}`, or point --plugins-dir (SPINE_PLUGINS_DIR) at the folder that holds them\n",
+        env.plugins.display()
+    );
+    for args in [
+        &["list"][..],
+        &["plugins"],
+        &["describe", "example.hello"],
+        &["run", "example.hello"],
+    ] {
+        let output = env.cmd().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(3), "{args:?}");
+        assert_eq!(stderr_of(&output), message, "{args:?}");
+    }
+    for args in [
+        &["executions"][..],
+        &["db", "status"],
+        &["query", "SELECT COUNT(*) FROM core_executions"],
+    ] {
+        let output = env.cmd().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr_of(&output));
+    }
 }

@@ -11,7 +11,7 @@ use crate::migrate::{self, MigrationSet};
 use crate::params::parse_assignment;
 use crate::progress::Progress;
 use crate::registry::Registry;
-use crate::session::{load_registry, Session};
+use crate::session::{load_registry, require_plugins_folder, Session};
 use anyhow::{Context as _, Result};
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,6 +40,9 @@ pub fn dispatch(config: Config, command: Command) -> Result<ExitCode> {
 }
 
 fn db_init(config: Config) -> Result<ExitCode> {
+    if let Err(missing) = require_plugins_folder(&config.plugins_dir) {
+        log::warn!("{missing}; only the host's own tables are created");
+    }
     let session = Session::open(config)?;
     let sets = MigrationSet::all(&session.registry.plugins);
     let count: usize = sets.iter().map(|s| s.migrations.len()).sum();
@@ -154,6 +157,7 @@ fn pipeline_listings(registry: &Registry) -> Vec<PipelineListing<'_>> {
 }
 
 fn list(config: Config, json: bool) -> Result<ExitCode> {
+    require_plugins_folder(&config.plugins_dir)?;
     let registry = load_registry(&config)?;
     if json {
         print_json(&pipeline_listings(&registry))?;
@@ -191,6 +195,7 @@ pub(super) fn print_pipelines(registry: &Registry) {
 }
 
 fn plugins(config: Config, json: bool) -> Result<ExitCode> {
+    require_plugins_folder(&config.plugins_dir)?;
     let registry = load_registry(&config)?;
     let applied = match crate::session::read_database(&config.database_path)? {
         Some(conn) => migrate::applied_counts(&conn)?,
@@ -254,9 +259,7 @@ fn run(config: Config, args: RunArgs) -> Result<ExitCode> {
         .iter()
         .map(|p| parse_assignment(p))
         .collect::<Result<Vec<_>>>()?;
-    let mut session = Session::open(config)?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    install_ctrl_c(&mut session.db, Arc::clone(&cancel))?;
+    require_plugins_folder(&config.plugins_dir)?;
     let submission = Submission {
         pipeline,
         params,
@@ -264,6 +267,16 @@ fn run(config: Config, args: RunArgs) -> Result<ExitCode> {
         trigger: args.trigger,
         logical_key: args.logical_key,
     };
+    let mut session = if config.database_path.exists() {
+        Session::open(config)?
+    } else {
+        // `run` creates the database, but only for a request it will run.
+        let registry = load_registry(&config)?;
+        crate::dispatcher::check(&registry, &submission, &config.data_dir, &config.database_path)?;
+        Session::open_with_registry(config, registry)?
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    install_ctrl_c(&mut session.db, Arc::clone(&cancel))?;
     let progress = Progress::for_terminal(args.json);
     let execution = session.dispatcher(&cancel).submit(&submission, &progress)?;
     if args.json {
@@ -349,6 +362,7 @@ fn run_help(config: &Config, pipeline: Option<&str>) -> Result<ExitCode> {
         .render_long_help();
     outln!("{help}");
     if let Some(name) = pipeline {
+        require_plugins_folder(&config.plugins_dir)?;
         let registry = load_registry(config)?;
         let Some((_, spec)) = registry.pipeline(name) else {
             return Err(usage(registry.unknown_pipeline(name)));
@@ -360,6 +374,7 @@ fn run_help(config: &Config, pipeline: Option<&str>) -> Result<ExitCode> {
 }
 
 fn describe(config: Config, name: &str) -> Result<ExitCode> {
+    require_plugins_folder(&config.plugins_dir)?;
     let registry = load_registry(&config)?;
     let Some((plugin, spec)) = registry.pipeline(name) else {
         return Err(usage(registry.unknown_pipeline(name)));

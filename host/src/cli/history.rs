@@ -18,7 +18,7 @@ pub fn executions(config: Config, args: ExecutionsArgs) -> Result<ExitCode> {
         limit: args.limit,
     };
     // Opening a session marks runs whose process is gone as failed first.
-    let session = Session::open(config)?;
+    let session = Session::open_existing(config)?;
     let conn = &session.db.conn;
     if let Some(ExecutionsCommand::Show { id, json }) = args.show {
         let execution = executions::find(conn, &id)?;

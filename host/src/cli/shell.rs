@@ -61,7 +61,7 @@ fn history_file() -> Option<std::path::PathBuf> {
 }
 
 pub fn run(config: Config) -> Result<ExitCode> {
-    let session = Session::open(config)?;
+    let session = Session::open_existing(config)?;
     let reader = crate::session::open_read_only(&session.config.database_path)?;
     let mut input = if std::io::stdin().is_terminal() {
         let mut editor = rustyline::DefaultEditor::new()?;
