@@ -5,52 +5,10 @@
 
 mod common;
 
-use common::{stderr_of, stdout_of, TestEnv};
-use serde_json::Value;
+mod otc_support;
 
-const HEADER: &str = "tierDescription|issueSymbolIdentifier|issueName|marketParticipantName|MPID|\
-                      totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
-
-/// Writes a FINRA-shaped file with `rows` under the header; returns its path.
-fn write_file(env: &TestEnv, name: &str, rows: &[&str]) -> String {
-    let path = env.dir.path().join(name);
-    std::fs::write(&path, format!("{HEADER}\n{}\n", rows.join("\n"))).unwrap();
-    path.display().to_string()
-}
-
-/// Runs a pipeline with `--json`; returns the exit code and the execution.
-fn run(env: &TestEnv, pipeline: &str, params: &[String]) -> (i32, Value) {
-    let mut cmd = env.cmd();
-    cmd.args(["run", pipeline, "--json"]);
-    for param in params {
-        cmd.arg("-p").arg(param);
-    }
-    let output = cmd.output().unwrap();
-    let execution = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("{pipeline}: {e}: {} {}", stdout_of(&output), stderr_of(&output)));
-    (output.status.code().unwrap(), execution)
-}
-
-fn rows(env: &TestEnv, sql: &str) -> Vec<Vec<String>> {
-    let conn = env.conn();
-    let mut stmt = conn.prepare(sql).unwrap();
-    let width = stmt.column_count();
-    stmt.query_map([], |row| {
-        (0..width)
-            .map(|i| {
-                Ok(match row.get_ref(i)? {
-                    rusqlite::types::ValueRef::Null => "NULL".to_owned(),
-                    rusqlite::types::ValueRef::Integer(v) => v.to_string(),
-                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
-                    other => format!("{other:?}"),
-                })
-            })
-            .collect()
-    })
-    .unwrap()
-    .collect::<Result<_, _>>()
-    .unwrap()
-}
+use common::TestEnv;
+use otc_support::{rows, run, write_file};
 
 const WORKED_EXAMPLE: [&str; 3] = [
     "NMS Tier 1|AAPL|Apple Inc. Common Stock|VENUE A ATS|VENA|1000000|5000|2025-12-29",

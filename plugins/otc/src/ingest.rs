@@ -1,7 +1,11 @@
 //! `otc.ingest`: streams FINRA files into `otc_raw`, bad lines into `otc_rejects`.
 //!
-//! Every data line is counted once, as inserted, duplicate (its record hash is
-//! already stored) or rejected, so `records = inserted + duplicates + rejected`.
+//! Every data line is counted once, as inserted, duplicate (the same record
+//! hash was already stored for the same lastUpdateDate) or rejected, each
+//! counted where it happens: `records` as the reader reads lines, `inserted`
+//! as SQLite reports rows stored, `duplicates` as lines offered to the insert
+//! that it did not store, `rejected` as rejects are written. So `records =
+//! inserted + duplicates + rejected` is a check, not a definition.
 //! A reading thread parses, checks and hashes lines into batches (each a few
 //! reused buffers) while the run's thread stores the previous batches with
 //! multi-row statements. What every line of a file shares (execution, file
@@ -34,9 +38,12 @@ const INSERT_FILE: &str =
 const INSERT_HEAD: &str = "INSERT INTO otc_raw_lines \
     (file_id, line_number, record_hash, week_ending, last_update_date, tier, symbol, issue_name, venue_name, \
      mpid, share_volume, trade_count, avg_trade_size)";
-// ON CONFLICT DO NOTHING, not INSERT OR IGNORE: only a repeated record hash is
-// a duplicate; a line that broke any other constraint must fail the run.
-const INSERT_TAIL: &str = "ON CONFLICT (week_ending, tier, symbol, record_hash) DO NOTHING";
+// ON CONFLICT DO NOTHING, not INSERT OR IGNORE: only a record hash already
+// published on the same lastUpdateDate is a duplicate; a line that broke any
+// other constraint must fail the run. The target is the unique index
+// otc_raw_lines_key, column for column.
+const INSERT_TAIL: &str = "ON CONFLICT (week_ending, tier, symbol, mpid, \
+    (CASE mpid WHEN '' THEN venue_name ELSE '' END), last_update_date, record_hash) DO NOTHING";
 const COLUMNS: usize = 13;
 
 /// The `otc.ingest` pipeline.
@@ -99,7 +106,7 @@ impl Pipeline for Ingest {
         Ok(Metrics::new()
             .with("records", counts.records)
             .with("inserted", counts.inserted)
-            .with("duplicates", counts.records - counts.inserted - rejected)
+            .with("duplicates", counts.duplicates)
             .with("rejected", rejected)
             .with("files", self.files.len())
             .with(
@@ -265,10 +272,12 @@ impl Reader {
     }
 }
 
+/// Lines read, stored, and offered to the insert but not stored.
 #[derive(Default)]
 struct Counts {
     records: u64,
     inserted: u64,
+    duplicates: u64,
 }
 
 /// The storing side: batches → otc_raw_files, otc_raw_lines, otc_rejects.
@@ -306,7 +315,12 @@ impl<'r> Store<'r> {
                 Event::Empty(name) => ctx.log(Level::Warn, &format!("{name} is empty: no header, no lines")),
                 Event::File(name) => {
                     let id = self.file_row(ctx, &name)?;
-                    let before = (self.counts.records, self.counts.inserted, self.rejects.count());
+                    let before = [
+                        self.counts.records,
+                        self.counts.inserted,
+                        self.counts.duplicates,
+                        self.rejects.count(),
+                    ];
                     file = Some((name, id, before));
                 }
                 Event::Batch(mut batch) => {
@@ -320,15 +334,16 @@ impl<'r> Store<'r> {
                     let _ = recycle.send(batch);
                 }
                 Event::FileEnd => {
-                    if let Some((name, _, (records, inserted, rejected))) = file.take() {
+                    if let Some((name, _, [records, inserted, duplicates, rejected])) = file.take() {
                         let records = self.counts.records - records;
                         let inserted = self.counts.inserted - inserted;
+                        let duplicates = self.counts.duplicates - duplicates;
                         let rejected = self.rejects.count() - rejected;
                         ctx.log(
                             Level::Info,
                             &format!(
-                                "{name}: {records} lines: {inserted} inserted, {} duplicates, {rejected} rejected",
-                                records - inserted - rejected
+                                "{name}: {records} lines: {inserted} inserted, {duplicates} duplicates, \
+                                 {rejected} rejected"
                             ),
                         );
                     }
@@ -371,7 +386,9 @@ impl<'r> Store<'r> {
             )?;
         }
         if batch.lines.rows() > 0 {
-            self.counts.inserted += self.insert.insert(ctx, &batch.lines.values(file_id))?;
+            let inserted = self.insert.insert(ctx, &batch.lines.values(file_id))?;
+            self.counts.inserted += inserted;
+            self.counts.duplicates += batch.lines.rows() as u64 - inserted;
         }
         self.counts.records += batch.records;
         if self.counts.records >= self.next_progress {

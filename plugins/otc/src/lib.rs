@@ -36,6 +36,11 @@ pub fn plugin() -> Plugin {
     )
     // Released migrations never change: the host refuses checksum drift.
     .migration(1, "otc_tables", include_str!("../migrations/001_otc_tables.sql"))
+    .migration(
+        2,
+        "otc_publications",
+        include_str!("../migrations/002_otc_publications.sql"),
+    )
     .pipeline(
         PipelineDef::new(
             "otc.ingest",
