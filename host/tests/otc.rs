@@ -359,3 +359,106 @@ fn a_week_larger_than_one_read_of_summarize_gives_the_figures_of_sql_group_by() 
     assert_eq!(expected.len(), 7);
     assert_eq!(rows(&env, venues), expected);
 }
+
+#[test]
+fn a_row_beyond_the_bounds_is_rejected_and_every_week_is_summarized() {
+    // Issue 11's reproduction: 2^63 - 1 shares beside a normal row of the
+    // same symbol blocked every week's summary.
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    let file = write_file(
+        &env,
+        "absurd.psv",
+        &[
+            "NMS Tier 1|AAPL|Apple Inc.|VENUE A|VENA|9223372036854775807|1|2025-12-29",
+            "NMS Tier 1|AAPL|Apple Inc.|VENUE B|VENB|1000|10|2025-12-29",
+            "NMS Tier 1|MSFT|Microsoft|VENUE B|VENB|500|5|2025-12-29",
+            "NMS Tier 1|MSFT|Microsoft|VENUE C|VENC|5|2000000000000|2025-12-29",
+            "OTC|ABCD|Abcd Corp|VENUE A|VENA|300|3|2025-12-15",
+        ],
+    );
+    assert_eq!(run(&env, "otc.ingest", &[format!("file_path={file}")]).0, 0);
+    let (code, normalize) = run(&env, "otc.normalize", &[]);
+    assert_eq!(code, 0, "{normalize}");
+    assert_eq!(normalize["metrics"]["rejected"], 2, "{normalize}");
+    assert_eq!(
+        rows(&env, "SELECT line_number, reason FROM otc_rejects ORDER BY line_number"),
+        [
+            [
+                "2",
+                "field totalWeeklyShareQuantity: expected at most 100000000000000 shares, found 9223372036854775807"
+            ],
+            [
+                "5",
+                "field totalWeeklyTradeCount: expected at most 1000000000000 trades, found 2000000000000"
+            ]
+        ]
+    );
+    let (code, summarize) = run(&env, "otc.summarize", &[]);
+    assert_eq!(code, 0, "{summarize}");
+    assert_eq!(summarize["metrics"]["weeks"], 2, "{summarize}");
+    assert_eq!(summarize["metrics"]["failed_weeks"], serde_json::json!([]));
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT week_ending, symbol, total_volume, venue_count FROM otc_symbol_summary ORDER BY week_ending, symbol"
+        ),
+        [
+            ["2025-11-14", "ABCD", "300", "1"],
+            ["2025-12-12", "AAPL", "1000", "1"],
+            ["2025-12-12", "MSFT", "500", "1"]
+        ]
+    );
+}
+
+#[test]
+fn a_week_whose_totals_pass_63_bits_fails_alone_and_the_others_are_summarized() {
+    // 92,234 rows at the bound of 10^14 shares put one venue at
+    // 9,223,400,000,000,000,000 shares, past 2^63 - 1: the sum is exact, but no
+    // integer column holds it.
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    let mut lines: Vec<String> = (0..92_234)
+        .map(|symbol| format!("OTC|S{symbol:05}|Issue|BIG ATS|BIGA|100000000000000|1|2025-12-15"))
+        .collect();
+    lines.push("NMS Tier 1|AAPL|Apple Inc.|VENUE A|VENA|600|6|2025-12-29".to_owned());
+    lines.push("NMS Tier 1|AAPL|Apple Inc.|VENUE B|VENB|200|4|2025-12-29".to_owned());
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let file = write_file(&env, "two-weeks.psv", &lines);
+    assert_eq!(run(&env, "otc.ingest", &[format!("file_path={file}")]).0, 0);
+    assert_eq!(run(&env, "otc.normalize", &[]).0, 0);
+
+    let output = env
+        .cmd()
+        .args(["run", "otc.summarize", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let summarize: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let reason = "the share volume of venue BIGA in tier ALL is 9223400000000000000, \
+                  beyond the 2^63 - 1 an integer column holds";
+    assert_eq!(summarize["metrics"]["weeks"], 1, "{summarize}");
+    assert_eq!(
+        summarize["metrics"]["failed_weeks"],
+        serde_json::json!([{"week": "2025-11-14", "reason": reason}])
+    );
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.contains(&format!("week 2025-11-14 is not summarized: {reason}")),
+        "{log}"
+    );
+    // The bad week has no summary row, half written or stale, and stays queued.
+    assert_eq!(
+        rows(&env, "SELECT DISTINCT week_ending FROM otc_symbol_summary UNION SELECT DISTINCT week_ending FROM otc_venue_share"),
+        [["2025-12-12"]]
+    );
+    assert_eq!(
+        rows(&env, "SELECT week_ending FROM otc_changed_weeks"),
+        [["2025-11-14"]]
+    );
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT mpid, total_volume, market_share_pct FROM otc_venue_share WHERE tier = 'ALL' ORDER BY rank"
+        ),
+        [["VENA", "600", "75.00"], ["VENB", "200", "25.00"]]
+    );
+}

@@ -53,3 +53,58 @@ fn a_same_day_conflict_the_old_version_settled_by_load_order_is_settled_by_hash(
     assert_eq!(again["same_day_conflicts"], 0, "{again}");
     assert_eq!(env.count("SELECT count(*) FROM otc_normalize_queue"), 0);
 }
+
+#[test]
+fn rows_the_old_version_accepted_beyond_the_bounds_move_to_rejects_and_their_week_is_summarized_again() {
+    let env = legacy_env();
+    let week = "SELECT tier, mpid, total_volume, market_share_pct FROM otc_venue_share
+                WHERE week_ending = '2025-10-31' ORDER BY tier, rank";
+    assert_eq!(rows(&env, week).len(), 4, "BIGA and NORM, in OTC and ALL");
+    run_ok(&env, "otc.summarize", &[]);
+    // The upgrade moved BIGA's 10^15 shares; NORM is the week's only venue.
+    let moved = rows(
+        &env,
+        "SELECT execution_id, stage, source_file, line_number, raw_line, reason FROM otc_rejects
+         WHERE execution_id = 'otc migration 002'",
+    );
+    assert_eq!(
+        moved,
+        [[
+            "otc migration 002",
+            "normalize",
+            "beyond_bounds_otc_20251201.psv",
+            "2",
+            "OTC|ZZZZ|Zzz Corp|BIGA BIG ATS|BIGA|1000000000000000|1|2025-12-01",
+            "field totalWeeklyShareQuantity: expected at most 100000000000000 shares, found 1000000000000000"
+        ]]
+    );
+    assert_eq!(
+        rows(&env, "SELECT mpid FROM otc_venue_volume WHERE symbol = 'ZZZZ'"),
+        [["NORM"]]
+    );
+    assert_eq!(
+        rows(&env, week),
+        [
+            ["ALL", "NORM", "1000", "100.00"],
+            ["OTC", "NORM", "1000", "100.00"]
+        ]
+    );
+
+    // The same file loaded by this version is rejected in the same words.
+    let fresh = TestEnv::with_plugins(&["spine_otc"]);
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/otc-001/beyond_bounds_otc_20251201.psv");
+    run_ok(&fresh, "otc.ingest", &[format!("file_path={}", file.display())]);
+    run_ok(&fresh, "otc.normalize", &[]);
+    let words: Vec<Vec<String>> = moved
+        .iter()
+        .map(|row| vec![row[1].clone(), row[3].clone(), row[4].clone(), row[5].clone()])
+        .collect();
+    assert_eq!(
+        rows(
+            &fresh,
+            "SELECT stage, line_number, raw_line, reason FROM otc_rejects"
+        ),
+        words
+    );
+}

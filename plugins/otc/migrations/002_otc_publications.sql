@@ -1,6 +1,10 @@
 -- 002: the OTC tables, round two, as one upgrade of databases that may hold
 -- 10^8 lines (each table is rebuilt at most once).
 --
+-- Bounds: a row with more than 10^14 shares or 10^12 trades is a corrupt
+-- file, and otc.normalize rejects it; rows 001 accepted beyond them move to
+-- otc_rejects here, and their keys fall back on their other rows.
+--
 -- Publications: a duplicate is the same record hash published on the same
 -- lastUpdateDate; the same content in a later publication is that
 -- publication's word and is stored. otc.normalize keeps, per key, the row
@@ -76,6 +80,7 @@ CREATE UNIQUE INDEX otc_raw_lines_key ON otc_raw_lines
 CREATE INDEX otc_raw_lines_unchecked ON otc_raw_lines (id)
     WHERE NOT ((tier = 1 OR tier = 2 OR tier = 3) AND symbol <> '' AND mpid <> ''
                AND share_volume >= 0 AND trade_count >= 0 AND (trade_count > 0 OR share_volume = 0)
+               AND share_volume <= 100000000000000 AND trade_count <= 1000000000000
                AND (avg_trade_size IS NOT NULL OR trade_count = 0));
 
 -- The raw capture: one row per accepted input line, as read.
@@ -141,3 +146,66 @@ WHERE line.id <= (SELECT coalesce(max(raw_id), 0) FROM otc_watermarks WHERE stag
     AND line.share_volume >= 0 AND line.trade_count >= 0
     AND (line.trade_count > 0 OR line.share_volume = 0)
     AND (line.avg_trade_size IS NOT NULL OR line.trade_count = 0);
+
+-- Rows 001 accepted beyond the bounds: each goes to otc_rejects with the
+-- reason otc.normalize gives (normalize.rs's check, word for word), its
+-- line as normalize writes it, clipped as rejects.rs clips it. The partial
+-- index above holds them, among the few rows normalize cannot move.
+INSERT INTO otc_rejects
+    (execution_id, stage, source_file, line_number, raw_line, reason, raw_id, rejected_at)
+SELECT 'otc migration 002', 'normalize', file.source_file, line.line_number,
+       CASE WHEN length(line_text) > 500 THEN substr(line_text, 1, 500) || '…' ELSE line_text END,
+       CASE WHEN share_volume > 100000000000000
+            THEN 'field totalWeeklyShareQuantity: expected at most 100000000000000 shares, found '
+                 || share_volume
+            ELSE 'field totalWeeklyTradeCount: expected at most 1000000000000 trades, found ' || trade_count
+       END,
+       line.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+FROM (SELECT id, file_id, line_number, share_volume, trade_count,
+             CASE tier WHEN 1 THEN 'NMS Tier 1' WHEN 2 THEN 'NMS Tier 2' WHEN 3 THEN 'OTC' ELSE tier END
+                 || '|' || symbol || '|' || issue_name || '|' || venue_name || '|' || mpid || '|'
+                 || share_volume || '|' || trade_count || '|' || last_update_date AS line_text
+      FROM otc_raw_lines INDEXED BY otc_raw_lines_unchecked
+      WHERE id <= (SELECT coalesce(max(raw_id), 0) FROM otc_watermarks WHERE stage = 'normalize')
+          -- The index's condition, word for word, lets SQLite read the index.
+          AND NOT ((tier = 1 OR tier = 2 OR tier = 3) AND symbol <> '' AND mpid <> ''
+                   AND share_volume >= 0 AND trade_count >= 0 AND (trade_count > 0 OR share_volume = 0)
+                   AND share_volume <= 100000000000000 AND trade_count <= 1000000000000
+                   AND (avg_trade_size IS NOT NULL OR trade_count = 0))
+          AND (share_volume > 100000000000000 OR trade_count > 1000000000000)
+          -- What 001 accepted.
+          AND (tier = 1 OR tier = 2 OR tier = 3) AND symbol <> '' AND mpid <> ''
+          AND share_volume >= 0 AND trade_count >= 0 AND (trade_count > 0 OR share_volume = 0)
+          AND (avg_trade_size IS NOT NULL OR trade_count = 0)) AS line
+    JOIN otc_raw_files AS file ON file.id = line.file_id;
+
+-- Their keys' other rows go back to otc.normalize, which keeps the best of
+-- them, and their weeks to otc.summarize.
+INSERT OR IGNORE INTO otc_normalize_queue (raw_id)
+SELECT other.id
+FROM otc_rejects AS moved
+    JOIN otc_raw_lines AS line ON line.id = moved.raw_id
+    JOIN otc_raw_lines AS other
+        ON other.week_ending = line.week_ending AND other.tier = line.tier AND other.symbol = line.symbol
+        AND other.mpid = line.mpid
+        AND (CASE other.mpid WHEN '' THEN other.venue_name ELSE '' END)
+            = (CASE line.mpid WHEN '' THEN line.venue_name ELSE '' END)
+WHERE moved.execution_id = 'otc migration 002'
+    AND other.id <= (SELECT coalesce(max(raw_id), 0) FROM otc_watermarks WHERE stage = 'normalize')
+    AND (other.tier = 1 OR other.tier = 2 OR other.tier = 3) AND other.symbol <> '' AND other.mpid <> ''
+    AND other.share_volume >= 0 AND other.trade_count >= 0
+    AND (other.trade_count > 0 OR other.share_volume = 0)
+    AND other.share_volume <= 100000000000000 AND other.trade_count <= 1000000000000
+    AND (other.avg_trade_size IS NOT NULL OR other.trade_count = 0);
+INSERT OR IGNORE INTO otc_changed_weeks (week_ending, changed_at)
+SELECT DISTINCT line.week_ending, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+FROM otc_rejects AS moved JOIN otc_raw_lines AS line ON line.id = moved.raw_id
+WHERE moved.execution_id = 'otc migration 002';
+DELETE FROM otc_venue_figures
+WHERE (week_ending, tier, symbol, mpid) IN
+        (SELECT line.week_ending,
+                CASE line.tier WHEN 1 THEN 'NMS Tier 1' WHEN 2 THEN 'NMS Tier 2' WHEN 3 THEN 'OTC' END,
+                line.symbol, line.mpid
+         FROM otc_rejects AS moved JOIN otc_raw_lines AS line ON line.id = moved.raw_id
+         WHERE moved.execution_id = 'otc migration 002')
+    AND raw_id IN (SELECT raw_id FROM otc_rejects WHERE execution_id = 'otc migration 002');

@@ -4,16 +4,19 @@
 //! rounding: 0.125 → 0.12, 0.375 → 0.38) to two places, and written with
 //! exactly two decimals (`200.00`, `71.90`) so stored text reads the same
 //! whatever the value. The division is done in 128-bit integers, in
-//! hundredths, which is exact for every pair of i64 and cheap enough to run
-//! once per input line; the tests hold it to rust_decimal's result.
+//! hundredths, which is exact for every pair of i64, and for the sums
+//! summarize passes (i128 sums of i64 values, far below 2^100), and cheap
+//! enough to run once per input line; the tests hold it to rust_decimal's
+//! result.
 
 use std::fmt::Write as _;
 
 /// `total / count`, or `None` when `count` is 0 (no trades, no average).
-pub fn average(total: i64, count: i64) -> Option<String> {
+pub fn average(total: impl Into<i128>, count: impl Into<i128>) -> Option<String> {
+    let (total, count) = (total.into(), count.into());
     (count != 0).then(|| {
         let mut text = String::new();
-        write_hundredths(&mut text, i128::from(total) * 100, i128::from(count));
+        write_hundredths(&mut text, total * 100, count);
         text
     })
 }
@@ -29,18 +32,19 @@ pub fn push_average(out: &mut String, total: i64, count: i64) -> bool {
 }
 
 /// `100 × part / whole`, or `0.00` when `whole` is 0.
-pub fn percent(part: i64, whole: i64) -> String {
+pub fn percent(part: impl Into<i128>, whole: impl Into<i128>) -> String {
+    let (part, whole) = (part.into(), whole.into());
     if whole == 0 {
         return "0.00".to_owned();
     }
     let mut text = String::new();
-    write_hundredths(&mut text, i128::from(part) * 10_000, i128::from(whole));
+    write_hundredths(&mut text, part * 10_000, whole);
     text
 }
 
 /// Appends `numerator / denominator` hundredths, rounded half-even to a whole
-/// hundredth, with two decimals. `denominator` is not 0; the operands are an
-/// i64 times at most 10^4, far inside i128.
+/// hundredth, with two decimals. `denominator` is not 0; the operands are at
+/// most 2^100 times 10^4, inside i128.
 fn write_hundredths(out: &mut String, numerator: i128, denominator: i128) {
     let negative = (numerator < 0) != (denominator < 0);
     let (numerator, denominator) = (numerator.unsigned_abs(), denominator.unsigned_abs());
@@ -51,8 +55,8 @@ fn write_hundredths(out: &mut String, numerator: i128, denominator: i128) {
         hundredths += 1;
     }
     let sign = if negative && hundredths != 0 { "-" } else { "" };
-    // At most |i64::MIN| × 100 hundredths, so the units fit a u64, which
-    // formats much faster than a u128 (this runs once per input line).
+    // The units of one line's figures fit a u64, which formats much faster
+    // than a u128 (this runs once per input line); a sum's may not.
     let (units, cents) = (hundredths / 100, hundredths % 100);
     // Writing to a String cannot fail.
     let _ = match u64::try_from(units) {
@@ -106,6 +110,10 @@ mod tests {
         assert_eq!(percent(0, 0), "0.00");
         assert_eq!(percent(i64::MAX, i64::MAX), "100.00");
         assert_eq!(percent(1, i64::MAX), "0.00");
+        // Sums beyond 64 bits, as summarize passes them.
+        let beyond = i128::from(i64::MAX) * 4;
+        assert_eq!(percent(beyond, beyond * 2), "50.00");
+        assert_eq!(average(beyond, 4_i64).as_deref(), Some("9223372036854775807.00"));
     }
 
     proptest! {

@@ -34,12 +34,20 @@ const CHUNK_ROWS: i64 = 2000;
 /// This stage's name in otc_watermarks.
 const STAGE: &str = "normalize";
 
+/// The most shares one row may report: no real row comes near (the largest
+/// seen is about 2.5 × 10^8), so a value beyond it is a corrupt file. The
+/// bounds also keep a week's sums far inside what summarize adds up exactly.
+pub const MAX_SHARE_VOLUME: i64 = 100_000_000_000_000;
+/// The most trades one row may report.
+pub const MAX_TRADE_COUNT: i64 = 1_000_000_000_000;
+
 /// The rows SQL moves: they pass [`check`] (ingest stores text trimmed,
 /// known tiers as their codes, and the average [`check`] computes). The
 /// partial index `otc_raw_lines_unchecked` holds `NOT (this)`, word for word.
 pub const SQL_CHECKED: &str = "(tier = 1 OR tier = 2 OR tier = 3) \
     AND symbol <> '' AND mpid <> '' \
     AND share_volume >= 0 AND trade_count >= 0 AND (trade_count > 0 OR share_volume = 0) \
+    AND share_volume <= 100000000000000 AND trade_count <= 1000000000000 \
     AND (avg_trade_size IS NOT NULL OR trade_count = 0)";
 
 /// Why the loser of a same-day conflict is in otc_rejects.
@@ -264,6 +272,18 @@ pub fn check(row: &RawRow) -> std::result::Result<Checked, String> {
         return Err(format!(
             "field totalWeeklyTradeCount: expected at least 1 trade for {} shares, found 0",
             row.share_volume
+        ));
+    }
+    if row.share_volume > MAX_SHARE_VOLUME {
+        return Err(format!(
+            "field totalWeeklyShareQuantity: expected at most {MAX_SHARE_VOLUME} shares, found {}",
+            row.share_volume
+        ));
+    }
+    if row.trade_count > MAX_TRADE_COUNT {
+        return Err(format!(
+            "field totalWeeklyTradeCount: expected at most {MAX_TRADE_COUNT} trades, found {}",
+            row.trade_count
         ));
     }
     Ok(Checked {
@@ -656,6 +676,8 @@ mod tests {
             && row.share_volume >= 0
             && row.trade_count >= 0
             && (row.trade_count > 0 || row.share_volume == 0)
+            && row.share_volume <= MAX_SHARE_VOLUME
+            && row.trade_count <= MAX_TRADE_COUNT
     }
 
     #[test]
@@ -675,8 +697,14 @@ mod tests {
             tier in prop::sample::select(vec!["NMS Tier 1", "NMS Tier 2", "OTC", "T1", "otc", "Tier 3", ""]),
             symbol in prop::sample::select(vec!["AAPL", "", "BRK.B"]),
             mpid in prop::sample::select(vec!["UBSA", ""]),
-            shares in prop_oneof![Just(0i64), Just(-1i64), Just(i64::MAX), 0..1_000_000i64],
-            trades in prop_oneof![Just(0i64), Just(-1i64), Just(i64::MAX), 0..1_000i64],
+            shares in prop_oneof![
+                Just(0i64), Just(-1i64), Just(i64::MAX), Just(MAX_SHARE_VOLUME), Just(MAX_SHARE_VOLUME + 1),
+                0..1_000_000i64
+            ],
+            trades in prop_oneof![
+                Just(0i64), Just(-1i64), Just(i64::MAX), Just(MAX_TRADE_COUNT), Just(MAX_TRADE_COUNT + 1),
+                0..1_000i64
+            ],
         ) {
             let row = row(tier, symbol, mpid, shares, trades);
             if sql_checked(&row) {
@@ -742,6 +770,15 @@ mod tests {
             (
                 row("T2", "X", "M", 1200, 0),
                 "field totalWeeklyTradeCount: expected at least 1 trade for 1200 shares, found 0",
+            ),
+            (
+                row("OTC", "X", "M", i64::MAX, 1),
+                "field totalWeeklyShareQuantity: expected at most 100000000000000 shares, \
+                 found 9223372036854775807",
+            ),
+            (
+                row("OTC", "X", "M", 5, 1_000_000_000_001),
+                "field totalWeeklyTradeCount: expected at most 1000000000000 trades, found 1000000000001",
             ),
         ];
         for (row, reason) in cases {

@@ -11,11 +11,18 @@
 //! venues are summed in hash maps. Divisions, rounding and ranks are done
 //! here, with exact decimals. SQL's GROUP BY by venue would sort the week
 //! instead, and count(DISTINCT) sorts again.
+//!
+//! Sums are exact: 128-bit, so no week wraps (about 92,000 rows at
+//! normalize's bound of 10^14 shares already pass 2^63). A total that a
+//! stored integer cannot hold fails its week alone: the week's rows are
+//! removed, the reason goes to the log and to the metrics (`failed_weeks`),
+//! the week stays queued, and every other week is summarized.
 
 use crate::bulk::BulkInsert;
 use crate::run::{stop_if_cancelled, Run};
 use crate::{decimal, week};
 use chrono::NaiveDate;
+use serde_json::json;
 use spine_plugin_api::{Context, Error, Level, Metrics, Params, Pipeline, Result, Row, SqlValue};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -40,6 +47,9 @@ const INSERT_VENUE: &str = "INSERT INTO otc_venue_share \
     (week_ending, tier, mpid, total_volume, total_trades, symbol_count, market_share_pct, rank, computed_at)";
 const VENUE_COLUMNS: usize = 9;
 
+/// The code of the errors that fail one week, not the run.
+const OVERFLOW: &str = "otc.summarize.overflow";
+
 /// The `otc.summarize` pipeline.
 pub struct Summarize {
     week_ending: Option<NaiveDate>,
@@ -59,8 +69,8 @@ pub struct Totals {
     pub tier: String,
     /// The symbol, or the venue's MPID.
     pub name: String,
-    pub volume: i64,
-    pub trades: i64,
+    pub volume: i128,
+    pub trades: i128,
     /// Distinct venues of a symbol, or distinct symbols of a venue.
     pub count: i64,
 }
@@ -74,7 +84,7 @@ pub struct Ranked {
 
 /// Sorts `venues` by tier, then volume descending, then MPID ascending, and
 /// returns each one's market share of its tier and rank (1, 2, 3, …).
-pub fn rank_venues(venues: &mut [Totals]) -> Result<Vec<Ranked>> {
+pub fn rank_venues(venues: &mut [Totals]) -> Vec<Ranked> {
     venues.sort_by(|a, b| {
         a.tier
             .cmp(&b.tier)
@@ -83,24 +93,27 @@ pub fn rank_venues(venues: &mut [Totals]) -> Result<Vec<Ranked>> {
     });
     let mut ranked = Vec::with_capacity(venues.len());
     for tier in venues.chunk_by(|a, b| a.tier == b.tier) {
-        let total = tier
-            .iter()
-            .try_fold(0i64, |sum, venue| sum.checked_add(venue.volume))
-            .ok_or_else(|| {
-                Error::new(
-                    "otc.summarize.overflow",
-                    format!(
-                        "the share volume of tier {} passes 2^63 in one week",
-                        tier[0].tier
-                    ),
-                )
-            })?;
+        // At most a few thousand venues of 2^100 at most: no overflow.
+        let total: i128 = tier.iter().map(|venue| venue.volume).sum();
         ranked.extend(tier.iter().zip(1..).map(|(venue, rank)| Ranked {
             market_share_pct: decimal::percent(venue.volume, total),
             rank,
         }));
     }
-    Ok(ranked)
+    ranked
+}
+
+/// `value` as SQLite stores an integer, or the error that fails the week.
+fn stored(value: i128, what: impl FnOnce() -> String) -> Result<i64> {
+    i64::try_from(value).map_err(|_| {
+        Error::new(
+            OVERFLOW,
+            format!(
+                "{} is {value}, beyond the 2^63 - 1 an integer column holds",
+                what()
+            ),
+        )
+    })
 }
 
 impl Pipeline for Summarize {
@@ -119,39 +132,76 @@ impl Pipeline for Summarize {
             ctx.log(Level::Info, &format!("recomputing weeks {}", weeks.join(", ")));
         }
         let (mut symbols, mut venues) = (0u64, 0u64);
-        let (insert_symbols, insert_venues) = (
-            BulkInsert::new(INSERT_SYMBOL, SYMBOL_COLUMNS, ""),
-            BulkInsert::new(INSERT_VENUE, VENUE_COLUMNS, ""),
-        );
+        let mut failed = Vec::new();
+        let week = WeekWriter {
+            run: &run,
+            symbols: BulkInsert::new(INSERT_SYMBOL, SYMBOL_COLUMNS, ""),
+            venues: BulkInsert::new(INSERT_VENUE, VENUE_COLUMNS, ""),
+        };
         let mut pass = WeekPass::default();
-        for (done, week) in weeks.iter().enumerate() {
+        for (done, name) in weeks.iter().enumerate() {
             stop_if_cancelled(ctx)?;
-            let week_param = [SqlValue::Text(week)];
-            ctx.execute(
-                "DELETE FROM otc_symbol_summary WHERE week_ending = ?1",
-                &week_param,
-            )?;
-            ctx.execute("DELETE FROM otc_venue_share WHERE week_ending = ?1", &week_param)?;
+            let name_param = [SqlValue::Text(name)];
+            week.clear(ctx, name)?;
             pass.clear();
-            let written = summarize_week(ctx, &run, &insert_symbols, &mut pass, week)
-                .map_err(|error| error.with_location(format!("week {week}")))?;
-            if written == 0 {
-                ctx.log(Level::Warn, &format!("week {week} has no normalized volume"));
+            match week.summarize(ctx, &mut pass, name) {
+                Ok((week_symbols, week_venues)) => {
+                    symbols += week_symbols;
+                    venues += week_venues;
+                    ctx.execute(
+                        "DELETE FROM otc_changed_weeks WHERE week_ending = ?1",
+                        &name_param,
+                    )?;
+                }
+                // The week's data cannot be summarized: it fails alone, with
+                // nothing of it half written, and stays queued.
+                Err(error) if error.code == OVERFLOW => {
+                    week.clear(ctx, name)?;
+                    ctx.log(
+                        Level::Warn,
+                        &format!("week {name} is not summarized: {}", error.message),
+                    );
+                    failed.push(json!({"week": name, "reason": error.message}));
+                }
+                Err(error) => return Err(error.with_location(format!("week {name}"))),
             }
-            symbols += written;
-            pass.correct_across_tiers(ctx, week)?;
-            let mut week_venues = pass.venues();
-            venues += write_venue_share(ctx, &insert_venues, &run, week, &mut week_venues)?;
-            ctx.execute(
-                "DELETE FROM otc_changed_weeks WHERE week_ending = ?1",
-                &week_param,
-            )?;
             ctx.progress(done as u64 + 1, weeks.len() as u64, "weeks");
         }
         Ok(Metrics::new()
-            .with("weeks", weeks.len())
+            .with("weeks", weeks.len() - failed.len())
             .with("symbols", symbols)
-            .with("venues", venues))
+            .with("venues", venues)
+            .with("failed_weeks", failed))
+    }
+}
+
+/// Writes one week's summaries.
+struct WeekWriter<'r> {
+    run: &'r Run,
+    symbols: BulkInsert,
+    venues: BulkInsert,
+}
+
+impl WeekWriter<'_> {
+    /// Removes the week's summaries.
+    fn clear(&self, ctx: &mut Context<'_>, week: &str) -> Result<()> {
+        let week = [SqlValue::Text(week)];
+        ctx.execute("DELETE FROM otc_symbol_summary WHERE week_ending = ?1", &week)?;
+        ctx.execute("DELETE FROM otc_venue_share WHERE week_ending = ?1", &week)?;
+        Ok(())
+    }
+
+    /// Summarizes one week whose rows were removed; returns the symbol and
+    /// venue rows written.
+    fn summarize(&self, ctx: &mut Context<'_>, pass: &mut WeekPass, week: &str) -> Result<(u64, u64)> {
+        let symbols = summarize_week(ctx, self.run, &self.symbols, pass, week)?;
+        if symbols == 0 {
+            ctx.log(Level::Warn, &format!("week {week} has no normalized volume"));
+        }
+        pass.correct_across_tiers(ctx, week)?;
+        let mut week_venues = pass.venues();
+        let venues = write_venue_share(ctx, &self.venues, self.run, week, &mut week_venues)?;
+        Ok((symbols, venues))
     }
 }
 
@@ -215,30 +265,20 @@ fn changed_weeks(ctx: &mut Context<'_>) -> Result<Vec<String>> {
     Ok(weeks)
 }
 
-/// Running sums of one group.
+/// Running sums of one group, in 128 bits: 2^64 rows of 2^63 cannot reach
+/// its limit, so adding never fails and never wraps.
 #[derive(Debug, Default, Clone, Copy)]
 struct Sums {
-    volume: i64,
-    trades: i64,
+    volume: i128,
+    trades: i128,
     count: i64,
 }
 
 impl Sums {
-    fn add(&mut self, volume: i64, trades: i64, what: impl FnOnce() -> String) -> Result<()> {
-        match (self.volume.checked_add(volume), self.trades.checked_add(trades)) {
-            (Some(volume), Some(trades)) => {
-                (self.volume, self.trades) = (volume, trades);
-                self.count += 1;
-                Ok(())
-            }
-            _ => Err(Error::new(
-                "otc.summarize.overflow",
-                format!(
-                    "the share volume or trade count of {} passes 2^63 in one week",
-                    what()
-                ),
-            )),
-        }
+    fn add(&mut self, volume: i64, trades: i64) {
+        self.volume += i128::from(volume);
+        self.trades += i128::from(trades);
+        self.count += 1;
     }
 }
 
@@ -314,11 +354,12 @@ impl WeekPass {
 
     /// Adds one venue-volume row: tier, symbol, mpid, share_volume, trade_count.
     fn row(&mut self, row: &Row<'_>) -> Result<()> {
-        self.add(row.str(0)?, row.str(1)?, row.str(2)?, row.i64(3)?, row.i64(4)?)
+        self.add(row.str(0)?, row.str(1)?, row.str(2)?, row.i64(3)?, row.i64(4)?);
+        Ok(())
     }
 
     /// Adds one venue-volume row; rows come in key order (tier, symbol, mpid).
-    fn add(&mut self, tier: &str, symbol: &str, mpid: &str, volume: i64, trades: i64) -> Result<()> {
+    fn add(&mut self, tier: &str, symbol: &str, mpid: &str, volume: i64, trades: i64) {
         let same_symbol = matches!(&self.current, Some((t, s, _)) if t == tier && s == symbol);
         if !same_symbol {
             self.end_symbol();
@@ -335,8 +376,8 @@ impl WeekPass {
             *tiers |= tier_bit;
             self.current = Some((tier.to_owned(), symbol.to_owned(), Sums::default()));
         }
-        if let Some((tier, symbol, sums)) = &mut self.current {
-            sums.add(volume, trades, || format!("symbol {symbol} in tier {tier}"))?;
+        if let Some((_, _, sums)) = &mut self.current {
+            sums.add(volume, trades);
         }
         self.last_mpid.clear();
         self.last_mpid.push_str(mpid);
@@ -350,14 +391,12 @@ impl WeekPass {
                 id
             }
         };
-        let venue = || format!("venue {mpid}");
         let tier_sums = self.by_tier.last_mut().expect("a tier is pushed before its rows");
         if tier_sums.len() <= mpid_id as usize {
             tier_sums.resize(mpid_id as usize + 1, Sums::default());
         }
-        tier_sums[mpid_id as usize].add(volume, trades, venue)?;
-        self.all_tiers[mpid_id as usize].add(volume, trades, venue)?;
-        Ok(())
+        tier_sums[mpid_id as usize].add(volume, trades);
+        self.all_tiers[mpid_id as usize].add(volume, trades);
     }
 
     /// Closes the symbol being summed.
@@ -447,12 +486,14 @@ fn write_symbol_summary(
             .collect();
         let mut values = Vec::with_capacity(batch.len() * SYMBOL_COLUMNS);
         for (symbol, average) in batch.iter().zip(&averages) {
+            let what =
+                |figure: &str| format!("the {figure} of symbol {} in tier {}", symbol.name, symbol.tier);
             values.extend([
                 SqlValue::Text(week),
                 SqlValue::Text(&symbol.tier),
                 SqlValue::Text(&symbol.name),
-                SqlValue::Integer(symbol.volume),
-                SqlValue::Integer(symbol.trades),
+                SqlValue::Integer(stored(symbol.volume, || what("share volume"))?),
+                SqlValue::Integer(stored(symbol.trades, || what("trade count"))?),
                 SqlValue::Integer(symbol.count),
                 average.as_deref().into(),
                 SqlValue::Text(&run.started_at),
@@ -470,15 +511,16 @@ fn write_venue_share(
     week: &str,
     venues: &mut [Totals],
 ) -> Result<u64> {
-    let ranked = rank_venues(venues)?;
+    let ranked = rank_venues(venues);
     let mut values = Vec::with_capacity(venues.len() * VENUE_COLUMNS);
     for (venue, place) in venues.iter().zip(&ranked) {
+        let what = |figure: &str| format!("the {figure} of venue {} in tier {}", venue.name, venue.tier);
         values.extend([
             SqlValue::Text(week),
             SqlValue::Text(&venue.tier),
             SqlValue::Text(&venue.name),
-            SqlValue::Integer(venue.volume),
-            SqlValue::Integer(venue.trades),
+            SqlValue::Integer(stored(venue.volume, || what("share volume"))?),
+            SqlValue::Integer(stored(venue.trades, || what("trade count"))?),
             SqlValue::Integer(venue.count),
             SqlValue::Text(&place.market_share_pct),
             SqlValue::Integer(place.rank),
@@ -492,7 +534,7 @@ fn write_venue_share(
 mod tests {
     use super::*;
 
-    fn venue(tier: &str, mpid: &str, volume: i64) -> Totals {
+    fn venue(tier: &str, mpid: &str, volume: i128) -> Totals {
         Totals {
             tier: tier.into(),
             name: mpid.into(),
@@ -519,7 +561,7 @@ mod tests {
             venue("ALL", "Z", 0),
             venue("ALL", "Y", 0),
         ];
-        let ranked = rank_venues(&mut venues).unwrap();
+        let ranked = rank_venues(&mut venues);
         assert_eq!(
             table(&venues, &ranked),
             [
@@ -545,7 +587,7 @@ mod tests {
             ("NMS Tier 2", "CCC", "V2", 2, 2),
         ];
         for (tier, symbol, mpid, volume, trades) in rows {
-            pass.add(tier, symbol, mpid, volume, trades).unwrap();
+            pass.add(tier, symbol, mpid, volume, trades);
         }
         pass.end_symbol();
         // What correct_across_tiers asks SQL for BBB: V1 in two tiers.
@@ -566,7 +608,7 @@ mod tests {
             ]
         );
         let mut venues = pass.venues();
-        let ranked = rank_venues(&mut venues).unwrap();
+        let ranked = rank_venues(&mut venues);
         let venues: Vec<String> = venues
             .iter()
             .zip(&ranked)
@@ -592,18 +634,35 @@ mod tests {
         );
         // The next week starts from nothing.
         pass.clear();
-        pass.add("OTC", "DDD", "V9", 1, 1).unwrap();
+        pass.add("OTC", "DDD", "V9", 1, 1);
         pass.end_symbol();
         assert_eq!(pass.symbols.len(), 1);
         assert_eq!(pass.venues().len(), 2);
     }
 
     #[test]
-    fn a_week_whose_volume_passes_63_bits_is_an_error_not_a_wrong_share() {
-        let mut venues = vec![venue("OTC", "A", i64::MAX), venue("OTC", "B", 1)];
+    fn sums_beyond_63_bits_rank_exactly_and_fail_only_where_they_are_stored() {
+        let mut pass = WeekPass::default();
+        // 92,234 rows at normalize's bound pass 2^63 - 1 on one venue.
+        for symbol in 0..92_234 {
+            pass.add("OTC", &format!("S{symbol}"), "BIG", 100_000_000_000_000, 1);
+        }
+        pass.add("OTC", "ZZZ", "SMALL", 1, 1);
+        pass.end_symbol();
+        let mut venues = pass.venues();
+        let ranked = rank_venues(&mut venues);
+        let big = venues
+            .iter()
+            .position(|v| v.name == "BIG" && v.tier == "OTC")
+            .unwrap();
+        assert_eq!(venues[big].volume, 9_223_400_000_000_000_000);
+        assert_eq!(ranked[big].market_share_pct, "100.00");
+        let error = stored(venues[big].volume, || "the share volume of venue BIG".into()).unwrap_err();
+        assert_eq!(error.code, OVERFLOW);
         assert_eq!(
-            rank_venues(&mut venues).unwrap_err().code,
-            "otc.summarize.overflow"
+            error.message,
+            "the share volume of venue BIG is 9223400000000000000, beyond the 2^63 - 1 an integer column holds"
         );
+        assert_eq!(stored(i128::from(i64::MAX), String::new).unwrap(), i64::MAX);
     }
 }

@@ -117,7 +117,7 @@ fn summarize_gives_the_symbol_and_venue_figures_of_the_spec() {
             });
         }
     }
-    let ranked = rank_venues(&mut venues).unwrap();
+    let ranked = rank_venues(&mut venues);
     let shares: Vec<String> = venues
         .iter()
         .zip(&ranked)
