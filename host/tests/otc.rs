@@ -343,7 +343,7 @@ fn a_week_larger_than_one_read_of_summarize_gives_the_figures_of_sql_group_by() 
     assert_eq!(summarize["metrics"]["symbols"], 17_600, "{summarize}");
 
     let symbols_by_sql = "SELECT tier, symbol, sum(share_volume), sum(trade_count), count(*)
-                          FROM otc_venue_figures GROUP BY tier, symbol ORDER BY tier, symbol";
+                          FROM otc_venue_volume GROUP BY tier, symbol ORDER BY tier, symbol";
     let symbols = "SELECT tier, symbol, total_volume, total_trades, venue_count
                    FROM otc_symbol_summary ORDER BY tier, symbol";
     assert!(
@@ -352,7 +352,7 @@ fn a_week_larger_than_one_read_of_summarize_gives_the_figures_of_sql_group_by() 
     );
 
     let venues_by_sql = "SELECT mpid, sum(share_volume), sum(trade_count), count(DISTINCT symbol)
-                         FROM otc_venue_figures GROUP BY mpid ORDER BY mpid";
+                         FROM otc_venue_volume GROUP BY mpid ORDER BY mpid";
     let venues = "SELECT mpid, total_volume, total_trades, symbol_count
                   FROM otc_venue_share WHERE tier = 'ALL' ORDER BY mpid";
     let expected = rows(&env, venues_by_sql);

@@ -35,8 +35,8 @@ pub fn run_ok(env: &TestEnv, pipeline: &str, params: &[String]) -> Value {
     execution["metrics"].clone()
 }
 
-/// The rows of a query, every value as text (NULL as `NULL`, a real as
-/// SQLite prints it, a blob as hex).
+/// The rows of a query, every value as text: NULL as `NULL`, a real with two
+/// decimals (as the tables' averages and percentages read), a blob as hex.
 pub fn rows(env: &TestEnv, sql: &str) -> Vec<Vec<String>> {
     let conn = env.conn();
     let mut stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
@@ -47,7 +47,7 @@ pub fn rows(env: &TestEnv, sql: &str) -> Vec<Vec<String>> {
                 Ok(match row.get_ref(i)? {
                     rusqlite::types::ValueRef::Null => "NULL".to_owned(),
                     rusqlite::types::ValueRef::Integer(v) => v.to_string(),
-                    rusqlite::types::ValueRef::Real(v) => v.to_string(),
+                    rusqlite::types::ValueRef::Real(v) => format!("{v:.2}"),
                     rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
                     rusqlite::types::ValueRef::Blob(b) => {
                         b.iter().map(|byte| format!("{byte:02x}")).collect()

@@ -12,13 +12,14 @@
 //! name, time) is stored once, in `otc_raw_files`; the lines reference it.
 
 use crate::bulk::BulkInsert;
-use crate::hash::{HashKey, RecordHasher};
+use crate::hash::{HashKey, RecordHasher, Venue};
 use crate::parse::{clip, Line, Parser, Record};
 use crate::rejects::{RejectWriter, Rejected, Stage, RAW_LINE_LIMIT};
-use crate::run::{stop_if_cancelled, Run};
+use crate::run::{metrics, stop_if_cancelled, Figures, Run};
 use crate::tier::{Tier, SPELLINGS};
-use crate::{decimal, sources, week};
+use crate::{decimal, sources, upgrade, week};
 use chrono::NaiveDate;
+use serde_json::json;
 use spine_plugin_api::{Context, Error, Level, Metrics, Params, Pipeline, Result, SqlValue};
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -65,7 +66,17 @@ impl Ingest {
 
 impl Pipeline for Ingest {
     fn run(&mut self, ctx: &mut Context<'_>) -> Result<Metrics> {
+        Ok(metrics(self.stage(ctx)?))
+    }
+}
+
+impl Ingest {
+    /// Loads the files; returns the run's figures.
+    pub fn stage(&mut self, ctx: &mut Context<'_>) -> Result<Figures> {
         let run = Run::start(ctx)?;
+        // Lines an older version stored under its hash get this version's
+        // first, so that no line of these files is taken for new.
+        upgrade::rehash_legacy_lines(ctx)?;
         // Reading (parsing, checking, hashing) runs on its own thread, a few
         // batches ahead of storing, which is SQLite's work on this one: the
         // two take turns on one core no longer. The queue is bounded, so the
@@ -77,6 +88,7 @@ impl Pipeline for Ingest {
             hasher: RecordHasher::default(),
             weeks: BTreeSet::new(),
             current_week: (NaiveDate::MIN, String::new()),
+            mismatch: WeekMismatch::default(),
             events,
             recycled,
         };
@@ -102,28 +114,23 @@ impl Pipeline for Ingest {
         let weeks = weeks?;
         store.rejects.flush(ctx)?;
         let counts = &store.counts;
-        let rejected = store.rejects.count();
-        Ok(Metrics::new()
-            .with("records", counts.records)
-            .with("inserted", counts.inserted)
-            .with("duplicates", counts.duplicates)
-            .with("rejected", rejected)
-            .with("files", self.files.len())
-            .with(
-                "weeks",
-                weeks
-                    .iter()
-                    .map(|w| w.format("%Y-%m-%d").to_string())
-                    .collect::<Vec<_>>(),
-            )
-            .with(
-                "week_source",
-                if self.week_ending.is_some() {
-                    "given"
-                } else {
-                    "inferred"
-                },
-            ))
+        let weeks: Vec<String> = weeks.iter().map(|w| w.format("%Y-%m-%d").to_string()).collect();
+        let week_source = if self.week_ending.is_some() {
+            "given"
+        } else {
+            "inferred"
+        };
+        let figures = json!({
+            "records": counts.records,
+            "inserted": counts.inserted,
+            "duplicates": counts.duplicates,
+            "rejected": store.rejects.count(),
+            "files": self.files.len(),
+            "weeks": weeks,
+            "week_source": week_source,
+            "week_mismatch": counts.week_mismatch,
+        });
+        Ok(figures.as_object().cloned().unwrap_or_default())
     }
 }
 
@@ -137,7 +144,8 @@ enum Event {
     /// A file without a single line.
     Empty(String),
     Batch(Box<Batch>),
-    FileEnd,
+    /// The file is read; what its lines said of the given week.
+    FileEnd(WeekMismatch),
     /// Reading failed; the run fails with this error.
     Failed(Error),
 }
@@ -174,6 +182,9 @@ struct Reader {
     /// The week of the previous line and its text, formatted once per run of
     /// lines in the same week (files come in such runs).
     current_week: (NaiveDate, String),
+    /// The current file's lines whose first publication says another week
+    /// than the one given.
+    mismatch: WeekMismatch,
     events: mpsc::SyncSender<Event>,
     /// Stored batches coming back, to be filled again.
     recycled: mpsc::Receiver<Box<Batch>>,
@@ -230,7 +241,8 @@ impl Reader {
         if batch.records > 0 {
             self.send(Event::Batch(batch)).map_err(Err)?;
         }
-        self.send(Event::FileEnd).map_err(Err)
+        let mismatch = std::mem::take(&mut self.mismatch);
+        self.send(Event::FileEnd(mismatch)).map_err(Err)
     }
 
     /// Places one well-formed line in its week and queues it for insertion.
@@ -255,6 +267,9 @@ impl Reader {
                 return Ok(());
             }
         };
+        if let (Some(given), Some(tier)) = (self.given_week, tier) {
+            self.mismatch.check(given, tier, line.last_update);
+        }
         if self.current_week.0 != week_ending {
             self.weeks.insert(week_ending);
             self.current_week = (week_ending, week_ending.format("%Y-%m-%d").to_string());
@@ -263,7 +278,7 @@ impl Reader {
             week_ending: &self.current_week.1,
             tier: tier.map_or(line.tier, |tier| tier.canonical()),
             symbol: line.symbol,
-            mpid: line.mpid,
+            venue: Venue::of(line.mpid, line.venue_name),
             share_volume: line.share_volume,
             trade_count: line.trade_count,
         };
@@ -272,12 +287,53 @@ impl Reader {
     }
 }
 
-/// Lines read, stored, and offered to the insert but not stored.
+/// Lines read, stored, and offered to the insert but not stored; lines
+/// whose first publication says another week than the one given.
 #[derive(Default)]
 struct Counts {
     records: u64,
     inserted: u64,
     duplicates: u64,
+    week_mismatch: u64,
+}
+
+/// Lines of one file whose lastUpdateDate is a Monday that, by the
+/// first-publication rule, places them in another week than the one given:
+/// a wrong `week_ending` would otherwise file a publication under the wrong
+/// week without a sound. (A correction republished on a later Monday counts
+/// too: the warning asks to check, it does not refuse.)
+#[derive(Debug, Default)]
+struct WeekMismatch {
+    lines: u64,
+    /// The given week, and the weeks the rule infers.
+    given: Option<NaiveDate>,
+    inferred: BTreeSet<NaiveDate>,
+}
+
+impl WeekMismatch {
+    fn check(&mut self, given: NaiveDate, tier: Tier, last_update: NaiveDate) {
+        // Not a Monday: not a first publication, and the rule says nothing.
+        let Ok(inferred) = week::infer_week_ending(tier, last_update) else {
+            return;
+        };
+        if inferred != given {
+            self.lines += 1;
+            self.given = Some(given);
+            self.inferred.insert(inferred);
+        }
+    }
+
+    /// The warning for file `name`, when it has such lines.
+    fn warning(&self, name: &str) -> Option<String> {
+        let given = self.given?;
+        let inferred: Vec<String> = self.inferred.iter().map(|week| week.to_string()).collect();
+        Some(format!(
+            "{name}: week_ending {given} was given, but {} lines have a Monday lastUpdateDate that FINRA's \
+             first-publication rule places in week {}; check -p week_ending",
+            self.lines,
+            inferred.join(", ")
+        ))
+    }
 }
 
 /// The storing side: batches → otc_raw_files, otc_raw_lines, otc_rejects.
@@ -333,8 +389,12 @@ impl<'r> Store<'r> {
                     // The reader may be gone; the batch is then just freed.
                     let _ = recycle.send(batch);
                 }
-                Event::FileEnd => {
+                Event::FileEnd(mismatch) => {
                     if let Some((name, _, [records, inserted, duplicates, rejected])) = file.take() {
+                        if let Some(warning) = mismatch.warning(&name) {
+                            ctx.log(Level::Warn, &warning);
+                        }
+                        self.counts.week_mismatch += mismatch.lines;
                         let records = self.counts.records - records;
                         let inserted = self.counts.inserted - inserted;
                         let duplicates = self.counts.duplicates - duplicates;
@@ -400,9 +460,8 @@ impl<'r> Store<'r> {
 }
 
 /// Text fields per line, in INSERT order: week_ending, last_update_date,
-/// tier, symbol, issue_name, venue_name, mpid, then avg_trade_size (empty
-/// for NULL).
-const TEXT_FIELDS: usize = 8;
+/// tier, symbol, issue_name, venue_name, mpid.
+const TEXT_FIELDS: usize = 7;
 /// The tier's place among the text fields (empty for a known tier).
 const TIER_FIELD: usize = 2;
 
@@ -418,6 +477,8 @@ struct RawBatch {
     /// share_volume, trade_count, line_number and tier code (0: unknown)
     /// of each line.
     numbers: Vec<[i64; 4]>,
+    /// avg_trade_size of each line, as otc_venue_volume keeps it.
+    averages: Vec<Option<f64>>,
 }
 
 impl RawBatch {
@@ -443,10 +504,10 @@ impl RawBatch {
             self.ends.push(self.text.len());
         }
         // The rows normalize moves in SQL take their average from here.
-        if line.share_volume >= 0 && line.trade_count >= 0 {
-            decimal::push_average(&mut self.text, line.share_volume, line.trade_count);
-        }
-        self.ends.push(self.text.len());
+        let average = (line.share_volume >= 0 && line.trade_count >= 0)
+            .then(|| decimal::average(line.share_volume, line.trade_count))
+            .flatten();
+        self.averages.push(average.map(decimal::Hundredths::to_real));
         let line_number = i64::try_from(line.line).unwrap_or(i64::MAX);
         let tier = tier.map_or(0, Tier::code);
         self.numbers
@@ -466,15 +527,15 @@ impl RawBatch {
             .ends
             .chunks_exact(TEXT_FIELDS)
             .zip(&self.hashes)
-            .zip(&self.numbers);
-        for ((ends, hash), &[shares, trades, line, tier]) in lines {
+            .zip(&self.numbers)
+            .zip(&self.averages);
+        for (((ends, hash), &[shares, trades, line, tier]), &average) in lines {
             values.extend([
                 SqlValue::Integer(file_id),
                 SqlValue::Integer(line),
                 SqlValue::Blob(hash),
             ]);
-            let (texts, average) = ends.split_at(TEXT_FIELDS - 1);
-            for (index, &end) in texts.iter().enumerate() {
+            for (index, &end) in ends.iter().enumerate() {
                 let text = field(end);
                 values.push(if index == TIER_FIELD && tier != 0 {
                     SqlValue::Integer(tier)
@@ -482,15 +543,10 @@ impl RawBatch {
                     SqlValue::Text(text)
                 });
             }
-            let average = field(average[0]);
             values.extend([
                 SqlValue::Integer(shares),
                 SqlValue::Integer(trades),
-                if average.is_empty() {
-                    SqlValue::Null
-                } else {
-                    SqlValue::Text(average)
-                },
+                average.into(),
             ]);
         }
         values
@@ -501,5 +557,6 @@ impl RawBatch {
         self.ends.clear();
         self.hashes.clear();
         self.numbers.clear();
+        self.averages.clear();
     }
 }

@@ -1,6 +1,8 @@
 //! `otc.normalize`: checks `otc_raw` rows and upserts them into
 //! `otc_venue_volume` (the table `otc_venue_figures`), one row per (week,
-//! tier, symbol, MPID).
+//! tier, symbol, venue type, venue). A row with an MPID is an ATS row, its
+//! venue the MPID; a row without one is a non-ATS row, its venue the firm's
+//! name, and `De Minimis Firms` there is the aggregate of the small firms.
 //!
 //! Which row a key keeps never depends on the order rows arrive in: the row
 //! with the latest lastUpdateDate wins, and of two rows published the same
@@ -22,9 +24,12 @@
 //! of the same day (the trigger `otc_venue_figures_same_day` lists those).
 
 use crate::decimal;
+use crate::hash::{Venue, VenueType};
 use crate::rejects::{RejectWriter, Rejected, Stage};
-use crate::run::{stop_if_cancelled, Run};
+use crate::run::{metrics, stop_if_cancelled, Figures, Run};
 use crate::tier::{name_sql, Tier, SPELLINGS};
+use crate::upgrade;
+use serde_json::json;
 use spine_plugin_api::{Context, Metrics, Pipeline, Result, Row, SqlValue};
 use std::collections::{BTreeSet, HashSet};
 
@@ -45,7 +50,7 @@ pub const MAX_TRADE_COUNT: i64 = 1_000_000_000_000;
 /// known tiers as their codes, and the average [`check`] computes). The
 /// partial index `otc_raw_lines_unchecked` holds `NOT (this)`, word for word.
 pub const SQL_CHECKED: &str = "(tier = 1 OR tier = 2 OR tier = 3) \
-    AND symbol <> '' AND mpid <> '' \
+    AND symbol <> '' AND (mpid <> '' OR venue_name <> '') \
     AND share_volume >= 0 AND trade_count >= 0 AND (trade_count > 0 OR share_volume = 0) \
     AND share_volume <= 100000000000000 AND trade_count <= 1000000000000 \
     AND (avg_trade_size IS NOT NULL OR trade_count = 0)";
@@ -53,9 +58,25 @@ pub const SQL_CHECKED: &str = "(tier = 1 OR tier = 2 OR tier = 3) \
 /// Why the loser of a same-day conflict is in otc_rejects.
 pub const SAME_DAY_REASON: &str = "superseded by a conflicting row published the same day";
 
+/// The participant name of the non-ATS row that aggregates the small firms.
+pub const DE_MINIMIS: &str = "De Minimis Firms";
+
+/// SQL for a raw row's venue type, venue and whether it is the de minimis
+/// aggregate, its columns named after `line` (`""` or an alias and a dot).
+/// ingest stores text trimmed, so the comparison needs no trim; NOCASE
+/// folds ASCII, all the name holds.
+fn venue_sql(line: &str) -> String {
+    let (ats, non_ats) = (VenueType::Ats.code(), VenueType::NonAts.code());
+    format!(
+        "CASE WHEN {line}mpid <> '' THEN {ats} ELSE {non_ats} END, \
+         CASE WHEN {line}mpid <> '' THEN {line}mpid ELSE {line}venue_name END, \
+         ({line}mpid = '' AND {line}venue_name = '{DE_MINIMIS}' COLLATE NOCASE)"
+    )
+}
+
 /// The upsert's conflict clause: the later lastUpdateDate wins, then the
 /// greater record hash. Both are the row's content, never its load order.
-const ON_CONFLICT: &str = "ON CONFLICT (week_ending, tier, symbol, mpid) DO UPDATE SET \
+const ON_CONFLICT: &str = "ON CONFLICT (week_ending, tier, symbol, venue_type, venue) DO UPDATE SET \
         share_volume = excluded.share_volume, trade_count = excluded.trade_count, \
         avg_trade_size = excluded.avg_trade_size, raw_id = excluded.raw_id, \
         last_update_date = excluded.last_update_date, record_hash = excluded.record_hash, \
@@ -64,8 +85,8 @@ const ON_CONFLICT: &str = "ON CONFLICT (week_ending, tier, symbol, mpid) DO UPDA
         > (otc_venue_figures.last_update_date, otc_venue_figures.record_hash)";
 
 const INSERT_HEAD: &str = "INSERT INTO otc_venue_figures \
-    (week_ending, tier, symbol, mpid, share_volume, trade_count, avg_trade_size, raw_id, last_update_date, \
-     record_hash, run_id)";
+    (week_ending, tier, symbol, venue_type, venue, is_aggregate, share_volume, trade_count, avg_trade_size, \
+     raw_id, last_update_date, record_hash, run_id)";
 
 /// The raw row's key and publication day, as the unique key
 /// `otc_raw_lines_key` orders them: the rows of one (key, day) are neighbours.
@@ -129,10 +150,11 @@ fn has_checked_rows_sql(selection: Selection) -> String {
 /// otc_normalize_runs id.
 fn move_checked_sql(selection: Selection) -> String {
     format!(
-        "{INSERT_HEAD} SELECT week_ending, {}, symbol, mpid, share_volume, trade_count, avg_trade_size, \
+        "{INSERT_HEAD} SELECT week_ending, {}, symbol, {}, share_volume, trade_count, avg_trade_size, \
              line.id, last_update_date, record_hash, ?3 \
          {} AND {SQL_CHECKED} {ON_CONFLICT}",
         name_sql("tier"),
+        venue_sql(""),
         selection.rows(false)
     )
 }
@@ -150,9 +172,10 @@ fn read_unchecked_sql(selection: Selection) -> String {
 /// ?2, its average ?3; ?4 is the run's otc_normalize_runs id.
 fn upsert_one_sql() -> String {
     format!(
-        "{INSERT_HEAD} SELECT week_ending, ?2, symbol, mpid, share_volume, trade_count, ?3, id, \
+        "{INSERT_HEAD} SELECT week_ending, ?2, symbol, {}, share_volume, trade_count, ?3, id, \
              last_update_date, record_hash, ?4 \
-         FROM otc_raw_lines WHERE id = ?1 {ON_CONFLICT}"
+         FROM otc_raw_lines WHERE id = ?1 {ON_CONFLICT}",
+        venue_sql("")
     )
 }
 
@@ -161,10 +184,12 @@ fn upsert_one_sql() -> String {
 fn not_winning_sql(selection: Selection) -> String {
     format!(
         "SELECT line.id {} AND {SQL_CHECKED} AND NOT EXISTS (SELECT 1 FROM otc_venue_figures AS venue \
-             WHERE venue.week_ending = line.week_ending AND venue.tier = {} AND venue.symbol = line.symbol \
-             AND venue.mpid = line.mpid AND venue.raw_id = line.id)",
+             WHERE (venue.week_ending, venue.tier, venue.symbol, venue.venue_type, venue.venue, \
+                    venue.is_aggregate) = (line.week_ending, {}, line.symbol, {}) \
+             AND venue.raw_id = line.id)",
         selection.rows(false),
-        name_sql("line.tier")
+        name_sql("line.tier"),
+        venue_sql("line.")
     )
 }
 
@@ -236,14 +261,17 @@ impl RawRow {
 
 /// What a row that passes the checks becomes.
 #[derive(Debug)]
-pub struct Checked {
+pub struct Checked<'a> {
     pub tier: Tier,
-    pub avg_trade_size: Option<String>,
+    pub venue: Venue<'a>,
+    /// The non-ATS row of the small firms (its venue is [`DE_MINIMIS`]).
+    pub is_aggregate: bool,
+    pub avg_trade_size: Option<decimal::Hundredths>,
 }
 
 /// Checks one raw row; the error is the reason it is rejected. Field names
 /// are FINRA's, because the reject points back at a line of a FINRA file.
-pub fn check(row: &RawRow) -> std::result::Result<Checked, String> {
+pub fn check(row: &RawRow) -> std::result::Result<Checked<'_>, String> {
     let tier = Tier::parse(&row.tier).ok_or_else(|| {
         format!(
             "field tierDescription: expected {SPELLINGS}, found {:?}",
@@ -253,8 +281,13 @@ pub fn check(row: &RawRow) -> std::result::Result<Checked, String> {
     if row.symbol.trim().is_empty() {
         return Err("field issueSymbolIdentifier: expected a symbol, found an empty field".to_owned());
     }
-    if row.mpid.trim().is_empty() {
-        return Err("field MPID: expected an MPID, found an empty field".to_owned());
+    let venue = Venue::of(row.mpid.trim(), row.venue_name.trim());
+    if venue == Venue::NonAts("") {
+        return Err(
+            "fields MPID and marketParticipantName: expected an MPID (an ATS) or a participant \
+                    name (a non-ATS firm), found both empty"
+                .to_owned(),
+        );
     }
     if row.share_volume < 0 {
         return Err(format!(
@@ -288,13 +321,23 @@ pub fn check(row: &RawRow) -> std::result::Result<Checked, String> {
     }
     Ok(Checked {
         tier,
+        venue,
+        is_aggregate: matches!(venue, Venue::NonAts(firm) if firm.eq_ignore_ascii_case(DE_MINIMIS)),
         avg_trade_size: decimal::average(row.share_volume, row.trade_count),
     })
 }
 
 impl Pipeline for Normalize {
     fn run(&mut self, ctx: &mut Context<'_>) -> Result<Metrics> {
+        Ok(metrics(self.stage(ctx)?))
+    }
+}
+
+impl Normalize {
+    /// Normalizes what awaits; returns the run's figures.
+    pub fn stage(&mut self, ctx: &mut Context<'_>) -> Result<Figures> {
         let run = Run::start(ctx)?;
+        upgrade::rehash_legacy_lines(ctx)?;
         let first = ctx
             .query_one(
                 "SELECT raw_id FROM otc_watermarks WHERE stage = ?1",
@@ -332,12 +375,14 @@ impl Pipeline for Normalize {
         )?;
         pass.queue_weeks(ctx)?;
         let rejected = pass.rejects.count() - pass.same_day;
-        Ok(Metrics::new()
-            .with("processed", pass.processed)
-            .with("accepted", pass.processed.saturating_sub(rejected))
-            .with("rejected", rejected)
-            .with("revised", pass.changed.saturating_sub(pass.new_keys))
-            .with("same_day_conflicts", pass.same_day))
+        let figures = json!({
+            "processed": pass.processed,
+            "accepted": pass.processed.saturating_sub(rejected),
+            "rejected": rejected,
+            "revised": pass.changed.saturating_sub(pass.new_keys),
+            "same_day_conflicts": pass.same_day,
+        });
+        Ok(figures.as_object().cloned().unwrap_or_default())
     }
 }
 
@@ -528,15 +573,17 @@ impl<'r> Pass<'r> {
             }
         };
         let tier = checked.tier.canonical();
+        let (venue_type, venue) = (checked.venue.venue_type().code(), checked.venue.name());
         let existed = ctx
             .query_one(
                 "SELECT 1 FROM otc_venue_figures \
-                 WHERE week_ending = ?1 AND tier = ?2 AND symbol = ?3 AND mpid = ?4",
+                 WHERE week_ending = ?1 AND tier = ?2 AND symbol = ?3 AND venue_type = ?4 AND venue = ?5",
                 &[
                     SqlValue::Text(&row.week_ending),
                     SqlValue::Text(tier),
                     SqlValue::Text(&row.symbol),
-                    SqlValue::Text(&row.mpid),
+                    SqlValue::Integer(venue_type),
+                    SqlValue::Text(venue),
                 ],
                 |_| Ok(()),
             )?
@@ -547,7 +594,7 @@ impl<'r> Pass<'r> {
             &[
                 SqlValue::Integer(row.id),
                 SqlValue::Text(tier),
-                checked.avg_trade_size.as_deref().into(),
+                checked.avg_trade_size.map(decimal::Hundredths::to_real).into(),
                 SqlValue::Integer(run_id),
             ],
         )?;
@@ -668,11 +715,11 @@ mod tests {
 
     /// [`SQL_CHECKED`] in Rust, clause for clause, for a row whose
     /// avg_trade_size ingest computed (a known tier's code reads back as the
-    /// canonical name, through NAME_SQL).
+    /// canonical name, through name_sql).
     fn sql_checked(row: &RawRow) -> bool {
         ["NMS Tier 1", "NMS Tier 2", "OTC"].contains(&row.tier.as_str())
             && !row.symbol.is_empty()
-            && !row.mpid.is_empty()
+            && (!row.mpid.is_empty() || !row.venue_name.is_empty())
             && row.share_volume >= 0
             && row.trade_count >= 0
             && (row.trade_count > 0 || row.share_volume == 0)
@@ -697,6 +744,7 @@ mod tests {
             tier in prop::sample::select(vec!["NMS Tier 1", "NMS Tier 2", "OTC", "T1", "otc", "Tier 3", ""]),
             symbol in prop::sample::select(vec!["AAPL", "", "BRK.B"]),
             mpid in prop::sample::select(vec!["UBSA", ""]),
+            firm in prop::sample::select(vec!["UBS ATS", "Citadel Securities LLC", "De Minimis Firms", ""]),
             shares in prop_oneof![
                 Just(0i64), Just(-1i64), Just(i64::MAX), Just(MAX_SHARE_VOLUME), Just(MAX_SHARE_VOLUME + 1),
                 0..1_000_000i64
@@ -706,16 +754,16 @@ mod tests {
                 0..1_000i64
             ],
         ) {
-            let row = row(tier, symbol, mpid, shares, trades);
+            let row = RawRow { venue_name: firm.into(), ..row(tier, symbol, mpid, shares, trades) };
             if sql_checked(&row) {
                 let checked = check(&row);
                 prop_assert!(checked.is_ok(), "{:?}", checked);
                 let checked = checked.unwrap();
                 prop_assert_eq!(checked.tier.canonical(), tier);
                 // What ingest stores for the row.
-                let mut stored = String::new();
-                decimal::push_average(&mut stored, shares, trades);
-                prop_assert_eq!(checked.avg_trade_size.unwrap_or_default(), stored);
+                prop_assert_eq!(checked.avg_trade_size, decimal::average(shares, trades));
+                prop_assert_eq!(checked.venue, Venue::of(mpid, firm));
+                prop_assert_eq!(checked.is_aggregate, mpid.is_empty() && firm == DE_MINIMIS);
             }
         }
     }
@@ -733,18 +781,51 @@ mod tests {
 
     #[test]
     fn good_rows_get_a_canonical_tier_and_an_exact_average() {
-        let checked = check(&row("t1", "AAPL", "VENA", 1_000_000, 5000)).unwrap();
+        let aapl = row("t1", "AAPL", "VENA", 1_000_000, 5000);
+        let checked = check(&aapl).unwrap();
         assert_eq!(checked.tier, Tier::NmsTier1);
-        assert_eq!(checked.avg_trade_size.as_deref(), Some("200.00"));
-        let checked = check(&row("OTCE", "BRK.B", "OTCN", 0, 0)).unwrap();
+        assert_eq!(
+            checked.avg_trade_size.map(|a| a.to_string()).as_deref(),
+            Some("200.00")
+        );
+        assert_eq!((checked.venue, checked.is_aggregate), (Venue::Ats("VENA"), false));
+        let brk = row("OTCE", "BRK.B", "OTCN", 0, 0);
+        let checked = check(&brk).unwrap();
         assert_eq!((checked.tier, checked.avg_trade_size), (Tier::Otc, None));
         assert_eq!(
             check(&row("NMS Tier 2", "AAOI", "EBXL", 639_234, 7396))
                 .unwrap()
                 .avg_trade_size
+                .map(|a| a.to_string())
                 .as_deref(),
             Some("86.43")
         );
+    }
+
+    #[test]
+    fn a_row_without_an_mpid_is_a_non_ats_firm_and_de_minimis_firms_their_aggregate() {
+        let firm = |name: &str| RawRow {
+            venue_name: name.into(),
+            ..row("T1", "AAPL", "", 900, 9)
+        };
+        let citadel = firm("Citadel Securities LLC");
+        let checked = check(&citadel).unwrap();
+        assert_eq!(
+            (checked.venue, checked.is_aggregate),
+            (Venue::NonAts("Citadel Securities LLC"), false)
+        );
+        let aggregate = firm(" de minimis FIRMS ");
+        let checked = check(&aggregate).unwrap();
+        assert_eq!(
+            (checked.venue, checked.is_aggregate),
+            (Venue::NonAts("de minimis FIRMS"), true)
+        );
+        // An ATS named De Minimis Firms is an ATS.
+        let ats = RawRow {
+            mpid: "DEMI".into(),
+            ..firm("De Minimis Firms")
+        };
+        assert!(!check(&ats).unwrap().is_aggregate);
     }
 
     #[test]
@@ -758,7 +839,11 @@ mod tests {
                 row("OTC", "", "PPEX", 1, 1),
                 "field issueSymbolIdentifier: expected a symbol, found an empty field",
             ),
-            (row("OTC", "X", " ", 1, 1), "field MPID: expected an MPID, found an empty field"),
+            (
+                row("OTC", "X", " ", 1, 1),
+                "fields MPID and marketParticipantName: expected an MPID (an ATS) or a participant name \
+                 (a non-ATS firm), found both empty",
+            ),
             (
                 row("T2", "X", "M", -5, 1),
                 "field totalWeeklyShareQuantity: expected 0 or more shares, found -5",

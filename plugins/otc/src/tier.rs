@@ -16,6 +16,9 @@ pub enum Tier {
 pub const SPELLINGS: &str = "NMS Tier 1, NMS Tier 2 or OTC (or T1, T2, OTCE)";
 
 impl Tier {
+    /// Every tier, in the order of their canonical names.
+    pub const ALL: [Tier; 3] = [Tier::NmsTier1, Tier::NmsTier2, Tier::Otc];
+
     /// Reads a tier: trimmed, case-insensitive, file or API spelling.
     pub fn parse(text: &str) -> Option<Tier> {
         let text = text.trim();
