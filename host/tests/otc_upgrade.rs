@@ -108,3 +108,117 @@ fn rows_the_old_version_accepted_beyond_the_bounds_move_to_rejects_and_their_wee
         words
     );
 }
+
+/// A fixture file, or a sample file of `data/finra`.
+fn fixture(name: &str) -> String {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = if name.starts_with("finra_") {
+        manifest.join("../data/finra").join(name)
+    } else {
+        manifest.join("tests/fixtures/otc-001").join(name)
+    };
+    format!("file_path={}", path.display())
+}
+
+/// What the tables hold, without run ids, times, row ids or folders.
+fn tables(env: &TestEnv) -> Vec<Vec<String>> {
+    let mut all = Vec::new();
+    for sql in [
+        "SELECT week_ending, tier, symbol, venue_type, venue, mpid, is_aggregate, share_volume, trade_count,
+                avg_trade_size, record_hash, last_update_date
+         FROM otc_venue_volume ORDER BY 1, 2, 3, 4, 5",
+        "SELECT week_ending, tier, symbol, venue_type, issue_name, total_volume, total_trades, venue_count,
+                avg_trade_size FROM otc_symbol_summary ORDER BY 1, 2, 3, 4",
+        "SELECT week_ending, tier, venue_type, venue, mpid, venue_name, is_aggregate, total_volume, total_trades,
+                symbol_count, market_share_pct, rank, tiers, complete FROM otc_venue_share ORDER BY 1, 2, 3, 4",
+        "SELECT week_ending, tier, symbol, ats_volume, ats_trades, ats_avg_trade_size, non_ats_volume,
+                non_ats_trades, non_ats_avg_trade_size, ats_share_pct FROM otc_symbol_offexchange ORDER BY 1, 2, 3",
+        // The file's name without its folder.
+        "SELECT stage, replace(source_file, rtrim(source_file, replace(source_file, '/', '')), '') AS file,
+                line_number, raw_line, reason FROM otc_rejects ORDER BY 2, 3",
+        "SELECT record_hash, last_update_date, week_ending, symbol, mpid, venue_name FROM otc_raw ORDER BY 1, 2",
+    ] {
+        all.extend(rows(env, sql));
+    }
+    all
+}
+
+#[test]
+fn an_upgraded_database_keeps_its_ats_results_loads_its_non_ats_rows_and_equals_a_fresh_load() {
+    let env = legacy_env();
+    // What 001 summarized for week 2025-11-14, which nothing the upgrade
+    // corrects touches. (001 stored averages and shares as text.)
+    let symbols = "SELECT tier, symbol, total_volume, total_trades, venue_count, avg_trade_size
+                   FROM otc_symbol_summary WHERE week_ending = '2025-11-14' ORDER BY tier, symbol";
+    let shares = "SELECT tier, mpid, total_volume, total_trades, symbol_count, market_share_pct, rank
+                  FROM otc_venue_share WHERE week_ending = '2025-11-14' ORDER BY tier, rank";
+    let (old_symbols, old_shares) = (rows(&env, symbols), rows(&env, shares));
+    assert_eq!((old_symbols.len(), old_shares.len()), (16, 50));
+    assert_eq!(
+        env.count("SELECT count(*) FROM otc_rejects WHERE reason LIKE '%expected an MPID%'"),
+        5
+    );
+
+    let normalize = run_ok(&env, "otc.normalize", &[]);
+    // The two lines of non_ats_tier2 that 001 never normalized, the five of
+    // non_ats_tier1 it rejected, and the same-day pair it settled by order.
+    assert_eq!(normalize["processed"], 9, "{normalize}");
+    assert_eq!(normalize["rejected"], 0, "{normalize}");
+    run_ok(&env, "otc.summarize", &[]);
+    let ats = |sql: &str| sql.replace("WHERE week_ending", "WHERE venue_type = 'ATS' AND week_ending");
+    assert_eq!(rows(&env, &ats(symbols)), old_symbols);
+    assert_eq!(rows(&env, &ats(shares)), old_shares);
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT tier, symbol, venue, is_aggregate, share_volume FROM otc_venue_volume
+             WHERE venue_type = 'NON_ATS' ORDER BY tier, symbol, venue"
+        ),
+        [
+            ["NMS Tier 1", "AAPL", "Citadel Securities LLC", "0", "5000000"],
+            ["NMS Tier 1", "AAPL", "De Minimis Firms", "1", "1000000"],
+            ["NMS Tier 1", "AAPL", "Virtu Americas LLC", "0", "3000000"],
+            ["NMS Tier 1", "MSFT", "Citadel Securities LLC", "0", "2000000"],
+            ["NMS Tier 1", "MSFT", "De Minimis Firms", "1", "500000"],
+            ["NMS Tier 2", "AAOI", "Citadel Securities LLC", "0", "90000"],
+            ["NMS Tier 2", "AAOI", "De Minimis Firms", "1", "12000"]
+        ]
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM otc_rejects WHERE reason LIKE '%expected an MPID%'"),
+        0
+    );
+
+    // The same files loaded by this version give the same tables: the
+    // upgrade left nothing of the old rules behind.
+    let fresh = TestEnv::with_plugins(&["spine_otc"]);
+    let week = "week_ending=2025-11-28".to_owned();
+    for (file, given_week) in [
+        ("finra_otc_weekly_tier1_20251215.psv", false),
+        ("finra_otc_weekly_tier2_20251215.psv", false),
+        ("finra_otc_weekly_otc_20251215.psv", false),
+        ("non_ats_tier1_20251215.psv", false),
+        ("revision_tier1_20251222.psv", true),
+        ("conflict_a_20251222.psv", true),
+        ("conflict_b_20251222.psv", true),
+        ("beyond_bounds_otc_20251201.psv", false),
+        ("non_ats_tier2_20251215.psv", false),
+    ] {
+        let mut params = vec![fixture(file)];
+        if given_week {
+            params.push(week.clone());
+        }
+        run_ok(&fresh, "otc.ingest", &params);
+    }
+    run_ok(&fresh, "otc.normalize", &[]);
+    run_ok(&fresh, "otc.summarize", &[]);
+    assert_eq!(tables(&env), tables(&fresh));
+
+    // The non-ATS lines carry this version's hash: loaded again, they are
+    // duplicates.
+    let again = run_ok(&env, "otc.ingest", &[fixture("non_ats_tier1_20251215.psv")]);
+    assert_eq!(
+        (again["inserted"].as_i64(), again["duplicates"].as_i64()),
+        (Some(0), Some(5))
+    );
+}
