@@ -3,7 +3,8 @@
 //! table, non-ATS market shares with the de minimis row flagged, venue counts
 //! without it, a revision of a non-ATS row, and ATS results that do not
 //! change when non-ATS files load beside them. Then the answers that could
-//! mislead an analyst, on the sample data of `data/finra`.
+//! mislead an analyst, on the sample data of `data/finra` (ATS and non-ATS
+//! files).
 
 mod common;
 mod otc_support;
@@ -199,8 +200,18 @@ fn sample_data() -> String {
 fn on_the_sample_data_a_partial_week_says_so_and_shares_sort_as_numbers_with_names() {
     let env = TestEnv::with_plugins(&["spine_otc"]);
     let load = run_ok(&env, "otc.load", &[sample_data()]);
-    assert_eq!(load["ingest"]["files"], 6, "{load}");
+    assert_eq!(load["ingest"]["files"], 12, "{load}");
     assert_eq!(load["summarize"]["weeks"], 3, "{load}");
+    // ATS and non-ATS venues each have a rank 1: a venue-share query names
+    // its venue type.
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT venue_type, venue FROM otc_venue_share WHERE week_ending = '2025-11-28' AND tier = 'ALL'
+             AND rank = 1 ORDER BY venue_type"
+        ),
+        [["ATS", "EBXL"], ["NON_ATS", "Jane Street Capital, LLC"]]
+    );
 
     // The latest week, 2025-12-12, holds NMS Tier 1 only: its ALL rows say
     // so. The latest complete week is 2025-11-28, where EBXL leads.
