@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The main job, end to end on the bundled FINRA sample files: builds the host
 # and the plugins (release), installs the plugins, starts a fresh database and
-# runs otc.ingest -> otc.normalize -> otc.summarize, then prints the latest
-# week's top symbols and venue market shares.
+# runs otc.load (ingest, normalize and summarize in one run), then prints the
+# latest complete week's top symbols, their ATS against their non-ATS volume,
+# and the ATS and non-ATS market shares. (The latest week may hold only NMS
+# Tier 1: the other tiers come two weeks later.)
 #
 # Usage: scripts/demo.sh            (database: demo.db, or $SPINE_DATABASE_PATH)
 set -euo pipefail
@@ -20,18 +22,26 @@ export SPINE_PLUGINS_DIR="$root/plugins"
 echo
 "$host" db reset --yes
 echo
-"$host" run otc.ingest -p file_path=data/finra
-"$host" run otc.normalize
-"$host" run otc.summarize
+"$host" run otc.load -p file_path=data/finra
 
-latest="(SELECT MAX(week_ending) FROM otc_symbol_summary)"
+complete="(SELECT MAX(week_ending) FROM otc_venue_share WHERE venue_type = 'ATS' AND complete = 1)"
 echo
-echo "Top 10 symbols by volume in the latest week:"
-"$host" query "SELECT week_ending, tier, symbol, total_volume, total_trades, venue_count, avg_trade_size
-               FROM otc_symbol_summary WHERE week_ending = $latest
+echo "Top 10 symbols by ATS volume in the latest complete week:"
+"$host" query "SELECT week_ending, tier, symbol, issue_name, total_volume, total_trades, venue_count, avg_trade_size
+               FROM otc_symbol_summary WHERE week_ending = $complete AND venue_type = 'ATS'
                ORDER BY total_volume DESC, symbol LIMIT 10"
 echo
-echo "Venue market share in the latest week, all tiers together:"
-"$host" query "SELECT rank, mpid, total_volume, total_trades, symbol_count, market_share_pct
-               FROM otc_venue_share WHERE week_ending = $latest AND tier = 'ALL'
+echo "ATS market share in the latest complete week, all tiers together:"
+"$host" query "SELECT rank, venue, venue_name, total_volume, total_trades, symbol_count, market_share_pct
+               FROM otc_venue_share WHERE week_ending = $complete AND tier = 'ALL' AND venue_type = 'ATS'
                ORDER BY rank LIMIT 10"
+echo
+echo "Non-ATS market share in the latest complete week (De Minimis Firms: the small firms together):"
+"$host" query "SELECT rank, venue, is_aggregate, total_volume, symbol_count, market_share_pct
+               FROM otc_venue_share WHERE week_ending = $complete AND tier = 'ALL' AND venue_type = 'NON_ATS'
+               ORDER BY rank LIMIT 10"
+echo
+echo "ATS against non-ATS volume of the top symbols in the latest complete week, all tiers:"
+"$host" query "SELECT symbol, ats_volume, non_ats_volume, ats_share_pct, ats_avg_trade_size, non_ats_avg_trade_size
+               FROM otc_symbol_offexchange WHERE week_ending = $complete AND tier = 'ALL'
+               ORDER BY ats_volume + non_ats_volume DESC, symbol LIMIT 10"

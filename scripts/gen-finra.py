@@ -19,8 +19,10 @@ Usage:
         all. Lines are streamed: memory stays flat for 10^7 rows (about 2-3 s per 10^6).
 
     scripts/gen-finra.py --sample DIR
-        The small committed sample set (data/finra): six files, two publication Mondays x
-        three tiers, with a few bad lines on purpose, and DIR/README.md describing them.
+        The small committed sample set (data/finra): for two publication Mondays x three
+        tiers, an ATS file and a non-ATS file (MPID empty, firms named, the small firms
+        together as "De Minimis Firms"), with a few bad lines on purpose, and
+        DIR/README.md describing them.
 
 Same arguments, same bytes: randomness comes from one seeded generator, and nothing
 depends on the clock or the machine. Python 3.11 standard library only.
@@ -75,6 +77,23 @@ OTC_VENUES = [
     ("SECURITIZE MARKETS ATS", "SMKT"),
 ]
 
+# Non-ATS firms (broker-dealers trading away from any ATS: wholesalers filling retail
+# orders, bank desks), as FINRA names them in marketParticipantName; the MPID is empty.
+# Biggest first. Synthetic figures, real-looking names.
+NON_ATS_FIRMS = [
+    "Citadel Securities LLC",
+    "Virtu Americas LLC",
+    "Jane Street Capital, LLC",
+    "G1 Execution Services, LLC",
+    "Two Sigma Securities, LLC",
+    "UBS Securities LLC",
+    "Goldman Sachs & Co. LLC",
+    "J.P. Morgan Securities LLC",
+    "Morgan Stanley & Co. LLC",
+]
+# FINRA's one row per symbol for the firms under its de minimis threshold.
+DE_MINIMIS = "De Minimis Firms"
+
 # Sample securities: (symbol, issue name). Names keep FINRA's commas, `$`, `#`,
 # parentheses and double spaces; symbols keep their punctuation.
 SAMPLE_ISSUES = {
@@ -117,6 +136,8 @@ SAMPLE_ISSUES = {
 # holds all three tiers and its cross-tier ('ALL') venue share means something.
 SAMPLE_PUBLICATIONS = [dt.date(2025, 12, 15), dt.date(2025, 12, 29)]
 SAMPLE_SEED = 20251215
+# The non-ATS files draw from a generator of their own, so the ATS files stay as they were.
+SAMPLE_NON_ATS_SEED = 20251229
 SAMPLE_FILE_TIER = {TIER1: "tier1", TIER2: "tier2", OTC: "otc"}
 
 # Lines the sample breaks on purpose, per (publication, tier): (where, line, why).
@@ -281,6 +302,35 @@ def sample_lines(rng, publication, tier):
     return [line for _, line in sorted(rows)]
 
 
+def sample_non_ats_lines(rng, publication, tier):
+    """Non-ATS lines: per symbol a few named firms and, on most symbols, the de minimis
+    row, a quarter to a third of the symbol's non-ATS volume, as in FINRA's data."""
+    published = publication.isoformat()
+    rows = []
+    for symbol, name in SAMPLE_ISSUES[tier]:
+        count = 2 + int(rng.random() * 4)
+        named = []
+        for rank in range(count):
+            shares, trades = volume(rng, tier, rank)
+            # Non-ATS volume of a symbol runs a few times its ATS volume.
+            shares, trades = shares * 3, trades * 3
+            named.append((NON_ATS_FIRMS[rank], shares, trades))
+        if rng.random() < 0.8:
+            total = sum(shares for _, shares, _ in named)
+            shares = max(1, int(total * (0.33 + rng.random() * 0.17)))
+            smallest, largest = TRADE_SIZES[tier]
+            named.append((DE_MINIMIS, shares, max(1, shares // (smallest + int(rng.random() * (largest - smallest))))))
+        for firm, shares, trades in named:
+            rows.append(((symbol, firm), f"{tier}|{symbol}|{name}|{firm}||{shares}|{trades}|{published}"))
+    return [line for _, line in sorted(rows)]
+
+
+def sample_non_ats_file(rng, publication, tier):
+    lines = sample_non_ats_lines(rng, publication, tier)
+    name = f"finra_otc_weekly_nonats_{SAMPLE_FILE_TIER[tier]}_{publication:%Y%m%d}.psv"
+    return name, lines, []
+
+
 def sample_file(rng, publication, tier):
     """(file name, lines, [(line number, line, why)]) of one sample file."""
     lines = sample_lines(rng, publication, tier)
@@ -306,6 +356,13 @@ def write_sample(folder):
             with open(os.path.join(folder, name), "w", encoding="utf-8", newline="") as out:
                 out.write(HEADER + "\n".join(lines) + final_newline)
             files.append((name, publication, tier, lines, marked))
+    non_ats_rng = random.Random(SAMPLE_NON_ATS_SEED)
+    for publication in SAMPLE_PUBLICATIONS:
+        for tier in (TIER1, TIER2, OTC):
+            name, lines, marked = sample_non_ats_file(non_ats_rng, publication, tier)
+            with open(os.path.join(folder, name), "w", encoding="utf-8", newline="") as out:
+                out.write(HEADER + "\n".join(lines) + "\n")
+            files.append((name, publication, tier, lines, marked))
     with open(os.path.join(folder, "README.md"), "w", encoding="utf-8", newline="") as out:
         out.write(sample_readme(files))
 
@@ -319,8 +376,9 @@ def sample_readme(files):
     weeks = sorted({week_of(p, t) for _, p, t, _, _ in files})
     tiers_of_week = {w: [t for _, p, t, _, _ in files if week_of(p, t) == w] for w in weeks}
     inserted = records - len(parse_bad)
-    # What otc.summarize writes: one summary per (week, tier, symbol), one venue share
-    # per (week, tier, MPID) and per (week, MPID) across tiers.
+    # What otc.summarize writes: one summary per (week, tier, symbol, venue type), one
+    # venue share per (week, tier, venue type, venue) and per (week, venue type, venue)
+    # across tiers. The venue is the MPID, or a non-ATS firm's name.
     bad_lines = {line for *_, marked in files for _, line, _ in marked}
     good = [
         (week_of(p, t), line.split("|"))
@@ -328,9 +386,12 @@ def sample_readme(files):
         for line in lines
         if line not in bad_lines
     ]
-    symbols = {(week, fields[0], fields[1]) for week, fields in good}
-    venues = {(week, fields[0], fields[4]) for week, fields in good}
-    venues |= {(week, "ALL", fields[4]) for week, fields in good}
+    kind = lambda fields: ("ATS", fields[4]) if fields[4] else ("NON_ATS", fields[3])
+    symbols = {(week, fields[0], fields[1], kind(fields)[0]) for week, fields in good}
+    venues = {(week, fields[0], kind(fields)) for week, fields in good}
+    venues |= {(week, "ALL", kind(fields)) for week, fields in good}
+    side_by_side = {(week, fields[0], fields[1]) for week, fields in good}
+    side_by_side |= {(week, "ALL", fields[1]) for week, fields in good}
 
     text = [
         "# Sample FINRA OTC weekly files",
@@ -338,7 +399,9 @@ def sample_readme(files):
         "Small files in the shape of FINRA's OTC weekly transparency downloads, for the demo and",
         "for trying the `otc` pipelines. They are **synthetic**: the symbols, issue names, ATS",
         "names and MPIDs look like FINRA's (commas, `$`, `#`, parentheses, double spaces, `BRK.B`),",
-        "but every volume is invented. Do not edit them by hand; regenerate them with",
+        "and the non-ATS files name firms like FINRA's (wholesalers, bank desks, and the",
+        "`De Minimis Firms` row of the small firms on most symbols, with an empty MPID), but",
+        "every volume is invented. Do not edit them by hand; regenerate them with",
         "",
         "    scripts/gen-finra.py --sample data/finra",
         "",
@@ -350,11 +413,14 @@ def sample_readme(files):
         "line's trading week (`week_ending`) without `-p week_ending`: NMS Tier 1 weeks are",
         "published 21 days after their Monday, NMS Tier 2 and OTC weeks 35 days after.",
         "",
-        "| file | tier | lastUpdateDate | week_ending | data lines |",
-        "|---|---|---|---|---|",
+        "| file | venues | tier | lastUpdateDate | week_ending | data lines |",
+        "|---|---|---|---|---|---|",
     ]
     for name, publication, tier, lines, _ in files:
-        text.append(f"| `{name}` | {tier} | {publication} | {week_of(publication, tier)} | {len(lines)} |")
+        venues_kind = "non-ATS" if "_nonats_" in name else "ATS"
+        text.append(
+            f"| `{name}` | {venues_kind} | {tier} | {publication} | {week_of(publication, tier)} | {len(lines)} |"
+        )
     text += ["", "The weeks, and the tiers each holds:", ""]
     for week in weeks:
         text.append(f"- {week}: {', '.join(tiers_of_week[week])}")
@@ -370,7 +436,7 @@ def sample_readme(files):
             text.append(f"| `{name}` | {number} | {why} |")
     text += [
         "",
-        f"`{files[-1][0]}` also ends without a final newline, like FINRA's real",
+        f"`{files[len(files) // 2 - 1][0]}` also ends without a final newline, like FINRA's real",
         "OTC file of 2025-12-29.",
         "",
         "## What the pipelines report on an empty database",
@@ -386,7 +452,8 @@ def sample_readme(files):
         f"rejected {len(normalize_bad)}, revised 0.",
         "",
         "`spine-host run otc.summarize`:",
-        f"weeks {', '.join(map(str, weeks))}, symbols {len(symbols)}, venues {len(venues)}.",
+        f"weeks {len(weeks)} ({', '.join(map(str, weeks))}), symbols {len(symbols)}, venues {len(venues)};",
+        f"otc_symbol_offexchange holds {len(side_by_side)} rows.",
         "",
     ]
     return "\n".join(text)

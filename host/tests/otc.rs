@@ -6,62 +6,11 @@
 
 mod common;
 
-use common::{stderr_of, stdout_of, TestEnv};
+mod otc_support;
+
+use common::TestEnv;
+use otc_support::{rows, run, run_on, write_file};
 use serde_json::Value;
-
-const HEADER: &str = "tierDescription|issueSymbolIdentifier|issueName|marketParticipantName|MPID|\
-                      totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
-
-/// Writes a FINRA-shaped file with `rows` under the header; returns its path.
-fn write_file(env: &TestEnv, name: &str, rows: &[&str]) -> String {
-    let path = env.dir.path().join(name);
-    std::fs::write(&path, format!("{HEADER}\n{}\n", rows.join("\n"))).unwrap();
-    path.display().to_string()
-}
-
-/// Runs a pipeline with `--json`; returns the exit code and the execution.
-fn run(env: &TestEnv, pipeline: &str, params: &[String]) -> (i32, Value) {
-    run_with(env.cmd(), pipeline, params)
-}
-
-/// Like [`run`], on the day `today` (`SPINE_TODAY`).
-fn run_on(env: &TestEnv, today: &str, pipeline: &str, params: &[String]) -> (i32, Value) {
-    let mut cmd = env.cmd();
-    cmd.env("SPINE_TODAY", today);
-    run_with(cmd, pipeline, params)
-}
-
-fn run_with(mut cmd: assert_cmd::Command, pipeline: &str, params: &[String]) -> (i32, Value) {
-    cmd.args(["run", pipeline, "--json"]);
-    for param in params {
-        cmd.arg("-p").arg(param);
-    }
-    let output = cmd.output().unwrap();
-    let execution = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("{pipeline}: {e}: {} {}", stdout_of(&output), stderr_of(&output)));
-    (output.status.code().unwrap(), execution)
-}
-
-fn rows(env: &TestEnv, sql: &str) -> Vec<Vec<String>> {
-    let conn = env.conn();
-    let mut stmt = conn.prepare(sql).unwrap();
-    let width = stmt.column_count();
-    stmt.query_map([], |row| {
-        (0..width)
-            .map(|i| {
-                Ok(match row.get_ref(i)? {
-                    rusqlite::types::ValueRef::Null => "NULL".to_owned(),
-                    rusqlite::types::ValueRef::Integer(v) => v.to_string(),
-                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
-                    other => format!("{other:?}"),
-                })
-            })
-            .collect()
-    })
-    .unwrap()
-    .collect::<Result<_, _>>()
-    .unwrap()
-}
 
 const WORKED_EXAMPLE: [&str; 3] = [
     "NMS Tier 1|AAPL|Apple Inc. Common Stock|VENUE A ATS|VENA|1000000|5000|2025-12-29",
@@ -396,7 +345,7 @@ fn a_week_larger_than_one_read_of_summarize_gives_the_figures_of_sql_group_by() 
     assert_eq!(summarize["metrics"]["symbols"], 17_600, "{summarize}");
 
     let symbols_by_sql = "SELECT tier, symbol, sum(share_volume), sum(trade_count), count(*)
-                          FROM otc_venue_figures GROUP BY tier, symbol ORDER BY tier, symbol";
+                          FROM otc_venue_volume GROUP BY tier, symbol ORDER BY tier, symbol";
     let symbols = "SELECT tier, symbol, total_volume, total_trades, venue_count
                    FROM otc_symbol_summary ORDER BY tier, symbol";
     assert!(
@@ -405,7 +354,7 @@ fn a_week_larger_than_one_read_of_summarize_gives_the_figures_of_sql_group_by() 
     );
 
     let venues_by_sql = "SELECT mpid, sum(share_volume), sum(trade_count), count(DISTINCT symbol)
-                         FROM otc_venue_figures GROUP BY mpid ORDER BY mpid";
+                         FROM otc_venue_volume GROUP BY mpid ORDER BY mpid";
     let venues = "SELECT mpid, total_volume, total_trades, symbol_count
                   FROM otc_venue_share WHERE tier = 'ALL' ORDER BY mpid";
     let expected = rows(&env, venues_by_sql);
@@ -559,4 +508,107 @@ fn control_characters_and_dates_outside_2010_to_a_year_ahead_are_parse_rejects_n
          AND reason LIKE '%to 2027-01-14 (a year after today), found \"2027-01-15\"'"
     );
     assert_eq!(env.count(&reason), 1);
+}
+
+#[test]
+fn a_row_beyond_the_bounds_is_rejected_and_every_week_is_summarized() {
+    // Issue 11's reproduction: 2^63 - 1 shares beside a normal row of the
+    // same symbol blocked every week's summary.
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    let file = write_file(
+        &env,
+        "absurd.psv",
+        &[
+            "NMS Tier 1|AAPL|Apple Inc.|VENUE A|VENA|9223372036854775807|1|2025-12-29",
+            "NMS Tier 1|AAPL|Apple Inc.|VENUE B|VENB|1000|10|2025-12-29",
+            "NMS Tier 1|MSFT|Microsoft|VENUE B|VENB|500|5|2025-12-29",
+            "NMS Tier 1|MSFT|Microsoft|VENUE C|VENC|5|2000000000000|2025-12-29",
+            "OTC|ABCD|Abcd Corp|VENUE A|VENA|300|3|2025-12-15",
+        ],
+    );
+    assert_eq!(run(&env, "otc.ingest", &[format!("file_path={file}")]).0, 0);
+    let (code, normalize) = run(&env, "otc.normalize", &[]);
+    assert_eq!(code, 0, "{normalize}");
+    assert_eq!(normalize["metrics"]["rejected"], 2, "{normalize}");
+    assert_eq!(
+        rows(&env, "SELECT line_number, reason FROM otc_rejects ORDER BY line_number"),
+        [
+            [
+                "2",
+                "field totalWeeklyShareQuantity: expected at most 100000000000000 shares, found 9223372036854775807"
+            ],
+            [
+                "5",
+                "field totalWeeklyTradeCount: expected at most 1000000000000 trades, found 2000000000000"
+            ]
+        ]
+    );
+    let (code, summarize) = run(&env, "otc.summarize", &[]);
+    assert_eq!(code, 0, "{summarize}");
+    assert_eq!(summarize["metrics"]["weeks"], 2, "{summarize}");
+    assert_eq!(summarize["metrics"]["failed_weeks"], serde_json::json!([]));
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT week_ending, symbol, total_volume, venue_count FROM otc_symbol_summary ORDER BY week_ending, symbol"
+        ),
+        [
+            ["2025-11-14", "ABCD", "300", "1"],
+            ["2025-12-12", "AAPL", "1000", "1"],
+            ["2025-12-12", "MSFT", "500", "1"]
+        ]
+    );
+}
+
+#[test]
+fn a_week_whose_totals_pass_63_bits_fails_alone_and_the_others_are_summarized() {
+    // 92,234 rows at the bound of 10^14 shares put one venue at
+    // 9,223,400,000,000,000,000 shares, past 2^63 - 1: the sum is exact, but no
+    // integer column holds it.
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    let mut lines: Vec<String> = (0..92_234)
+        .map(|symbol| format!("OTC|S{symbol:05}|Issue|BIG ATS|BIGA|100000000000000|1|2025-12-15"))
+        .collect();
+    lines.push("NMS Tier 1|AAPL|Apple Inc.|VENUE A|VENA|600|6|2025-12-29".to_owned());
+    lines.push("NMS Tier 1|AAPL|Apple Inc.|VENUE B|VENB|200|4|2025-12-29".to_owned());
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let file = write_file(&env, "two-weeks.psv", &lines);
+    assert_eq!(run(&env, "otc.ingest", &[format!("file_path={file}")]).0, 0);
+    assert_eq!(run(&env, "otc.normalize", &[]).0, 0);
+
+    let output = env
+        .cmd()
+        .args(["run", "otc.summarize", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let summarize: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let reason = "the share volume of venue BIGA in tier ALL is 9223400000000000000, \
+                  beyond the 2^63 - 1 an integer column holds";
+    assert_eq!(summarize["metrics"]["weeks"], 1, "{summarize}");
+    assert_eq!(
+        summarize["metrics"]["failed_weeks"],
+        serde_json::json!([{"week": "2025-11-14", "reason": reason}])
+    );
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.contains(&format!("week 2025-11-14 is not summarized: {reason}")),
+        "{log}"
+    );
+    // The bad week has no summary row, half written or stale, and stays queued.
+    assert_eq!(
+        rows(&env, "SELECT DISTINCT week_ending FROM otc_symbol_summary UNION SELECT DISTINCT week_ending FROM otc_venue_share"),
+        [["2025-12-12"]]
+    );
+    assert_eq!(
+        rows(&env, "SELECT week_ending FROM otc_changed_weeks"),
+        [["2025-11-14"]]
+    );
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT mpid, total_volume, market_share_pct FROM otc_venue_share WHERE tier = 'ALL' ORDER BY rank"
+        ),
+        [["VENA", "600", "75.00"], ["VENB", "200", "25.00"]]
+    );
 }

@@ -1,20 +1,25 @@
 //! `otc.ingest`: streams FINRA files into `otc_raw`, bad lines into `otc_rejects`.
 //!
-//! Every data line is counted once, as inserted, duplicate (its record hash is
-//! already stored) or rejected, so `records = inserted + duplicates + rejected`.
+//! Every data line is counted once, as inserted, duplicate (the same record
+//! hash was already stored for the same lastUpdateDate) or rejected, each
+//! counted where it happens: `records` as the reader reads lines, `inserted`
+//! as SQLite reports rows stored, `duplicates` as lines offered to the insert
+//! that it did not store, `rejected` as rejects are written. So `records =
+//! inserted + duplicates + rejected` is a check, not a definition.
 //! A reading thread parses, checks and hashes lines into batches (each a few
 //! reused buffers) while the run's thread stores the previous batches with
 //! multi-row statements. What every line of a file shares (execution, file
 //! name, time) is stored once, in `otc_raw_files`; the lines reference it.
 
 use crate::bulk::BulkInsert;
-use crate::hash::{HashKey, RecordHasher};
+use crate::hash::{HashKey, RecordHasher, Venue};
 use crate::parse::{clip, DateWindow, Line, Parser, Record};
 use crate::rejects::{RejectWriter, Rejected, Stage, RAW_LINE_LIMIT};
-use crate::run::{self, stop_if_cancelled, Run};
+use crate::run::{self, metrics, stop_if_cancelled, Figures, Run};
 use crate::tier::{Tier, SPELLINGS};
-use crate::{decimal, sources, week};
+use crate::{decimal, sources, upgrade, week};
 use chrono::NaiveDate;
+use serde_json::json;
 use spine_plugin_api::{Context, Error, Level, Metrics, Params, Pipeline, Result, SqlValue};
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -34,9 +39,12 @@ const INSERT_FILE: &str =
 const INSERT_HEAD: &str = "INSERT INTO otc_raw_lines \
     (file_id, line_number, record_hash, week_ending, last_update_date, tier, symbol, issue_name, venue_name, \
      mpid, share_volume, trade_count, avg_trade_size)";
-// ON CONFLICT DO NOTHING, not INSERT OR IGNORE: only a repeated record hash is
-// a duplicate; a line that broke any other constraint must fail the run.
-const INSERT_TAIL: &str = "ON CONFLICT (week_ending, tier, symbol, record_hash) DO NOTHING";
+// ON CONFLICT DO NOTHING, not INSERT OR IGNORE: only a record hash already
+// published on the same lastUpdateDate is a duplicate; a line that broke any
+// other constraint must fail the run. The target is the unique index
+// otc_raw_lines_key, column for column.
+const INSERT_TAIL: &str = "ON CONFLICT (week_ending, tier, symbol, mpid, \
+    (CASE mpid WHEN '' THEN venue_name ELSE '' END), last_update_date, record_hash) DO NOTHING";
 const COLUMNS: usize = 13;
 
 /// The `otc.ingest` pipeline.
@@ -58,7 +66,17 @@ impl Ingest {
 
 impl Pipeline for Ingest {
     fn run(&mut self, ctx: &mut Context<'_>) -> Result<Metrics> {
+        Ok(metrics(self.stage(ctx)?))
+    }
+}
+
+impl Ingest {
+    /// Loads the files; returns the run's figures.
+    pub fn stage(&mut self, ctx: &mut Context<'_>) -> Result<Figures> {
         let run = Run::start(ctx)?;
+        // Lines an older version stored under its hash get this version's
+        // first, so that no line of these files is taken for new.
+        upgrade::rehash_legacy_lines(ctx)?;
         // Reading (parsing, checking, hashing) runs on its own thread, a few
         // batches ahead of storing, which is SQLite's work on this one: the
         // two take turns on one core no longer. The queue is bounded, so the
@@ -71,6 +89,7 @@ impl Pipeline for Ingest {
             hasher: RecordHasher::default(),
             weeks: BTreeSet::new(),
             current_week: (NaiveDate::MIN, String::new()),
+            mismatch: WeekMismatch::default(),
             events,
             recycled,
         };
@@ -96,28 +115,23 @@ impl Pipeline for Ingest {
         let weeks = weeks?;
         store.rejects.flush(ctx)?;
         let counts = &store.counts;
-        let rejected = store.rejects.count();
-        Ok(Metrics::new()
-            .with("records", counts.records)
-            .with("inserted", counts.inserted)
-            .with("duplicates", counts.records - counts.inserted - rejected)
-            .with("rejected", rejected)
-            .with("files", self.files.len())
-            .with(
-                "weeks",
-                weeks
-                    .iter()
-                    .map(|w| w.format("%Y-%m-%d").to_string())
-                    .collect::<Vec<_>>(),
-            )
-            .with(
-                "week_source",
-                if self.week_ending.is_some() {
-                    "given"
-                } else {
-                    "inferred"
-                },
-            ))
+        let weeks: Vec<String> = weeks.iter().map(|w| w.format("%Y-%m-%d").to_string()).collect();
+        let week_source = if self.week_ending.is_some() {
+            "given"
+        } else {
+            "inferred"
+        };
+        let figures = json!({
+            "records": counts.records,
+            "inserted": counts.inserted,
+            "duplicates": counts.duplicates,
+            "rejected": store.rejects.count(),
+            "files": self.files.len(),
+            "weeks": weeks,
+            "week_source": week_source,
+            "week_mismatch": counts.week_mismatch,
+        });
+        Ok(figures.as_object().cloned().unwrap_or_default())
     }
 }
 
@@ -131,7 +145,8 @@ enum Event {
     /// A file without a single line.
     Empty(String),
     Batch(Box<Batch>),
-    FileEnd,
+    /// The file is read; what its lines said of the given week.
+    FileEnd(WeekMismatch),
     /// Reading failed; the run fails with this error.
     Failed(Error),
 }
@@ -170,6 +185,9 @@ struct Reader {
     /// The week of the previous line and its text, formatted once per run of
     /// lines in the same week (files come in such runs).
     current_week: (NaiveDate, String),
+    /// The current file's lines whose first publication says another week
+    /// than the one given.
+    mismatch: WeekMismatch,
     events: mpsc::SyncSender<Event>,
     /// Stored batches coming back, to be filled again.
     recycled: mpsc::Receiver<Box<Batch>>,
@@ -226,7 +244,8 @@ impl Reader {
         if batch.records > 0 {
             self.send(Event::Batch(batch)).map_err(Err)?;
         }
-        self.send(Event::FileEnd).map_err(Err)
+        let mismatch = std::mem::take(&mut self.mismatch);
+        self.send(Event::FileEnd(mismatch)).map_err(Err)
     }
 
     /// Places one well-formed line in its week and queues it for insertion.
@@ -251,6 +270,9 @@ impl Reader {
                 return Ok(());
             }
         };
+        if let (Some(given), Some(tier)) = (self.given_week, tier) {
+            self.mismatch.check(given, tier, line.last_update);
+        }
         if self.current_week.0 != week_ending {
             self.weeks.insert(week_ending);
             self.current_week = (week_ending, week_ending.format("%Y-%m-%d").to_string());
@@ -259,7 +281,7 @@ impl Reader {
             week_ending: &self.current_week.1,
             tier: tier.map_or(line.tier, |tier| tier.canonical()),
             symbol: line.symbol,
-            mpid: line.mpid,
+            venue: Venue::of(line.mpid, line.venue_name),
             share_volume: line.share_volume,
             trade_count: line.trade_count,
         };
@@ -268,10 +290,53 @@ impl Reader {
     }
 }
 
+/// Lines read, stored, and offered to the insert but not stored; lines
+/// whose first publication says another week than the one given.
 #[derive(Default)]
 struct Counts {
     records: u64,
     inserted: u64,
+    duplicates: u64,
+    week_mismatch: u64,
+}
+
+/// Lines of one file whose lastUpdateDate is a Monday that, by the
+/// first-publication rule, places them in another week than the one given:
+/// a wrong `week_ending` would otherwise file a publication under the wrong
+/// week without a sound. (A correction republished on a later Monday counts
+/// too: the warning asks to check, it does not refuse.)
+#[derive(Debug, Default)]
+struct WeekMismatch {
+    lines: u64,
+    /// The given week, and the weeks the rule infers.
+    given: Option<NaiveDate>,
+    inferred: BTreeSet<NaiveDate>,
+}
+
+impl WeekMismatch {
+    fn check(&mut self, given: NaiveDate, tier: Tier, last_update: NaiveDate) {
+        // Not a Monday: not a first publication, and the rule says nothing.
+        let Ok(inferred) = week::infer_week_ending(tier, last_update) else {
+            return;
+        };
+        if inferred != given {
+            self.lines += 1;
+            self.given = Some(given);
+            self.inferred.insert(inferred);
+        }
+    }
+
+    /// The warning for file `name`, when it has such lines.
+    fn warning(&self, name: &str) -> Option<String> {
+        let given = self.given?;
+        let inferred: Vec<String> = self.inferred.iter().map(|week| week.to_string()).collect();
+        Some(format!(
+            "{name}: week_ending {given} was given, but {} lines have a Monday lastUpdateDate that FINRA's \
+             first-publication rule places in week {}; check -p week_ending",
+            self.lines,
+            inferred.join(", ")
+        ))
+    }
 }
 
 /// The storing side: batches → otc_raw_files, otc_raw_lines, otc_rejects.
@@ -309,7 +374,12 @@ impl<'r> Store<'r> {
                 Event::Empty(name) => ctx.log(Level::Warn, &format!("{name} is empty: no header, no lines")),
                 Event::File(name) => {
                     let id = self.file_row(ctx, &name)?;
-                    let before = (self.counts.records, self.counts.inserted, self.rejects.count());
+                    let before = [
+                        self.counts.records,
+                        self.counts.inserted,
+                        self.counts.duplicates,
+                        self.rejects.count(),
+                    ];
                     file = Some((name, id, before));
                 }
                 Event::Batch(mut batch) => {
@@ -322,16 +392,21 @@ impl<'r> Store<'r> {
                     // The reader may be gone; the batch is then just freed.
                     let _ = recycle.send(batch);
                 }
-                Event::FileEnd => {
-                    if let Some((name, _, (records, inserted, rejected))) = file.take() {
+                Event::FileEnd(mismatch) => {
+                    if let Some((name, _, [records, inserted, duplicates, rejected])) = file.take() {
+                        if let Some(warning) = mismatch.warning(&name) {
+                            ctx.log(Level::Warn, &warning);
+                        }
+                        self.counts.week_mismatch += mismatch.lines;
                         let records = self.counts.records - records;
                         let inserted = self.counts.inserted - inserted;
+                        let duplicates = self.counts.duplicates - duplicates;
                         let rejected = self.rejects.count() - rejected;
                         ctx.log(
                             Level::Info,
                             &format!(
-                                "{name}: {records} lines: {inserted} inserted, {} duplicates, {rejected} rejected",
-                                records - inserted - rejected
+                                "{name}: {records} lines: {inserted} inserted, {duplicates} duplicates, \
+                                 {rejected} rejected"
                             ),
                         );
                     }
@@ -374,7 +449,9 @@ impl<'r> Store<'r> {
             )?;
         }
         if batch.lines.rows() > 0 {
-            self.counts.inserted += self.insert.insert(ctx, &batch.lines.values(file_id))?;
+            let inserted = self.insert.insert(ctx, &batch.lines.values(file_id))?;
+            self.counts.inserted += inserted;
+            self.counts.duplicates += batch.lines.rows() as u64 - inserted;
         }
         self.counts.records += batch.records;
         if self.counts.records >= self.next_progress {
@@ -386,9 +463,8 @@ impl<'r> Store<'r> {
 }
 
 /// Text fields per line, in INSERT order: week_ending, last_update_date,
-/// tier, symbol, issue_name, venue_name, mpid, then avg_trade_size (empty
-/// for NULL).
-const TEXT_FIELDS: usize = 8;
+/// tier, symbol, issue_name, venue_name, mpid.
+const TEXT_FIELDS: usize = 7;
 /// The tier's place among the text fields (empty for a known tier).
 const TIER_FIELD: usize = 2;
 
@@ -404,6 +480,8 @@ struct RawBatch {
     /// share_volume, trade_count, line_number and tier code (0: unknown)
     /// of each line.
     numbers: Vec<[i64; 4]>,
+    /// avg_trade_size of each line, as otc_venue_volume keeps it.
+    averages: Vec<Option<f64>>,
 }
 
 impl RawBatch {
@@ -429,10 +507,10 @@ impl RawBatch {
             self.ends.push(self.text.len());
         }
         // The rows normalize moves in SQL take their average from here.
-        if line.share_volume >= 0 && line.trade_count >= 0 {
-            decimal::push_average(&mut self.text, line.share_volume, line.trade_count);
-        }
-        self.ends.push(self.text.len());
+        let average = (line.share_volume >= 0 && line.trade_count >= 0)
+            .then(|| decimal::average(line.share_volume, line.trade_count))
+            .flatten();
+        self.averages.push(average.map(decimal::Hundredths::to_real));
         let line_number = i64::try_from(line.line).unwrap_or(i64::MAX);
         let tier = tier.map_or(0, Tier::code);
         self.numbers
@@ -452,15 +530,15 @@ impl RawBatch {
             .ends
             .chunks_exact(TEXT_FIELDS)
             .zip(&self.hashes)
-            .zip(&self.numbers);
-        for ((ends, hash), &[shares, trades, line, tier]) in lines {
+            .zip(&self.numbers)
+            .zip(&self.averages);
+        for (((ends, hash), &[shares, trades, line, tier]), &average) in lines {
             values.extend([
                 SqlValue::Integer(file_id),
                 SqlValue::Integer(line),
                 SqlValue::Blob(hash),
             ]);
-            let (texts, average) = ends.split_at(TEXT_FIELDS - 1);
-            for (index, &end) in texts.iter().enumerate() {
+            for (index, &end) in ends.iter().enumerate() {
                 let text = field(end);
                 values.push(if index == TIER_FIELD && tier != 0 {
                     SqlValue::Integer(tier)
@@ -468,15 +546,10 @@ impl RawBatch {
                     SqlValue::Text(text)
                 });
             }
-            let average = field(average[0]);
             values.extend([
                 SqlValue::Integer(shares),
                 SqlValue::Integer(trades),
-                if average.is_empty() {
-                    SqlValue::Null
-                } else {
-                    SqlValue::Text(average)
-                },
+                average.into(),
             ]);
         }
         values
@@ -487,5 +560,6 @@ impl RawBatch {
         self.ends.clear();
         self.hashes.clear();
         self.numbers.clear();
+        self.averages.clear();
     }
 }

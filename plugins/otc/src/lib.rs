@@ -2,12 +2,13 @@
 //!
 //! FINRA publishes, per tier (NMS Tier 1, NMS Tier 2, OTC), each venue's
 //! weekly share volume and trade count in every security. This crate owns
-//! reading those files and the `otc_` tables, through three pipelines:
+//! reading those files and the `otc_` tables, through four pipelines:
 //! - `otc.ingest` streams files into `otc_raw` (bad lines into `otc_rejects`),
 //! - `otc.normalize` checks new raw rows into `otc_venue_volume`, applying
 //!   revisions,
-//! - `otc.summarize` recomputes changed weeks' `otc_symbol_summary` and
-//!   `otc_venue_share`.
+//! - `otc.summarize` recomputes changed weeks' `otc_symbol_summary`,
+//!   `otc_venue_share` and `otc_symbol_offexchange`,
+//! - `otc.load` runs the three in one go.
 //!
 //! It never links SQLite: the database is reached only through the host's
 //! [`Context`](spine_plugin_api::Context).
@@ -16,6 +17,7 @@ mod bulk;
 pub mod decimal;
 pub mod hash;
 pub mod ingest;
+mod load;
 pub mod normalize;
 pub mod parse;
 mod rejects;
@@ -23,6 +25,7 @@ mod run;
 mod sources;
 pub mod summarize;
 pub mod tier;
+mod upgrade;
 pub mod week;
 
 use spine_plugin_api::{export_plugin, Param, ParamKind, PipelineDef, Plugin};
@@ -36,19 +39,15 @@ pub fn plugin() -> Plugin {
     )
     // Released migrations never change: the host refuses checksum drift.
     .migration(1, "otc_tables", include_str!("../migrations/001_otc_tables.sql"))
+    .migration(
+        2,
+        "otc_publications",
+        include_str!("../migrations/002_otc_publications.sql"),
+    )
     .pipeline(
-        PipelineDef::new(
+        with_file_params(PipelineDef::new(
             "otc.ingest",
             "Load FINRA weekly files into otc_raw; bad lines go to otc_rejects",
-        )
-        .param(
-            Param::new("file_path", ParamKind::Path)
-                .required()
-                .help("a FINRA weekly file, or a folder whose .psv/.csv/.txt files load in name order"),
-        )
-        .param(Param::new("week_ending", ParamKind::Date).help(
-            "the Friday of the trading week; without it, each line's week is inferred from its tier \
-             and lastUpdateDate",
         )),
         ingest::Ingest::from_params,
     )
@@ -71,6 +70,26 @@ pub fn plugin() -> Plugin {
         ),
         summarize::Summarize::from_params,
     )
+    .pipeline(
+        with_file_params(PipelineDef::new(
+            "otc.load",
+            "Ingest, normalize and summarize in one run: files in, summaries out",
+        )),
+        load::Load::from_params,
+    )
+}
+
+/// The parameters of a pipeline that reads files: `otc.ingest`'s.
+fn with_file_params(def: PipelineDef) -> PipelineDef {
+    def.param(
+        Param::new("file_path", ParamKind::Path)
+            .required()
+            .help("a FINRA weekly file, or a folder whose .psv/.csv/.txt files load in name order"),
+    )
+    .param(Param::new("week_ending", ParamKind::Date).help(
+        "the Friday of the trading week; without it, each line's week is inferred from its tier \
+         and lastUpdateDate",
+    ))
 }
 
 // Makes the library loadable by spine-host.

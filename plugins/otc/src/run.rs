@@ -1,10 +1,23 @@
 //! What every OTC pipeline takes from its run: the execution id that tags the
-//! rows it writes, one timestamp for all of them, the host's date, and a clean
-//! stop on Ctrl-C.
+//! rows it writes, one timestamp for all of them, the host's date, a clean
+//! stop on Ctrl-C, and the figures it reports.
 
 use crate::week::parse_date;
 use chrono::{NaiveDate, Utc};
-use spine_plugin_api::{Context, Error, Result};
+use spine_plugin_api::{Context, Error, Metrics, Result};
+
+/// The figures one stage reports: a pipeline's metrics, or (under its name)
+/// one part of `otc.load`'s.
+pub type Figures = serde_json::Map<String, serde_json::Value>;
+
+/// A stage's figures as a run's metrics.
+pub fn metrics(figures: Figures) -> Metrics {
+    figures
+        .into_iter()
+        .fold(Metrics::new(), |metrics, (name, value)| {
+            metrics.with(&name, value)
+        })
+}
 
 /// One execution, as the host describes it.
 pub struct Run {

@@ -1,21 +1,44 @@
-//! `otc.summarize`: per-symbol weekly summaries and per-venue market shares.
+//! `otc.summarize`: per-symbol weekly summaries, per-venue market shares, and
+//! each symbol's ATS and non-ATS volume side by side.
 //!
-//! A week is recomputed whole: its rows in `otc_symbol_summary` and
-//! `otc_venue_share` are deleted and written again, so no stale row survives a
-//! revision. Without a `week_ending` parameter the weeks are those
-//! `otc.normalize` queued in `otc_changed_weeks`.
+//! A week is recomputed whole: its rows in `otc_symbol_summary`,
+//! `otc_venue_share` and `otc_symbol_offexchange` are deleted and written
+//! again, so no stale row survives a revision. Without a `week_ending`
+//! parameter the weeks are those `otc.normalize` queued in
+//! `otc_changed_weeks`.
 //!
-//! One pass over a week's venue volume, in key order (tier, symbol, MPID),
-//! computes everything: a symbol's venues are consecutive rows, so its totals
-//! are summed as they stream by and written a chunk of rows at a time;
-//! venues are summed in hash maps. Divisions, rounding and ranks are done
-//! here, with exact decimals. SQL's GROUP BY by venue would sort the week
-//! instead, and count(DISTINCT) sorts again.
+//! ATS and non-ATS figures are never mixed: summaries are per venue type,
+//! and a market share is a share of one venue type's volume. The de minimis
+//! row (the small non-ATS firms together) counts in the totals and is
+//! listed, flagged and ranked with its share, but is not a venue that a
+//! symbol's `venue_count` counts. Every venue-share row says which tiers its
+//! week holds for its venue type and whether that is all three (`tiers`,
+//! `complete`): until every tier is published a week's `ALL` rows cover part
+//! of it.
+//!
+//! One pass over a week's venue volume, in key order (tier, symbol, venue
+//! type, venue), computes everything: a symbol's venues are consecutive rows,
+//! so its totals are summed as they stream by and written a chunk of rows at
+//! a time; venues are summed in hash maps. Divisions, rounding and ranks are
+//! done here, with exact decimals. SQL's GROUP BY by venue would sort the
+//! week instead, and count(DISTINCT) sorts again. Names (a symbol's issue
+//! name, a venue's participant name) are those of the raw line of the latest
+//! publication (the latest lastUpdateDate, then the greatest record hash:
+//! never the load order), looked up once per summary row.
+//!
+//! Sums are exact: 128-bit, so no week wraps (about 92,000 rows at
+//! normalize's bound of 10^14 shares already pass 2^63). A total that a
+//! stored integer cannot hold fails its week alone: the week's rows are
+//! removed, the reason goes to the log and to the metrics (`failed_weeks`),
+//! the week stays queued, and every other week is summarized.
 
 use crate::bulk::BulkInsert;
-use crate::run::{stop_if_cancelled, Run};
+use crate::hash::VenueType;
+use crate::run::{metrics, stop_if_cancelled, Figures, Run};
+use crate::tier::Tier;
 use crate::{decimal, week};
 use chrono::NaiveDate;
+use serde_json::json;
 use spine_plugin_api::{Context, Error, Level, Metrics, Params, Pipeline, Result, Row, SqlValue};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -23,22 +46,38 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// Summary rows per insert call.
 const BATCH_ROWS: usize = 1024;
 
-/// A week's venue volume after a key (?2, ?3, ?4), in key order, which the
-/// primary key gives without sorting; ?5 rows at most.
-const WEEK_ROWS: &str = "SELECT tier, symbol, mpid, share_volume, trade_count FROM otc_venue_figures \
-    WHERE week_ending = ?1 AND (tier, symbol, mpid) > (?2, ?3, ?4) ORDER BY tier, symbol, mpid LIMIT ?5";
+/// A week's venue volume after a key (?2, ?3, ?4, ?5), in key order, which
+/// the primary key gives without sorting; ?6 rows at most.
+const WEEK_ROWS: &str = "SELECT tier, symbol, venue_type, venue, is_aggregate, share_volume, trade_count, \
+        last_update_date, record_hash, raw_id \
+    FROM otc_venue_figures \
+    WHERE week_ending = ?1 AND (tier, symbol, venue_type, venue) > (?2, ?3, ?4, ?5) \
+    ORDER BY tier, symbol, venue_type, venue LIMIT ?6";
 
 /// Rows read per query. The symbols they complete are written before the
 /// next query, so memory follows this, not the size of the week.
 const CHUNK_ROWS: i64 = 100_000;
 
 const INSERT_SYMBOL: &str = "INSERT INTO otc_symbol_summary \
-    (week_ending, tier, symbol, total_volume, total_trades, venue_count, avg_trade_size, computed_at)";
-const SYMBOL_COLUMNS: usize = 8;
+    (week_ending, tier, symbol, venue_type, issue_name, total_volume, total_trades, venue_count, avg_trade_size, \
+     computed_at)";
+const SYMBOL_COLUMNS: usize = 10;
 
 const INSERT_VENUE: &str = "INSERT INTO otc_venue_share \
-    (week_ending, tier, mpid, total_volume, total_trades, symbol_count, market_share_pct, rank, computed_at)";
-const VENUE_COLUMNS: usize = 9;
+    (week_ending, tier, venue_type, venue, mpid, venue_name, is_aggregate, total_volume, total_trades, \
+     symbol_count, market_share_pct, rank, tiers, complete, computed_at)";
+const VENUE_COLUMNS: usize = 15;
+
+const INSERT_SIDE_BY_SIDE: &str = "INSERT INTO otc_symbol_offexchange \
+    (week_ending, tier, symbol, ats_volume, ats_trades, ats_avg_trade_size, non_ats_volume, non_ats_trades, \
+     non_ats_avg_trade_size, ats_share_pct, computed_at)";
+const SIDE_BY_SIDE_COLUMNS: usize = 11;
+
+/// Raw lines whose names one query reads (the placeholders of [`names_sql`]).
+const NAMES_PER_QUERY: usize = 256;
+
+/// The code of the errors that fail one week, not the run.
+const OVERFLOW: &str = "otc.summarize.overflow";
 
 /// The `otc.summarize` pipeline.
 pub struct Summarize {
@@ -51,155 +90,103 @@ impl Summarize {
             week_ending: week::week_ending_param(params)?,
         })
     }
-}
 
-/// One group's sums: a symbol's over its venues, or a venue's over its symbols.
-#[derive(Debug)]
-pub struct Totals {
-    pub tier: String,
-    /// The symbol, or the venue's MPID.
-    pub name: String,
-    pub volume: i64,
-    pub trades: i64,
-    /// Distinct venues of a symbol, or distinct symbols of a venue.
-    pub count: i64,
-}
-
-/// A venue's place in its (week, tier).
-#[derive(Debug)]
-pub struct Ranked {
-    pub market_share_pct: String,
-    pub rank: i64,
-}
-
-/// Sorts `venues` by tier, then volume descending, then MPID ascending, and
-/// returns each one's market share of its tier and rank (1, 2, 3, …).
-pub fn rank_venues(venues: &mut [Totals]) -> Result<Vec<Ranked>> {
-    venues.sort_by(|a, b| {
-        a.tier
-            .cmp(&b.tier)
-            .then(b.volume.cmp(&a.volume))
-            .then(a.name.cmp(&b.name))
-    });
-    let mut ranked = Vec::with_capacity(venues.len());
-    for tier in venues.chunk_by(|a, b| a.tier == b.tier) {
-        let total = tier
-            .iter()
-            .try_fold(0i64, |sum, venue| sum.checked_add(venue.volume))
-            .ok_or_else(|| {
-                Error::new(
-                    "otc.summarize.overflow",
-                    format!(
-                        "the share volume of tier {} passes 2^63 in one week",
-                        tier[0].tier
-                    ),
-                )
-            })?;
-        ranked.extend(tier.iter().zip(1..).map(|(venue, rank)| Ranked {
-            market_share_pct: decimal::percent(venue.volume, total),
-            rank,
-        }));
+    /// Summarizes every week changed since the last summarize.
+    pub fn changed_weeks() -> Self {
+        Summarize { week_ending: None }
     }
-    Ok(ranked)
-}
 
-impl Pipeline for Summarize {
-    fn run(&mut self, ctx: &mut Context<'_>) -> Result<Metrics> {
+    /// Summarizes the weeks asked for; returns the run's figures.
+    pub fn stage(&mut self, ctx: &mut Context<'_>) -> Result<Figures> {
         let run = Run::start(ctx)?;
+        let awaiting = awaiting_normalize(ctx)?;
+        if awaiting > 0 {
+            ctx.log(
+                Level::Warn,
+                &format!(
+                    "{awaiting} raw rows await otc.normalize, and these summaries leave them out: run \
+                     otc.normalize first (otc.load runs ingest, normalize and summarize in one go)"
+                ),
+            );
+        }
         let weeks = match self.week_ending {
             Some(week) => vec![week.format("%Y-%m-%d").to_string()],
             None => changed_weeks(ctx)?,
         };
-        if weeks.is_empty() {
+        if !weeks.is_empty() {
+            ctx.log(Level::Info, &format!("recomputing weeks {}", weeks.join(", ")));
+        } else if awaiting == 0 {
             ctx.log(
                 Level::Info,
                 "no week changed since the last summarize; nothing to do",
             );
-        } else {
-            ctx.log(Level::Info, &format!("recomputing weeks {}", weeks.join(", ")));
         }
         let (mut symbols, mut venues) = (0u64, 0u64);
-        let (insert_symbols, insert_venues) = (
-            BulkInsert::new(INSERT_SYMBOL, SYMBOL_COLUMNS, ""),
-            BulkInsert::new(INSERT_VENUE, VENUE_COLUMNS, ""),
-        );
+        let mut failed = Vec::new();
+        let writer = WeekWriter {
+            run: &run,
+            symbols: BulkInsert::new(INSERT_SYMBOL, SYMBOL_COLUMNS, ""),
+            venues: BulkInsert::new(INSERT_VENUE, VENUE_COLUMNS, ""),
+            side_by_side: BulkInsert::new(INSERT_SIDE_BY_SIDE, SIDE_BY_SIDE_COLUMNS, ""),
+            names: names_sql(),
+        };
         let mut pass = WeekPass::default();
         for (done, week) in weeks.iter().enumerate() {
             stop_if_cancelled(ctx)?;
-            let week_param = [SqlValue::Text(week)];
-            ctx.execute(
-                "DELETE FROM otc_symbol_summary WHERE week_ending = ?1",
-                &week_param,
-            )?;
-            ctx.execute("DELETE FROM otc_venue_share WHERE week_ending = ?1", &week_param)?;
+            writer.clear(ctx, week)?;
             pass.clear();
-            let written = summarize_week(ctx, &run, &insert_symbols, &mut pass, week)
-                .map_err(|error| error.with_location(format!("week {week}")))?;
-            if written == 0 {
-                ctx.log(Level::Warn, &format!("week {week} has no normalized volume"));
+            match writer.summarize(ctx, &mut pass, week) {
+                Ok((week_symbols, week_venues)) => {
+                    symbols += week_symbols;
+                    venues += week_venues;
+                    ctx.execute(
+                        "DELETE FROM otc_changed_weeks WHERE week_ending = ?1",
+                        &[SqlValue::Text(week)],
+                    )?;
+                }
+                // The week's data cannot be summarized: it fails alone, with
+                // nothing of it half written, and stays queued.
+                Err(error) if error.code == OVERFLOW => {
+                    writer.clear(ctx, week)?;
+                    ctx.log(
+                        Level::Warn,
+                        &format!("week {week} is not summarized: {}", error.message),
+                    );
+                    failed.push(json!({"week": week, "reason": error.message}));
+                }
+                Err(error) => return Err(error.with_location(format!("week {week}"))),
             }
-            symbols += written;
-            pass.correct_across_tiers(ctx, week)?;
-            let mut week_venues = pass.venues();
-            venues += write_venue_share(ctx, &insert_venues, &run, week, &mut week_venues)?;
-            ctx.execute(
-                "DELETE FROM otc_changed_weeks WHERE week_ending = ?1",
-                &week_param,
-            )?;
             ctx.progress(done as u64 + 1, weeks.len() as u64, "weeks");
         }
-        Ok(Metrics::new()
-            .with("weeks", weeks.len())
-            .with("symbols", symbols)
-            .with("venues", venues))
+        let figures = json!({
+            "weeks": weeks.len() - failed.len(),
+            "symbols": symbols,
+            "venues": venues,
+            "failed_weeks": failed,
+            "awaiting_normalize": awaiting,
+        });
+        Ok(figures.as_object().cloned().unwrap_or_default())
     }
 }
 
-/// Reads a week's venue volume a chunk at a time, writing its symbol summaries
-/// as they complete; returns the symbols written. Venue sums stay in `pass`.
-fn summarize_week(
-    ctx: &mut Context<'_>,
-    run: &Run,
-    insert: &BulkInsert,
-    pass: &mut WeekPass,
-    week: &str,
-) -> Result<u64> {
-    let mut written = 0;
-    loop {
-        let after = pass.last_key();
-        let (mut read, mut failure) = (0, None);
-        ctx.query(
-            WEEK_ROWS,
-            &[
-                SqlValue::Text(week),
-                SqlValue::Text(&after.0),
-                SqlValue::Text(&after.1),
-                SqlValue::Text(&after.2),
-                SqlValue::Integer(CHUNK_ROWS),
-            ],
-            |row| {
-                read += 1;
-                match pass.row(row) {
-                    Ok(()) => Ok(true),
-                    Err(error) => {
-                        failure = Some(error);
-                        Ok(false)
-                    }
-                }
-            },
-        )?;
-        if let Some(error) = failure {
-            return Err(error);
-        }
-        if read < CHUNK_ROWS {
-            pass.end_symbol();
-        }
-        written += write_symbol_summary(ctx, insert, run, week, &pass.symbols)?;
-        pass.symbols.clear();
-        if read < CHUNK_ROWS {
-            return Ok(written);
-        }
+impl Pipeline for Summarize {
+    fn run(&mut self, ctx: &mut Context<'_>) -> Result<Metrics> {
+        Ok(metrics(self.stage(ctx)?))
     }
+}
+
+/// Raw rows otc.normalize has not processed yet: those after its watermark,
+/// and those an upgrade queued for it.
+fn awaiting_normalize(ctx: &mut Context<'_>) -> Result<i64> {
+    Ok(ctx
+        .query_one(
+            "SELECT (SELECT count(*) FROM otc_raw_lines WHERE id > \
+                 coalesce((SELECT raw_id FROM otc_watermarks WHERE stage = 'normalize'), 0)) \
+             + (SELECT count(*) FROM otc_normalize_queue)",
+            &[],
+            |row| row.i64(0),
+        )?
+        .unwrap_or_default())
 }
 
 fn changed_weeks(ctx: &mut Context<'_>) -> Result<Vec<String>> {
@@ -215,31 +202,400 @@ fn changed_weeks(ctx: &mut Context<'_>) -> Result<Vec<String>> {
     Ok(weeks)
 }
 
-/// Running sums of one group.
+/// The issue and participant names of [`NAMES_PER_QUERY`] raw lines.
+fn names_sql() -> String {
+    format!(
+        "SELECT id, issue_name, venue_name FROM otc_raw_lines WHERE id IN ({})",
+        vec!["?"; NAMES_PER_QUERY].join(", ")
+    )
+}
+
+/// One group's sums: a symbol's over its venues, or a venue's over its symbols.
+#[derive(Debug)]
+pub struct Totals {
+    pub tier: String,
+    pub venue_type: VenueType,
+    /// The symbol, or the venue (an MPID or a non-ATS firm's name).
+    pub name: String,
+    pub volume: i128,
+    pub trades: i128,
+    /// Named venues of a symbol, or distinct symbols of a venue.
+    pub count: i64,
+    /// The de minimis row of non-ATS firms (venues only).
+    pub is_aggregate: bool,
+    /// The raw line of the group's latest publication, for its name.
+    pub latest_raw_id: i64,
+}
+
+/// A venue's place in its (week, tier, venue type).
+#[derive(Debug)]
+pub struct Ranked {
+    pub market_share_pct: decimal::Hundredths,
+    pub rank: i64,
+}
+
+/// Sorts `venues` by tier, venue type, then volume descending, then venue
+/// ascending, and returns each one's market share of its tier and venue
+/// type, and its rank there (1, 2, 3, …).
+pub fn rank_venues(venues: &mut [Totals]) -> Vec<Ranked> {
+    venues.sort_by(|a, b| {
+        (&a.tier, a.venue_type)
+            .cmp(&(&b.tier, b.venue_type))
+            .then(b.volume.cmp(&a.volume))
+            .then(a.name.cmp(&b.name))
+    });
+    let mut ranked = Vec::with_capacity(venues.len());
+    for group in venues.chunk_by(|a, b| a.tier == b.tier && a.venue_type == b.venue_type) {
+        // At most a few thousand venues of 2^100 at most: no overflow.
+        let total: i128 = group.iter().map(|venue| venue.volume).sum();
+        ranked.extend(group.iter().zip(1..).map(|(venue, rank)| Ranked {
+            market_share_pct: decimal::percent(venue.volume, total),
+            rank,
+        }));
+    }
+    ranked
+}
+
+/// `value` as SQLite stores an integer, or the error that fails the week.
+fn stored(value: i128, what: impl FnOnce() -> String) -> Result<i64> {
+    i64::try_from(value).map_err(|_| {
+        Error::new(
+            OVERFLOW,
+            format!(
+                "{} is {value}, beyond the 2^63 - 1 an integer column holds",
+                what()
+            ),
+        )
+    })
+}
+
+/// Writes one week's summaries.
+struct WeekWriter<'r> {
+    run: &'r Run,
+    symbols: BulkInsert,
+    venues: BulkInsert,
+    side_by_side: BulkInsert,
+    /// [`names_sql`].
+    names: String,
+}
+
+impl WeekWriter<'_> {
+    /// Removes the week's summaries.
+    fn clear(&self, ctx: &mut Context<'_>, week: &str) -> Result<()> {
+        let week = [SqlValue::Text(week)];
+        for table in ["otc_symbol_summary", "otc_venue_share", "otc_symbol_offexchange"] {
+            ctx.execute(&format!("DELETE FROM {table} WHERE week_ending = ?1"), &week)?;
+        }
+        Ok(())
+    }
+
+    /// Summarizes one week whose rows were removed; returns the symbol and
+    /// venue rows written.
+    fn summarize(&self, ctx: &mut Context<'_>, pass: &mut WeekPass, week: &str) -> Result<(u64, u64)> {
+        let symbols = self.read_week(ctx, pass, week)?;
+        if symbols == 0 {
+            ctx.log(Level::Warn, &format!("week {week} has no normalized volume"));
+        }
+        pass.correct_across_tiers(ctx, week)?;
+        let across_tiers = pass.side_by_side_across_tiers();
+        self.write_side_by_side(ctx, week, &across_tiers)?;
+        let mut venues = pass.venues();
+        let venues = self.write_venue_share(ctx, week, pass, &mut venues)?;
+        Ok((symbols, venues))
+    }
+
+    /// Reads a week's venue volume a chunk at a time, writing its symbol
+    /// summaries and side-by-side rows as they complete; returns the symbol
+    /// rows written. Venue sums stay in `pass`.
+    fn read_week(&self, ctx: &mut Context<'_>, pass: &mut WeekPass, week: &str) -> Result<u64> {
+        let mut written = 0;
+        loop {
+            let (tier, symbol, venue_type, venue) = pass.last_key();
+            let (mut read, mut failure) = (0, None);
+            ctx.query(
+                WEEK_ROWS,
+                &[
+                    SqlValue::Text(week),
+                    SqlValue::Text(&tier),
+                    SqlValue::Text(&symbol),
+                    SqlValue::Integer(venue_type),
+                    SqlValue::Text(&venue),
+                    SqlValue::Integer(CHUNK_ROWS),
+                ],
+                |row| {
+                    read += 1;
+                    match pass.row(row) {
+                        Ok(()) => Ok(true),
+                        Err(error) => {
+                            failure = Some(error);
+                            Ok(false)
+                        }
+                    }
+                },
+            )?;
+            if let Some(error) = failure {
+                return Err(error);
+            }
+            if read < CHUNK_ROWS {
+                pass.end_symbol();
+            }
+            written += self.write_symbols(ctx, week, &pass.symbols)?;
+            self.write_side_by_side(ctx, week, &pass.side_by_side)?;
+            pass.symbols.clear();
+            pass.side_by_side.clear();
+            if read < CHUNK_ROWS {
+                return Ok(written);
+            }
+        }
+    }
+
+    /// The issue and participant names of the raw lines `ids`.
+    fn names(&self, ctx: &mut Context<'_>, ids: &[i64]) -> Result<FxMap<i64, (String, String)>> {
+        let mut names = FxMap::default();
+        for chunk in ids.chunks(NAMES_PER_QUERY) {
+            // Ids start at 1: 0 pads the last query.
+            let params: Vec<SqlValue<'_>> = (0..NAMES_PER_QUERY)
+                .map(|index| SqlValue::Integer(chunk.get(index).copied().unwrap_or(0)))
+                .collect();
+            ctx.query(&self.names, &params, |row| {
+                names.insert(row.i64(0)?, (row.str(1)?.to_owned(), row.str(2)?.to_owned()));
+                Ok(true)
+            })?;
+        }
+        Ok(names)
+    }
+
+    fn write_symbols(&self, ctx: &mut Context<'_>, week: &str, symbols: &[Totals]) -> Result<u64> {
+        let mut written = 0;
+        for batch in symbols.chunks(BATCH_ROWS) {
+            let ids: Vec<i64> = batch.iter().map(|symbol| symbol.latest_raw_id).collect();
+            let names = self.names(ctx, &ids)?;
+            let mut values = Vec::with_capacity(batch.len() * SYMBOL_COLUMNS);
+            for symbol in batch {
+                let what =
+                    |figure: &str| format!("the {figure} of symbol {} in tier {}", symbol.name, symbol.tier);
+                let average = decimal::average(symbol.volume, symbol.trades);
+                values.extend([
+                    SqlValue::Text(week),
+                    SqlValue::Text(&symbol.tier),
+                    SqlValue::Text(&symbol.name),
+                    SqlValue::Text(symbol.venue_type.name()),
+                    names
+                        .get(&symbol.latest_raw_id)
+                        .map(|(issue, _)| issue.as_str())
+                        .into(),
+                    SqlValue::Integer(stored(symbol.volume, || what("share volume"))?),
+                    SqlValue::Integer(stored(symbol.trades, || what("trade count"))?),
+                    SqlValue::Integer(symbol.count),
+                    average.map(decimal::Hundredths::to_real).into(),
+                    SqlValue::Text(&self.run.started_at),
+                ]);
+            }
+            written += self.symbols.insert(ctx, &values)?;
+        }
+        Ok(written)
+    }
+
+    fn write_side_by_side(&self, ctx: &mut Context<'_>, week: &str, rows: &[SideBySide]) -> Result<()> {
+        for batch in rows.chunks(BATCH_ROWS) {
+            let mut values = Vec::with_capacity(batch.len() * SIDE_BY_SIDE_COLUMNS);
+            for row in batch {
+                let what =
+                    |figure: &str| format!("the {figure} of symbol {} in tier {}", row.symbol, row.tier);
+                let [ats, non_ats] = &row.sides;
+                let total = ats.volume + non_ats.volume;
+                values.extend([
+                    SqlValue::Text(week),
+                    SqlValue::Text(&row.tier),
+                    SqlValue::Text(&row.symbol),
+                    SqlValue::Integer(stored(ats.volume, || what("ATS volume"))?),
+                    SqlValue::Integer(stored(ats.trades, || what("ATS trade count"))?),
+                    decimal::average(ats.volume, ats.trades)
+                        .map(decimal::Hundredths::to_real)
+                        .into(),
+                    SqlValue::Integer(stored(non_ats.volume, || what("non-ATS volume"))?),
+                    SqlValue::Integer(stored(non_ats.trades, || what("non-ATS trade count"))?),
+                    decimal::average(non_ats.volume, non_ats.trades)
+                        .map(decimal::Hundredths::to_real)
+                        .into(),
+                    (total != 0)
+                        .then(|| decimal::percent(ats.volume, total).to_real())
+                        .into(),
+                    SqlValue::Text(&self.run.started_at),
+                ]);
+            }
+            self.side_by_side.insert(ctx, &values)?;
+        }
+        Ok(())
+    }
+
+    fn write_venue_share(
+        &self,
+        ctx: &mut Context<'_>,
+        week: &str,
+        pass: &WeekPass,
+        venues: &mut [Totals],
+    ) -> Result<u64> {
+        let ranked = rank_venues(venues);
+        let ids: Vec<i64> = venues.iter().map(|venue| venue.latest_raw_id).collect();
+        let names = self.names(ctx, &ids)?;
+        let held = VenueType::ALL.map(|kind| pass.tiers_held(kind));
+        let mut values = Vec::with_capacity(venues.len() * VENUE_COLUMNS);
+        for (venue, place) in venues.iter().zip(&ranked) {
+            let what = |figure: &str| format!("the {figure} of venue {} in tier {}", venue.name, venue.tier);
+            let (tiers, complete) = &held[venue.venue_type.index()];
+            values.extend([
+                SqlValue::Text(week),
+                SqlValue::Text(&venue.tier),
+                SqlValue::Text(venue.venue_type.name()),
+                SqlValue::Text(&venue.name),
+                (venue.venue_type == VenueType::Ats)
+                    .then_some(venue.name.as_str())
+                    .into(),
+                names
+                    .get(&venue.latest_raw_id)
+                    .map(|(_, participant)| participant.as_str())
+                    .into(),
+                SqlValue::Integer(i64::from(venue.is_aggregate)),
+                SqlValue::Integer(stored(venue.volume, || what("share volume"))?),
+                SqlValue::Integer(stored(venue.trades, || what("trade count"))?),
+                SqlValue::Integer(venue.count),
+                SqlValue::Real(place.market_share_pct.to_real()),
+                SqlValue::Integer(place.rank),
+                SqlValue::Text(tiers),
+                SqlValue::Integer(i64::from(*complete)),
+                SqlValue::Text(&self.run.started_at),
+            ]);
+        }
+        self.venues.insert(ctx, &values)
+    }
+}
+
+/// Running sums of one group, in 128 bits: 2^64 rows of 2^63 cannot reach
+/// its limit, so adding never fails and never wraps.
 #[derive(Debug, Default, Clone, Copy)]
 struct Sums {
-    volume: i64,
-    trades: i64,
+    volume: i128,
+    trades: i128,
     count: i64,
 }
 
 impl Sums {
-    fn add(&mut self, volume: i64, trades: i64, what: impl FnOnce() -> String) -> Result<()> {
-        match (self.volume.checked_add(volume), self.trades.checked_add(trades)) {
-            (Some(volume), Some(trades)) => {
-                (self.volume, self.trades) = (volume, trades);
-                self.count += 1;
-                Ok(())
-            }
-            _ => Err(Error::new(
-                "otc.summarize.overflow",
-                format!(
-                    "the share volume or trade count of {} passes 2^63 in one week",
-                    what()
-                ),
-            )),
+    fn add(&mut self, volume: i64, trades: i64) {
+        self.volume += i128::from(volume);
+        self.trades += i128::from(trades);
+        self.count += 1;
+    }
+
+    fn add_sums(&mut self, other: &Sums) {
+        self.volume += other.volume;
+        self.trades += other.trades;
+        self.count += other.count;
+    }
+}
+
+/// The latest publication among a group's rows: the latest lastUpdateDate,
+/// then the greatest record hash, as normalize decides between revisions.
+#[derive(Debug, Default, Clone, Copy)]
+struct Latest {
+    /// lastUpdateDate (YYYY-MM-DD) and record hash, compared as bytes.
+    key: ([u8; 10], [u8; 16]),
+    /// Its raw line; 0 before the first row.
+    raw_id: i64,
+}
+
+impl Latest {
+    fn offer(&mut self, date: &str, hash: &[u8], raw_id: i64) {
+        let mut key = ([0; 10], [0; 16]);
+        let date = date.as_bytes();
+        key.0[..date.len().min(10)].copy_from_slice(&date[..date.len().min(10)]);
+        key.1[..hash.len().min(16)].copy_from_slice(&hash[..hash.len().min(16)]);
+        if self.raw_id == 0 || key > self.key {
+            *self = Latest { key, raw_id };
         }
     }
+}
+
+/// A venue's sums and latest publication, in one tier or across tiers.
+#[derive(Debug, Default, Clone, Copy)]
+struct VenueSums {
+    sums: Sums,
+    latest: Latest,
+}
+
+impl VenueSums {
+    fn add(&mut self, figure: &Figure<'_>) {
+        self.sums.add(figure.volume, figure.trades);
+        self.latest.offer(figure.date, figure.hash, figure.raw_id);
+    }
+}
+
+/// A symbol's ATS and non-ATS sums in one tier, or across tiers.
+#[derive(Debug)]
+struct SideBySide {
+    tier: String,
+    symbol: String,
+    /// Indexed by [`VenueType::index`].
+    sides: [Sums; 2],
+}
+
+/// The symbol, tier and venue type being summed.
+#[derive(Debug)]
+struct Group {
+    tier: String,
+    symbol: String,
+    venue_type: VenueType,
+    sums: Sums,
+    /// Rows of named venues (not the de minimis aggregate).
+    named: i64,
+    latest: Latest,
+}
+
+/// One row of otc_venue_figures, as summarize reads it.
+#[derive(Debug)]
+struct Figure<'a> {
+    tier: &'a str,
+    symbol: &'a str,
+    venue_type: VenueType,
+    venue: &'a str,
+    is_aggregate: bool,
+    volume: i64,
+    trades: i64,
+    date: &'a str,
+    hash: &'a [u8],
+    raw_id: i64,
+}
+
+impl<'a> Figure<'a> {
+    fn from_row(row: &Row<'a>) -> Result<Self> {
+        let code = row.i64(2)?;
+        let venue_type = VenueType::from_code(code).ok_or_else(|| {
+            Error::new(
+                "otc.summarize.venue_type",
+                format!("otc_venue_figures: expected venue_type 1 (ATS) or 2 (NON_ATS), found {code}"),
+            )
+        })?;
+        Ok(Figure {
+            tier: row.str(0)?,
+            symbol: row.str(1)?,
+            venue_type,
+            venue: row.str(3)?,
+            is_aggregate: row.i64(4)? != 0,
+            volume: row.i64(5)?,
+            trades: row.i64(6)?,
+            date: row.str(7)?,
+            hash: row.opt_bytes(8)?.unwrap_or_default(),
+            raw_id: row.i64(9)?,
+        })
+    }
+}
+
+/// A venue of the week.
+#[derive(Debug)]
+struct VenueOfWeek {
+    venue_type: VenueType,
+    name: String,
+    is_aggregate: bool,
 }
 
 /// FxHash, the compiler's own: a multiply and a rotate per word, several
@@ -270,18 +626,26 @@ type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 struct WeekPass {
     /// Symbol totals completed and not written yet, in key order.
     symbols: Vec<Totals>,
-    /// The symbol being summed: its tier, name and sums so far.
-    current: Option<(String, String, Sums)>,
-    /// The MPID of the last row read.
-    last_mpid: String,
-    /// MPIDs numbered in order of appearance, both ways.
-    mpid_ids: FxMap<String, u32>,
-    mpids: Vec<String>,
+    /// The (tier, symbol, venue type) being summed.
+    current: Option<Group>,
+    /// (tier, symbol) sums completed and not written yet.
+    side_by_side: Vec<SideBySide>,
+    /// The (tier, symbol) being summed.
+    current_side: Option<SideBySide>,
+    /// Each symbol's sums across tiers.
+    across_tiers: FxMap<String, [Sums; 2]>,
+    /// The venue of the last row read.
+    last_venue: String,
+    /// Venues numbered in order of appearance, per venue type, both ways.
+    venue_ids: [FxMap<String, u32>; 2],
+    venues: Vec<VenueOfWeek>,
     /// Tiers in order of appearance.
     tiers: Vec<String>,
-    /// Per tier (index of `tiers`) and MPID id, and across tiers per MPID id.
-    by_tier: Vec<Vec<Sums>>,
-    all_tiers: Vec<Sums>,
+    /// Per tier (index of `tiers`) and venue id, and across tiers per venue id.
+    by_tier: Vec<Vec<VenueSums>>,
+    all_tiers: Vec<VenueSums>,
+    /// Per venue type, the tiers of [`Tier::ALL`] (bits by index) it has rows in.
+    tiers_held: [u8; 2],
     /// The tiers (bits by index of `tiers`) each symbol traded in.
     symbol_tiers: FxMap<String, u32>,
     /// Symbols that traded in more than one tier: across tiers, a venue of
@@ -291,86 +655,161 @@ struct WeekPass {
 
 impl WeekPass {
     fn clear(&mut self) {
-        self.symbols.clear();
-        self.current = None;
-        self.last_mpid.clear();
-        self.mpid_ids.clear();
-        self.mpids.clear();
-        self.tiers.clear();
-        self.by_tier.clear();
-        self.all_tiers.clear();
-        self.symbol_tiers.clear();
-        self.multi_tier.clear();
+        *self = WeekPass::default();
     }
 
-    /// The key (tier, symbol, MPID) of the last row read; empty texts before
-    /// the first, which sort before every key.
-    fn last_key(&self) -> (String, String, String) {
+    /// The key (tier, symbol, venue type code, venue) of the last row read;
+    /// empty texts before the first, which sort before every key.
+    fn last_key(&self) -> (String, String, i64, String) {
         match &self.current {
-            Some((tier, symbol, _)) => (tier.clone(), symbol.clone(), self.last_mpid.clone()),
+            Some(group) => (
+                group.tier.clone(),
+                group.symbol.clone(),
+                group.venue_type.code(),
+                self.last_venue.clone(),
+            ),
             None => Default::default(),
         }
     }
 
-    /// Adds one venue-volume row: tier, symbol, mpid, share_volume, trade_count.
+    /// Adds one row of the week's venue volume.
     fn row(&mut self, row: &Row<'_>) -> Result<()> {
-        self.add(row.str(0)?, row.str(1)?, row.str(2)?, row.i64(3)?, row.i64(4)?)
-    }
-
-    /// Adds one venue-volume row; rows come in key order (tier, symbol, mpid).
-    fn add(&mut self, tier: &str, symbol: &str, mpid: &str, volume: i64, trades: i64) -> Result<()> {
-        let same_symbol = matches!(&self.current, Some((t, s, _)) if t == tier && s == symbol);
-        if !same_symbol {
-            self.end_symbol();
-            if self.tiers.last().is_none_or(|last| last != tier) {
-                self.tiers.push(tier.to_owned());
-                self.by_tier.push(Vec::new());
-            }
-            let tier_bit = 1u32 << ((self.tiers.len() - 1) % 32);
-            let tiers = self.symbol_tiers.entry(symbol.to_owned()).or_default();
-            if *tiers != 0 && (*tiers & (*tiers - 1)) == 0 {
-                // A second tier for this symbol; a third adds nothing new.
-                self.multi_tier.push(symbol.to_owned());
-            }
-            *tiers |= tier_bit;
-            self.current = Some((tier.to_owned(), symbol.to_owned(), Sums::default()));
-        }
-        if let Some((tier, symbol, sums)) = &mut self.current {
-            sums.add(volume, trades, || format!("symbol {symbol} in tier {tier}"))?;
-        }
-        self.last_mpid.clear();
-        self.last_mpid.push_str(mpid);
-        let mpid_id = match self.mpid_ids.get(mpid) {
-            Some(&id) => id,
-            None => {
-                let id = self.mpids.len() as u32;
-                self.mpid_ids.insert(mpid.to_owned(), id);
-                self.mpids.push(mpid.to_owned());
-                self.all_tiers.push(Sums::default());
-                id
-            }
-        };
-        let venue = || format!("venue {mpid}");
-        let tier_sums = self.by_tier.last_mut().expect("a tier is pushed before its rows");
-        if tier_sums.len() <= mpid_id as usize {
-            tier_sums.resize(mpid_id as usize + 1, Sums::default());
-        }
-        tier_sums[mpid_id as usize].add(volume, trades, venue)?;
-        self.all_tiers[mpid_id as usize].add(volume, trades, venue)?;
+        self.add(&Figure::from_row(row)?);
         Ok(())
     }
 
-    /// Closes the symbol being summed.
-    fn end_symbol(&mut self) {
-        if let Some((tier, name, sums)) = self.current.take() {
-            self.symbols.push(Totals {
-                tier,
-                name,
-                volume: sums.volume,
-                trades: sums.trades,
-                count: sums.count,
+    /// Adds one row; rows come in key order (tier, symbol, venue type, venue).
+    fn add(&mut self, figure: &Figure<'_>) {
+        let same_group = matches!(&self.current,
+            Some(group) if group.tier == figure.tier && group.symbol == figure.symbol
+                && group.venue_type == figure.venue_type);
+        if !same_group {
+            self.end_group();
+            let same_symbol = matches!(&self.current_side,
+                Some(side) if side.tier == figure.tier && side.symbol == figure.symbol);
+            if !same_symbol {
+                self.end_symbol();
+                self.start_symbol(figure.tier, figure.symbol);
+            }
+            self.current = Some(Group {
+                tier: figure.tier.to_owned(),
+                symbol: figure.symbol.to_owned(),
+                venue_type: figure.venue_type,
+                sums: Sums::default(),
+                named: 0,
+                latest: Latest::default(),
             });
         }
+        if let Some(group) = &mut self.current {
+            group.sums.add(figure.volume, figure.trades);
+            group.named += i64::from(!figure.is_aggregate);
+            group.latest.offer(figure.date, figure.hash, figure.raw_id);
+        }
+        if let Some(side) = &mut self.current_side {
+            side.sides[figure.venue_type.index()].add(figure.volume, figure.trades);
+        }
+        if let Some(index) = Tier::ALL.iter().position(|tier| tier.canonical() == figure.tier) {
+            self.tiers_held[figure.venue_type.index()] |= 1 << index;
+        }
+        self.last_venue.clear();
+        self.last_venue.push_str(figure.venue);
+
+        let ids = &mut self.venue_ids[figure.venue_type.index()];
+        let id = match ids.get(figure.venue) {
+            Some(&id) => id as usize,
+            None => {
+                let id = self.venues.len();
+                ids.insert(figure.venue.to_owned(), id as u32);
+                self.venues.push(VenueOfWeek {
+                    venue_type: figure.venue_type,
+                    name: figure.venue.to_owned(),
+                    is_aggregate: figure.is_aggregate,
+                });
+                self.all_tiers.push(VenueSums::default());
+                id
+            }
+        };
+        let tier_sums = self.by_tier.last_mut().expect("a tier is pushed before its rows");
+        if tier_sums.len() <= id {
+            tier_sums.resize(id + 1, VenueSums::default());
+        }
+        tier_sums[id].add(figure);
+        self.all_tiers[id].add(figure);
+    }
+
+    /// Starts a (tier, symbol): notes the tier and the symbol's tiers.
+    fn start_symbol(&mut self, tier: &str, symbol: &str) {
+        if self.tiers.last().is_none_or(|last| last != tier) {
+            self.tiers.push(tier.to_owned());
+            self.by_tier.push(Vec::new());
+        }
+        let tier_bit = 1u32 << ((self.tiers.len() - 1) % 32);
+        let tiers = self.symbol_tiers.entry(symbol.to_owned()).or_default();
+        if *tiers != 0 && (*tiers & (*tiers - 1)) == 0 {
+            // A second tier for this symbol; a third adds nothing new.
+            self.multi_tier.push(symbol.to_owned());
+        }
+        *tiers |= tier_bit;
+        self.current_side = Some(SideBySide {
+            tier: tier.to_owned(),
+            symbol: symbol.to_owned(),
+            sides: Default::default(),
+        });
+    }
+
+    /// Closes the (tier, symbol, venue type) being summed.
+    fn end_group(&mut self) {
+        if let Some(group) = self.current.take() {
+            self.symbols.push(Totals {
+                tier: group.tier,
+                venue_type: group.venue_type,
+                name: group.symbol,
+                volume: group.sums.volume,
+                trades: group.sums.trades,
+                count: group.named,
+                is_aggregate: false,
+                latest_raw_id: group.latest.raw_id,
+            });
+        }
+    }
+
+    /// Closes the (tier, symbol) being summed, and the group in it.
+    fn end_symbol(&mut self) {
+        self.end_group();
+        if let Some(side) = self.current_side.take() {
+            let across = self.across_tiers.entry(side.symbol.clone()).or_default();
+            for (sums, tier_sums) in across.iter_mut().zip(&side.sides) {
+                sums.add_sums(tier_sums);
+            }
+            self.side_by_side.push(side);
+        }
+    }
+
+    /// Each symbol's ATS and non-ATS sums across the week's tiers, as tier `ALL`.
+    fn side_by_side_across_tiers(&mut self) -> Vec<SideBySide> {
+        let mut rows: Vec<SideBySide> = std::mem::take(&mut self.across_tiers)
+            .into_iter()
+            .map(|(symbol, sides)| SideBySide {
+                tier: "ALL".to_owned(),
+                symbol,
+                sides,
+            })
+            .collect();
+        rows.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+        rows
+    }
+
+    /// The tiers the week holds for `venue_type`, comma-separated, and whether
+    /// that is all of them.
+    fn tiers_held(&self, venue_type: VenueType) -> (String, bool) {
+        let bits = self.tiers_held[venue_type.index()];
+        let names: Vec<&str> = Tier::ALL
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| bits & (1 << index) != 0)
+            .map(|(_, tier)| tier.canonical())
+            .collect();
+        (names.join(","), names.len() == Tier::ALL.len())
     }
 
     /// Counts each symbol once per venue across tiers: a venue that a
@@ -382,8 +821,9 @@ impl WeekPass {
         }
         let tiers = vec!["?"; self.tiers.len()].join(", ");
         let sql = format!(
-            "SELECT mpid, count(*) FROM otc_venue_figures \
-             WHERE week_ending = ? AND tier IN ({tiers}) AND symbol = ? GROUP BY mpid HAVING count(*) > 1"
+            "SELECT venue_type, venue, count(*) FROM otc_venue_figures \
+             WHERE week_ending = ? AND tier IN ({tiers}) AND symbol = ? \
+             GROUP BY venue_type, venue HAVING count(*) > 1"
         );
         for symbol in std::mem::take(&mut self.multi_tier) {
             let mut params = vec![SqlValue::Text(week)];
@@ -391,114 +831,70 @@ impl WeekPass {
             params.push(SqlValue::Text(&symbol));
             let mut repeats = Vec::new();
             ctx.query(&sql, &params, |row| {
-                repeats.push((row.str(0)?.to_owned(), row.i64(1)?));
+                repeats.push((row.i64(0)?, row.str(1)?.to_owned(), row.i64(2)?));
                 Ok(true)
             })?;
-            for (mpid, tiers) in repeats {
-                self.counted_in_tiers(&mpid, tiers);
+            for (code, venue, tiers) in repeats {
+                if let Some(venue_type) = VenueType::from_code(code) {
+                    self.counted_in_tiers(venue_type, &venue, tiers);
+                }
             }
         }
         Ok(())
     }
 
-    /// One symbol traded on venue `mpid` in `tiers` tiers: count it once.
-    fn counted_in_tiers(&mut self, mpid: &str, tiers: i64) {
-        if let Some(&id) = self.mpid_ids.get(mpid) {
-            self.all_tiers[id as usize].count -= tiers - 1;
+    /// One symbol traded on `venue` in `tiers` tiers: count it once.
+    fn counted_in_tiers(&mut self, venue_type: VenueType, venue: &str, tiers: i64) {
+        if let Some(&id) = self.venue_ids[venue_type.index()].get(venue) {
+            self.all_tiers[id as usize].sums.count -= tiers - 1;
         }
     }
 
     /// Venue totals per tier, and across tiers as tier `ALL`.
     fn venues(&self) -> Vec<Totals> {
-        let totals = |tier: &str, mpid_id: usize, sums: &Sums| Totals {
-            tier: tier.to_owned(),
-            name: self.mpids[mpid_id].clone(),
-            volume: sums.volume,
-            trades: sums.trades,
-            count: sums.count,
+        let totals = |tier: &str, id: usize, venue: &VenueSums| {
+            let of_week = &self.venues[id];
+            Totals {
+                tier: tier.to_owned(),
+                venue_type: of_week.venue_type,
+                name: of_week.name.clone(),
+                volume: venue.sums.volume,
+                trades: venue.sums.trades,
+                count: venue.sums.count,
+                is_aggregate: of_week.is_aggregate,
+                latest_raw_id: venue.latest.raw_id,
+            }
         };
-        let by_tier = self.tiers.iter().zip(&self.by_tier).flat_map(|(tier, sums)| {
-            sums.iter()
+        let by_tier = self.tiers.iter().zip(&self.by_tier).flat_map(|(tier, venues)| {
+            venues
+                .iter()
                 .enumerate()
-                .filter(|(_, sums)| sums.count > 0)
-                .map(move |(mpid_id, sums)| totals(tier, mpid_id, sums))
+                .filter(|(_, venue)| venue.sums.count > 0)
+                .map(move |(id, venue)| totals(tier, id, venue))
         });
         let all_tiers = self
             .all_tiers
             .iter()
             .enumerate()
-            .map(|(mpid_id, sums)| totals("ALL", mpid_id, sums));
+            .map(|(id, venue)| totals("ALL", id, venue));
         by_tier.chain(all_tiers).collect()
     }
-}
-
-fn write_symbol_summary(
-    ctx: &mut Context<'_>,
-    insert: &BulkInsert,
-    run: &Run,
-    week: &str,
-    symbols: &[Totals],
-) -> Result<u64> {
-    let mut written = 0;
-    for batch in symbols.chunks(BATCH_ROWS) {
-        let averages: Vec<Option<String>> = batch
-            .iter()
-            .map(|symbol| decimal::average(symbol.volume, symbol.trades))
-            .collect();
-        let mut values = Vec::with_capacity(batch.len() * SYMBOL_COLUMNS);
-        for (symbol, average) in batch.iter().zip(&averages) {
-            values.extend([
-                SqlValue::Text(week),
-                SqlValue::Text(&symbol.tier),
-                SqlValue::Text(&symbol.name),
-                SqlValue::Integer(symbol.volume),
-                SqlValue::Integer(symbol.trades),
-                SqlValue::Integer(symbol.count),
-                average.as_deref().into(),
-                SqlValue::Text(&run.started_at),
-            ]);
-        }
-        written += insert.insert(ctx, &values)?;
-    }
-    Ok(written)
-}
-
-fn write_venue_share(
-    ctx: &mut Context<'_>,
-    insert: &BulkInsert,
-    run: &Run,
-    week: &str,
-    venues: &mut [Totals],
-) -> Result<u64> {
-    let ranked = rank_venues(venues)?;
-    let mut values = Vec::with_capacity(venues.len() * VENUE_COLUMNS);
-    for (venue, place) in venues.iter().zip(&ranked) {
-        values.extend([
-            SqlValue::Text(week),
-            SqlValue::Text(&venue.tier),
-            SqlValue::Text(&venue.name),
-            SqlValue::Integer(venue.volume),
-            SqlValue::Integer(venue.trades),
-            SqlValue::Integer(venue.count),
-            SqlValue::Text(&place.market_share_pct),
-            SqlValue::Integer(place.rank),
-            SqlValue::Text(&run.started_at),
-        ]);
-    }
-    insert.insert(ctx, &values)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn venue(tier: &str, mpid: &str, volume: i64) -> Totals {
+    fn venue(tier: &str, venue_type: VenueType, name: &str, volume: i128) -> Totals {
         Totals {
             tier: tier.into(),
-            name: mpid.into(),
+            venue_type,
+            name: name.into(),
             volume,
             trades: 0,
             count: 1,
+            is_aggregate: false,
+            latest_raw_id: 0,
         }
     }
 
@@ -506,104 +902,211 @@ mod tests {
         venues
             .iter()
             .zip(ranked)
-            .map(|(v, r)| format!("{} {} {} {}", v.tier, r.rank, v.name, r.market_share_pct))
+            .map(|(v, r)| {
+                format!(
+                    "{} {} {} {} {} {} {}",
+                    v.tier,
+                    v.venue_type.name(),
+                    r.rank,
+                    v.name,
+                    v.volume,
+                    v.count,
+                    r.market_share_pct
+                )
+            })
             .collect()
     }
 
+    /// A row of venue volume, published 2025-12-15 on raw line `raw_id`.
+    fn figure<'a>(
+        tier: &'a str,
+        symbol: &'a str,
+        venue_type: VenueType,
+        venue: &'a str,
+        volume: i64,
+        trades: i64,
+    ) -> Figure<'a> {
+        Figure {
+            tier,
+            symbol,
+            venue_type,
+            venue,
+            is_aggregate: venue == "De Minimis Firms",
+            volume,
+            trades,
+            date: "2025-12-15",
+            hash: &[0; 16],
+            raw_id: 1,
+        }
+    }
+
     #[test]
-    fn venues_rank_by_volume_then_mpid_within_each_tier() {
+    fn venues_rank_by_volume_then_venue_within_each_tier_and_venue_type() {
+        use VenueType::{Ats, NonAts};
         let mut venues = vec![
-            venue("OTC", "B", 10),
-            venue("OTC", "A", 10),
-            venue("OTC", "C", 30),
-            venue("ALL", "Z", 0),
-            venue("ALL", "Y", 0),
+            venue("OTC", Ats, "B", 10),
+            venue("OTC", Ats, "A", 10),
+            venue("OTC", Ats, "C", 30),
+            venue("OTC", NonAts, "Firm", 1000),
+            venue("ALL", Ats, "Z", 0),
+            venue("ALL", Ats, "Y", 0),
         ];
-        let ranked = rank_venues(&mut venues).unwrap();
+        let ranked = rank_venues(&mut venues);
         assert_eq!(
             table(&venues, &ranked),
             [
-                "ALL 1 Y 0.00",
-                "ALL 2 Z 0.00",
-                "OTC 1 C 60.00",
-                "OTC 2 A 20.00",
-                "OTC 3 B 20.00"
+                "ALL ATS 1 Y 0 1 0.00",
+                "ALL ATS 2 Z 0 1 0.00",
+                "OTC ATS 1 C 30 1 60.00",
+                "OTC ATS 2 A 10 1 20.00",
+                "OTC ATS 3 B 10 1 20.00",
+                "OTC NON_ATS 1 Firm 1000 1 100.00"
             ]
         );
     }
 
     #[test]
     fn one_pass_sums_symbols_venues_and_venues_across_tiers() {
+        use VenueType::{Ats, NonAts};
         let mut pass = WeekPass::default();
-        // Key order: tier, symbol, MPID. BBB trades in two tiers on V1.
+        // Key order: tier, symbol, venue type, venue. BBB trades in two tiers on V1.
         let rows = [
-            ("NMS Tier 1", "AAA", "V1", 10, 1),
-            ("NMS Tier 1", "AAA", "V2", 30, 3),
-            ("NMS Tier 1", "BBB", "V1", 5, 1),
-            ("NMS Tier 2", "BBB", "V1", 7, 1),
-            ("NMS Tier 2", "BBB", "V3", 1, 1),
-            ("NMS Tier 2", "CCC", "V2", 2, 2),
+            figure("NMS Tier 1", "AAA", Ats, "V1", 10, 1),
+            figure("NMS Tier 1", "AAA", Ats, "V2", 30, 3),
+            figure("NMS Tier 1", "AAA", NonAts, "De Minimis Firms", 20, 4),
+            figure("NMS Tier 1", "AAA", NonAts, "Firm X", 40, 4),
+            figure("NMS Tier 1", "BBB", Ats, "V1", 5, 1),
+            figure("NMS Tier 2", "BBB", Ats, "V1", 7, 1),
+            figure("NMS Tier 2", "BBB", Ats, "V3", 1, 1),
+            figure("NMS Tier 2", "CCC", Ats, "V2", 2, 2),
         ];
-        for (tier, symbol, mpid, volume, trades) in rows {
-            pass.add(tier, symbol, mpid, volume, trades).unwrap();
+        for row in &rows {
+            pass.add(row);
         }
         pass.end_symbol();
         // What correct_across_tiers asks SQL for BBB: V1 in two tiers.
         assert_eq!(pass.multi_tier, ["BBB"]);
-        pass.counted_in_tiers("V1", 2);
+        pass.counted_in_tiers(Ats, "V1", 2);
         let symbols: Vec<String> = pass
             .symbols
             .iter()
-            .map(|s| format!("{} {} {} {} {}", s.tier, s.name, s.volume, s.trades, s.count))
+            .map(|s| {
+                format!(
+                    "{} {} {} {} {} {}",
+                    s.tier,
+                    s.name,
+                    s.venue_type.name(),
+                    s.volume,
+                    s.trades,
+                    s.count
+                )
+            })
             .collect();
+        // The de minimis row counts in the non-ATS totals, not as a venue.
         assert_eq!(
             symbols,
             [
-                "NMS Tier 1 AAA 40 4 2",
-                "NMS Tier 1 BBB 5 1 1",
-                "NMS Tier 2 BBB 8 2 2",
-                "NMS Tier 2 CCC 2 2 1"
+                "NMS Tier 1 AAA ATS 40 4 2",
+                "NMS Tier 1 AAA NON_ATS 60 8 1",
+                "NMS Tier 1 BBB ATS 5 1 1",
+                "NMS Tier 2 BBB ATS 8 2 2",
+                "NMS Tier 2 CCC ATS 2 2 1"
             ]
         );
-        let mut venues = pass.venues();
-        let ranked = rank_venues(&mut venues).unwrap();
-        let venues: Vec<String> = venues
+        let across_tiers = pass.side_by_side_across_tiers();
+        let side_by_side: Vec<String> = pass
+            .side_by_side
             .iter()
-            .zip(&ranked)
-            .map(|(v, r)| {
+            .chain(&across_tiers)
+            .map(|s| {
                 format!(
-                    "{} {} {} {} {} {}",
-                    v.tier, r.rank, v.name, v.volume, v.count, r.market_share_pct
+                    "{} {} {} {}",
+                    s.tier, s.symbol, s.sides[0].volume, s.sides[1].volume
                 )
             })
             .collect();
         assert_eq!(
-            venues,
+            side_by_side,
             [
-                "ALL 1 V2 32 2 58.18",
-                "ALL 2 V1 22 2 40.00",
-                "ALL 3 V3 1 1 1.82",
-                "NMS Tier 1 1 V2 30 1 66.67",
-                "NMS Tier 1 2 V1 15 2 33.33",
-                "NMS Tier 2 1 V1 7 1 70.00",
-                "NMS Tier 2 2 V2 2 1 20.00",
-                "NMS Tier 2 3 V3 1 1 10.00"
+                "NMS Tier 1 AAA 40 60",
+                "NMS Tier 1 BBB 5 0",
+                "NMS Tier 2 BBB 8 0",
+                "NMS Tier 2 CCC 2 0",
+                "ALL AAA 40 60",
+                "ALL BBB 13 0",
+                "ALL CCC 2 0"
             ]
         );
+        let mut venues = pass.venues();
+        let ranked = rank_venues(&mut venues);
+        assert_eq!(
+            table(&venues, &ranked),
+            [
+                "ALL ATS 1 V2 32 2 58.18",
+                "ALL ATS 2 V1 22 2 40.00",
+                "ALL ATS 3 V3 1 1 1.82",
+                "ALL NON_ATS 1 Firm X 40 1 66.67",
+                "ALL NON_ATS 2 De Minimis Firms 20 1 33.33",
+                "NMS Tier 1 ATS 1 V2 30 1 66.67",
+                "NMS Tier 1 ATS 2 V1 15 2 33.33",
+                "NMS Tier 1 NON_ATS 1 Firm X 40 1 66.67",
+                "NMS Tier 1 NON_ATS 2 De Minimis Firms 20 1 33.33",
+                "NMS Tier 2 ATS 1 V1 7 1 70.00",
+                "NMS Tier 2 ATS 2 V2 2 1 20.00",
+                "NMS Tier 2 ATS 3 V3 1 1 10.00"
+            ]
+        );
+        assert_eq!(pass.tiers_held(Ats), ("NMS Tier 1,NMS Tier 2".to_owned(), false));
+        assert_eq!(pass.tiers_held(NonAts), ("NMS Tier 1".to_owned(), false));
         // The next week starts from nothing.
         pass.clear();
-        pass.add("OTC", "DDD", "V9", 1, 1).unwrap();
+        pass.add(&figure("OTC", "DDD", Ats, "V9", 1, 1));
         pass.end_symbol();
         assert_eq!(pass.symbols.len(), 1);
         assert_eq!(pass.venues().len(), 2);
     }
 
     #[test]
-    fn a_week_whose_volume_passes_63_bits_is_an_error_not_a_wrong_share() {
-        let mut venues = vec![venue("OTC", "A", i64::MAX), venue("OTC", "B", 1)];
+    fn the_latest_publication_names_a_group_whatever_the_order_of_its_rows() {
+        let mut latest = Latest::default();
+        latest.offer("2025-12-15", &[9; 16], 7);
+        latest.offer("2025-12-22", &[1; 16], 3);
+        latest.offer("2025-12-22", &[2; 16], 5);
+        latest.offer("2025-12-01", &[255; 16], 9);
+        assert_eq!(latest.raw_id, 5);
+    }
+
+    #[test]
+    fn sums_beyond_63_bits_rank_exactly_and_fail_only_where_they_are_stored() {
+        let mut pass = WeekPass::default();
+        // 92,234 rows at normalize's bound pass 2^63 - 1 on one venue.
+        let symbols: Vec<String> = (0..92_234).map(|symbol| format!("S{symbol:05}")).collect();
+        for symbol in &symbols {
+            pass.add(&figure(
+                "OTC",
+                symbol,
+                VenueType::Ats,
+                "BIG",
+                100_000_000_000_000,
+                1,
+            ));
+        }
+        pass.add(&figure("OTC", "ZZZ", VenueType::Ats, "SMALL", 1, 1));
+        pass.end_symbol();
+        let mut venues = pass.venues();
+        let ranked = rank_venues(&mut venues);
+        let big = venues
+            .iter()
+            .position(|v| v.name == "BIG" && v.tier == "OTC")
+            .unwrap();
+        assert_eq!(venues[big].volume, 9_223_400_000_000_000_000);
+        assert_eq!(ranked[big].market_share_pct.to_string(), "100.00");
+        let error = stored(venues[big].volume, || "the share volume of venue BIG".into()).unwrap_err();
+        assert_eq!(error.code, OVERFLOW);
         assert_eq!(
-            rank_venues(&mut venues).unwrap_err().code,
-            "otc.summarize.overflow"
+            error.message,
+            "the share volume of venue BIG is 9223400000000000000, beyond the 2^63 - 1 an integer column holds"
         );
+        assert_eq!(stored(i128::from(i64::MAX), String::new).unwrap(), i64::MAX);
     }
 }

@@ -16,6 +16,9 @@ pub enum Tier {
 pub const SPELLINGS: &str = "NMS Tier 1, NMS Tier 2 or OTC (or T1, T2, OTCE)";
 
 impl Tier {
+    /// Every tier, in the order of their canonical names.
+    pub const ALL: [Tier; 3] = [Tier::NmsTier1, Tier::NmsTier2, Tier::Otc];
+
     /// Reads a tier: trimmed, case-insensitive, file or API spelling.
     pub fn parse(text: &str) -> Option<Tier> {
         let text = text.trim();
@@ -40,7 +43,7 @@ impl Tier {
         }
     }
 
-    /// The number `otc_raw_lines` stores for the tier (see [`NAME_SQL`]).
+    /// The number `otc_raw_lines` stores for the tier (see [`name_sql`]).
     pub fn code(self) -> i64 {
         match self {
             Tier::NmsTier1 => 1,
@@ -50,10 +53,14 @@ impl Tier {
     }
 }
 
-/// SQL for the tier of an `otc_raw_lines` row by name: the canonical name of
-/// a known tier's code, an unknown tier as it was written.
-pub const NAME_SQL: &str = "CASE tier WHEN 1 THEN 'NMS Tier 1' WHEN 2 THEN 'NMS Tier 2' WHEN 3 THEN 'OTC' \
-    ELSE tier END";
+/// SQL for the tier of an `otc_raw_lines` row by name, `column` holding its
+/// tier: the canonical name of a known tier's code, an unknown tier as it
+/// was written.
+pub fn name_sql(column: &str) -> String {
+    format!(
+        "CASE {column} WHEN 1 THEN 'NMS Tier 1' WHEN 2 THEN 'NMS Tier 2' WHEN 3 THEN 'OTC' ELSE {column} END"
+    )
+}
 
 #[cfg(test)]
 mod tests {
@@ -83,10 +90,10 @@ mod tests {
     fn the_codes_name_the_tiers_in_sql_and_in_the_raw_view() {
         for tier in [Tier::NmsTier1, Tier::NmsTier2, Tier::Otc] {
             let when = format!("WHEN {} THEN '{}'", tier.code(), tier.canonical());
-            assert!(NAME_SQL.contains(&when), "{when}");
+            assert!(name_sql("tier").contains(&when), "{when}");
         }
-        let migration = include_str!("../migrations/001_otc_tables.sql");
-        let view_tier = format!("{} AS tier", NAME_SQL.replace("tier", "line.tier"));
+        let migration = include_str!("../migrations/002_otc_publications.sql");
+        let view_tier = format!("{} AS tier", name_sql("line.tier"));
         let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(words(migration).contains(&words(&view_tier)), "{view_tier}");
     }

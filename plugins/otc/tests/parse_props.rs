@@ -15,7 +15,7 @@
 
 use chrono::NaiveDate;
 use proptest::prelude::*;
-use spine_otc::hash::{HashKey, RecordHasher};
+use spine_otc::hash::{HashKey, RecordHasher, Venue};
 use spine_otc::parse::{DateWindow, Parser, Record, COLUMNS};
 use spine_otc::tier::Tier;
 use std::collections::HashSet;
@@ -80,7 +80,7 @@ fn parse(input: &[u8]) -> Result<Vec<Parsed>, String> {
                     week_ending: GIVEN_WEEK,
                     tier: Tier::parse(line.tier).map_or(line.tier, |tier| tier.canonical()),
                     symbol: line.symbol,
-                    mpid: line.mpid,
+                    venue: Venue::of(line.mpid, line.venue_name),
                     share_volume: line.share_volume,
                     trade_count: line.trade_count,
                 };

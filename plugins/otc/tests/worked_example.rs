@@ -4,7 +4,7 @@
 //! the sums that SQL would make are made here by hand.
 
 use chrono::NaiveDate;
-use spine_otc::hash::{HashKey, RecordHasher};
+use spine_otc::hash::{HashKey, RecordHasher, Venue, VenueType};
 use spine_otc::normalize::{check, RawRow};
 use spine_otc::parse::{DateWindow, Parser, Record};
 use spine_otc::summarize::{rank_venues, Totals};
@@ -41,7 +41,7 @@ fn ingest() -> (Vec<RawRow>, Vec<(u64, String)>) {
                     week_ending: WEEK_ENDING,
                     tier: Tier::parse(line.tier).unwrap().canonical(),
                     symbol: line.symbol,
-                    mpid: line.mpid,
+                    venue: Venue::of(line.mpid, line.venue_name),
                     share_volume: line.share_volume,
                     trade_count: line.trade_count,
                 };
@@ -87,7 +87,11 @@ fn normalize_accepts_all_three_at_200_shares_a_trade() {
     for row in ingest().0 {
         let checked = check(&row).unwrap();
         assert_eq!(checked.tier, Tier::NmsTier1);
-        assert_eq!(checked.avg_trade_size.as_deref(), Some("200.00"));
+        assert_eq!(checked.venue, Venue::Ats(&row.mpid));
+        assert_eq!(
+            checked.avg_trade_size.map(|a| a.to_string()).as_deref(),
+            Some("200.00")
+        );
     }
 }
 
@@ -118,14 +122,17 @@ fn summarize_gives_the_symbol_and_venue_figures_of_the_spec() {
         for (mpid, volume, trades, symbols) in [("VENB", 500_000, 2500, 1), ("VENA", 1_800_000, 9000, 2)] {
             venues.push(Totals {
                 tier: tier.into(),
+                venue_type: VenueType::Ats,
                 name: mpid.into(),
                 volume,
                 trades,
                 count: symbols,
+                is_aggregate: false,
+                latest_raw_id: 0,
             });
         }
     }
-    let ranked = rank_venues(&mut venues).unwrap();
+    let ranked = rank_venues(&mut venues);
     let shares: Vec<String> = venues
         .iter()
         .zip(&ranked)
