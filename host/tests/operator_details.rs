@@ -223,3 +223,79 @@ fn a_missing_plugins_folder_is_one_line_with_exit_3_where_plugins_are_needed() {
         assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr_of(&output));
     }
 }
+
+#[test]
+fn ingest_progress_on_a_terminal_is_drawn_in_bytes_of_the_files_size() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    env.cmd().args(["db", "init"]).assert().success();
+    let file = env.dir.path().join("week.psv");
+    let mut text = String::from(
+        "tierDescription|issueSymbolIdentifier|issueName|marketParticipantName|MPID|totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate\n",
+    );
+    for i in 0..20_000 {
+        text.push_str(&format!(
+            "OTC|S{i}|Issue {i}|V ATS|VATS|{}|1|2025-12-15\n",
+            100 + i
+        ));
+    }
+    std::fs::write(&file, &text).unwrap();
+    let command = format!(
+        "{} --db {} --plugins-dir {} run otc.ingest -p file_path={}",
+        assert_cmd::cargo::cargo_bin("spine-host").display(),
+        env.db.display(),
+        env.plugins.display(),
+        file.display()
+    );
+    let output = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("SPINE_LOG_LEVEL", "warn")
+        .output()
+        .unwrap();
+    let drawn = stdout_of(&output);
+    assert!(output.status.success(), "{drawn}");
+    // The file's size as the total, with a percentage: never a count of
+    // lines over an empty bar.
+    let total = format!("/{:.2} KiB", text.len() as f64 / 1024.0);
+    assert!(
+        drawn.contains(&total) && drawn.contains('%'),
+        "expected {total} and a percentage in {drawn:?}"
+    );
+    assert!(!drawn.contains(" lines"), "{drawn:?}");
+}
+
+#[test]
+fn a_republication_in_a_folder_is_named_and_the_advice_is_to_load_that_file_alone() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    let folder = env.dir.path().join("weeks");
+    std::fs::create_dir(&folder).unwrap();
+    let header = "tierDescription|issueSymbolIdentifier|issueName|marketParticipantName|MPID|totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
+    std::fs::write(
+        folder.join("a.psv"),
+        format!("{header}\nOTC|AAA|A|V|V1|100|1|2025-12-15\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("b.psv"),
+        format!("{header}\nOTC|BBB|B|V|V1|100|1|2025-12-17\n"),
+    )
+    .unwrap();
+    let output = env
+        .cmd()
+        .args(["run", "otc.ingest", "-p"])
+        .arg(format!("file_path={}", folder.display()))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let b = folder.join("b.psv").display().to_string();
+    assert!(
+        stderr_of(&output).contains(&format!(
+            "error: {b}: line 2: lastUpdateDate 2025-12-17 is a Wednesday, not a Monday, so it is not a first \
+             publication and the trading week cannot be inferred from it; the file is refused (help: load this \
+             file on its own with the Friday of the week it covers: spine-host run otc.ingest -p file_path={b} \
+             -p week_ending=YYYY-MM-DD (a week_ending given with a folder applies to every file in it))"
+        )),
+        "{}",
+        stderr_of(&output)
+    );
+    assert_eq!(env.count("SELECT COUNT(*) FROM otc_raw"), 0);
+}

@@ -30,8 +30,6 @@ use std::thread;
 /// Lines per batch: one call across the plugin boundary per
 /// [`crate::bulk::ROWS_PER_STATEMENT`] of them.
 const BATCH_ROWS: usize = 1024;
-/// Lines between progress reports.
-const PROGRESS_EVERY: u64 = 10_000;
 
 const INSERT_FILE: &str =
     "INSERT INTO otc_raw_files (batch_id, source_file, ingested_at) VALUES (?1, ?2, ?3) RETURNING id";
@@ -91,6 +89,7 @@ impl Ingest {
             current_week: (NaiveDate::MIN, String::new()),
             mismatch: WeekMismatch::default(),
             events,
+            read_before: 0,
             recycled,
         };
         let files = self.files.clone();
@@ -103,7 +102,14 @@ impl Ingest {
                     format!("cannot start the reading thread: {e}"),
                 )
             })?;
-        let mut store = Store::new(&run);
+        // Progress is drawn against the files' size, known from the start.
+        let total_bytes = self
+            .files
+            .iter()
+            .filter_map(|f| f.metadata().ok())
+            .map(|m| m.len())
+            .sum();
+        let mut store = Store::new(&run, total_bytes);
         let stored = store.events(ctx, &received, &recycle);
         // A reader blocked on a full queue sees it gone and stops.
         drop(received);
@@ -158,6 +164,8 @@ struct Batch {
     rejects: Vec<ReadReject>,
     /// Data lines read, whatever they turned out to be.
     records: u64,
+    /// Bytes of the run's files read up to the end of this batch.
+    read_to: u64,
 }
 
 /// A line rejected while reading.
@@ -172,6 +180,7 @@ impl Batch {
         self.lines.clear();
         self.rejects.clear();
         self.records = 0;
+        self.read_to = 0;
     }
 }
 
@@ -189,6 +198,8 @@ struct Reader {
     /// than the one given.
     mismatch: WeekMismatch,
     events: mpsc::SyncSender<Event>,
+    /// Bytes of the files read before the current one.
+    read_before: u64,
     /// Stored batches coming back, to be filled again.
     recycled: mpsc::Receiver<Box<Batch>>,
 }
@@ -237,11 +248,14 @@ impl Reader {
                 }),
             }
             if batch.lines.rows() >= BATCH_ROWS || batch.rejects.len() >= BATCH_ROWS {
+                batch.read_to = self.read_before + parser.bytes_read();
                 self.send(Event::Batch(batch)).map_err(Err)?;
                 batch = self.recycled.try_recv().unwrap_or_default();
             }
         }
+        self.read_before += parser.bytes_read();
         if batch.records > 0 {
+            batch.read_to = self.read_before;
             self.send(Event::Batch(batch)).map_err(Err)?;
         }
         let mismatch = std::mem::take(&mut self.mismatch);
@@ -253,8 +267,16 @@ impl Reader {
         let tier = Tier::parse(line.tier);
         let week_ending = match (self.given_week, tier) {
             (Some(week), _) => week,
-            (None, Some(tier)) => week::infer_week_ending(tier, line.last_update)
-                .map_err(|e| e.with_location(format!("{file}: line {}", line.line)))?,
+            // The help names this file alone: a week given for a whole
+            // folder would file every one of its files under that week.
+            (None, Some(tier)) => week::infer_week_ending(tier, line.last_update).map_err(|e| {
+                e.with_location(format!("{file}: line {}", line.line))
+                    .with_help(format!(
+                        "load this file on its own with the Friday of the week it covers: \
+                     spine-host run otc.ingest -p file_path={file} -p week_ending=YYYY-MM-DD \
+                     (a week_ending given with a folder applies to every file in it)"
+                    ))
+            })?,
             // An unknown tier is the normalizer's to reject, but without a
             // known tier there is no publication rule to place the line with.
             (None, None) => {
@@ -345,17 +367,18 @@ struct Store<'r> {
     insert: BulkInsert,
     rejects: RejectWriter,
     counts: Counts,
-    next_progress: u64,
+    /// The size of the run's files, for progress in bytes.
+    total_bytes: u64,
 }
 
 impl<'r> Store<'r> {
-    fn new(run: &'r Run) -> Self {
+    fn new(run: &'r Run, total_bytes: u64) -> Self {
         Self {
             run,
             insert: BulkInsert::new(INSERT_HEAD, COLUMNS, INSERT_TAIL),
             rejects: RejectWriter::new(run, Stage::Parse),
             counts: Counts::default(),
-            next_progress: PROGRESS_EVERY,
+            total_bytes,
         }
     }
 
@@ -454,10 +477,7 @@ impl<'r> Store<'r> {
             self.counts.duplicates += batch.lines.rows() as u64 - inserted;
         }
         self.counts.records += batch.records;
-        if self.counts.records >= self.next_progress {
-            ctx.progress(self.counts.records, 0, "lines");
-            self.next_progress = self.counts.records + PROGRESS_EVERY;
-        }
+        ctx.progress(batch.read_to, self.total_bytes.max(batch.read_to), "bytes");
         Ok(())
     }
 }

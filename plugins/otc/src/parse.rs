@@ -202,6 +202,12 @@ impl<R: Read> Parser<R> {
         }))
     }
 
+    /// Bytes of the input read so far (the header and every line returned),
+    /// for progress against the file's size.
+    pub fn bytes_read(&self) -> u64 {
+        self.lines.read
+    }
+
     /// The next data line, `Ok(None)` at the end. Blank lines are not lines of
     /// data and are passed over.
     pub fn next_record(&mut self) -> Result<Option<Record<'_>>> {
@@ -242,6 +248,8 @@ struct Lines<R> {
     number: u64,
     /// The current line's full length without its line ending.
     length: u64,
+    /// Bytes of the input read so far, line endings included.
+    read: u64,
 }
 
 impl<R: Read> Lines<R> {
@@ -251,6 +259,7 @@ impl<R: Read> Lines<R> {
             kept: Vec::new(),
             number: 0,
             length: 0,
+            read: 0,
         }
     }
 
@@ -291,6 +300,7 @@ impl<R: Read> Lines<R> {
             last_byte = piece.last().copied().or(last_byte);
             let consumed = newline.map_or(piece.len(), |at| at + 1);
             self.input.consume(consumed);
+            self.read += consumed as u64;
             if newline.is_some() {
                 break;
             }
@@ -785,6 +795,20 @@ totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
             "2! field issueName: expected UTF-8 text, found \"Caf\\xe9 Inc\""
         );
         assert_eq!(seen[1], "3: OTC|CAF|Cafe Inc|OTCN|OTCN|1|1|2025-12-15");
+    }
+
+    #[test]
+    fn bytes_read_counts_every_byte_line_endings_and_a_last_line_without_one() {
+        for input in [
+            format!("{HEADER}\r\n\n{AAPL}\r\nBAD|LINE\n{AAPL}"),
+            format!("{HEADER}\n{AAPL}\n"),
+        ] {
+            let mut parser = Parser::new(input.as_bytes(), "t.psv", window()).unwrap().unwrap();
+            let header_end = input.find('\n').unwrap() as u64 + 1;
+            assert_eq!(parser.bytes_read(), header_end);
+            while parser.next_record().unwrap().is_some() {}
+            assert_eq!(parser.bytes_read(), input.len() as u64);
+        }
     }
 
     #[test]
