@@ -176,12 +176,33 @@ fn bad_database_paths_and_settings_exit_2_with_one_line_and_change_nothing() {
                 2,
                 "error: database notes.db is not a SQLite database",
             ),
+            (
+                &["--db", "plugins", "db", "init"],
+                2,
+                "error: database plugins is a folder, not a file",
+            ),
+            (
+                &["--db", "plugins", "query", "SELECT 1"],
+                2,
+                "error: database plugins is a folder, not a file",
+            ),
+            (
+                &["--db", "none.db", "query", "SELECT 1"],
+                2,
+                "error: database none.db does not exist (create it with `spine-host db init`)",
+            ),
+            (
+                &["--db", "notes.db", "query", "SELECT 1"],
+                2,
+                "error: query failed: file is not a database",
+            ),
         ],
     );
     // The file that is not a database is left as it was, and none was made.
     let notes = std::fs::read_to_string(env.dir.path().join("notes.db")).unwrap();
     assert_eq!(notes, "these are my notes, not a database\n".repeat(200));
     assert!(!env.dir.path().join("no-such-folder").exists());
+    assert!(!env.dir.path().join("none.db").exists());
 
     std::fs::write(env.dir.path().join(".env"), "SPINE_LOG_LEVEL\n").unwrap();
     assert_fails(
@@ -354,6 +375,19 @@ fn executions_query_shell_and_reset() {
                 &["query", "SELECT * FROM nope"],
                 2,
                 "error: query failed: no such table: nope",
+            ),
+            (
+                &["executions", "--status", "done"],
+                2,
+                "error: invalid value 'done' for '--status <STATUS>'\n  \
+                 [possible values: pending, running, completed, failed, cancelled]\n\n\
+                 For more information, try '--help'.",
+            ),
+            (
+                &["executions", "--since", "yesterday"],
+                2,
+                "error: invalid value 'yesterday' for '--since <SINCE>': `yesterday` is not a date (YYYY-MM-DD)\n\n\
+                 For more information, try '--help'.",
             ),
             (
                 &["db", "reset"],

@@ -52,6 +52,14 @@ fn parse_level(text: &str) -> Result<log::LevelFilter, String> {
         .map_err(|_| format!("`{text}` is not a log level (error, warn, info, debug, trace, off)"))
 }
 
+/// A filter that matches nothing because of a typo is refused, not answered
+/// with an empty list.
+fn parse_date(text: &str) -> Result<String, String> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(|_| text.to_owned())
+        .map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD)"))
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create, reset or inspect the database and its migrations
@@ -158,11 +166,11 @@ pub struct ExecutionsArgs {
     /// Only this pipeline
     #[arg(long)]
     pub pipeline: Option<String>,
-    /// Only this status (running, completed, failed, cancelled)
-    #[arg(long)]
+    /// Only this status
+    #[arg(long, value_parser = ["pending", "running", "completed", "failed", "cancelled"])]
     pub status: Option<String>,
     /// Only executions created on or after this date (YYYY-MM-DD)
-    #[arg(long)]
+    #[arg(long, value_parser = parse_date)]
     pub since: Option<String>,
     /// At most this many rows
     #[arg(long, default_value_t = 20)]

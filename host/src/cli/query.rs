@@ -26,6 +26,7 @@ const TABLE_BLOCK_ROWS: usize = 1000;
 
 /// Opens `path` read-only; the database must exist.
 pub fn open_read_only(path: &Path) -> Result<Connection> {
+    crate::db::refuse_a_folder(path)?;
     if !path.exists() {
         return Err(usage(format!(
             "database {} does not exist (create it with `spine-host db init`)",
