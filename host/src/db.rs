@@ -44,6 +44,7 @@ impl Database {
     /// Opens (creating if needed) the database at `path` with WAL, a busy
     /// timeout and foreign keys on.
     pub fn open(path: &Path) -> Result<Self> {
+        refuse_a_folder(path)?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             if !parent.is_dir() {
                 return Err(usage(format!(
@@ -182,6 +183,18 @@ impl Database {
         }
         Ok(())
     }
+}
+
+/// A database path that names a folder is bad usage (SQLite would only say
+/// "unable to open database file").
+pub fn refuse_a_folder(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Err(usage(format!(
+            "database {} is a folder, not a file",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// A statement prepared through SQLite's C API, so that values can be bound

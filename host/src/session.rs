@@ -104,6 +104,7 @@ pub fn load_registry(config: &Config) -> Result<Registry> {
 /// `run` create one: a typo in `--db` must not leave an empty database
 /// behind a command that reports nothing.
 pub fn require_database(path: &Path) -> Result<()> {
+    crate::db::refuse_a_folder(path)?;
     if path.exists() {
         return Ok(());
     }

@@ -1,71 +1,53 @@
-//! Reliability: Ctrl-C, concurrent processes, fenced plugin SQL and bad
-//! requests, with real processes and real files. Nothing is lost and nothing
-//! half-done remains.
+//! Reliability: Ctrl-C, concurrent processes and fenced plugin SQL, with
+//! real processes and real files. Nothing is lost and nothing
+//! half-done remains. Runs in progress are the fixture's
+//! `faulty.until_stopped`, held until the test stops them.
 
 mod common;
 
-use common::{stderr_of, TestEnv};
+use common::{finish, signal, stderr_lines, stderr_of, wait_for_line, TestEnv};
 use std::process::Child;
-use std::time::{Duration, Instant};
 
 /// Starts `spine-host` in the background with `args`.
-fn spawn(env: &TestEnv, args: &[&str]) -> Child {
+fn spawn(env: &TestEnv, args: &[String]) -> Child {
     env.background_cmd()
         .args(args)
         .spawn()
         .expect("starting spine-host")
 }
 
-/// Waits until an execution of `pipeline` is recorded as running.
-fn wait_until_running(env: &TestEnv, pipeline: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if env.db.exists() {
-            let found = env.conn().query_row(
-                "SELECT id FROM core_executions WHERE pipeline = ?1 AND status = 'running'",
-                [pipeline],
-                |row| row.get::<_, String>(0),
-            );
-            if let Ok(id) = found {
-                return id;
-            }
-        }
-        assert!(Instant::now() < deadline, "{pipeline} never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
-fn ctrl_c_stops_a_long_run_rolls_back_and_records_it_cancelled() {
+fn a_second_ctrl_c_exits_at_once_even_when_the_run_ignores_the_first() {
     let env = TestEnv::with_plugins(&["spine_faulty"]);
-    env.cmd().args(["db", "init"]).assert().success();
-    let child = spawn(
-        &env,
-        &["run", "faulty.slow", "-p", "steps=100000", "-p", "step_ms=5"],
+    let stubborn = env.until_stopped("stubborn");
+    let mut args = stubborn.args(1_000);
+    args.extend(["-p".to_owned(), "heed_ctrl_c=false".to_owned()]);
+    let mut child = spawn(&env, &args);
+    let id = stubborn.wait_running(&mut child);
+    let lines = stderr_lines(&mut child);
+
+    signal(&child, libc::SIGINT);
+    wait_for_line(
+        &lines,
+        "stopping: rolling back the run (press Ctrl-C again to exit at once)",
     );
-    let id = wait_until_running(&env, "faulty.slow");
-    std::thread::sleep(Duration::from_millis(300));
+    // The run ignores the first and is never told to stop: only the second
+    // Ctrl-C can end the process.
+    signal(&child, libc::SIGINT);
+    let output = finish(child, "the second Ctrl-C did not end the process");
+    assert_eq!(output.status.code(), Some(130));
 
-    let sent = Instant::now();
-    // SAFETY: sending SIGINT to our own child process.
-    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
-    let output = child.wait_with_output().unwrap();
-    let took = sent.elapsed();
-    // The pipeline checks `cancelled()` every step; generous bound for a loaded CI machine.
-    assert!(took < Duration::from_secs(2), "took {took:?} to stop");
-    assert_eq!(output.status.code(), Some(130), "{}", stderr_of(&output));
-
-    let (status, error): (String, String) = env
-        .conn()
-        .query_row(
-            "SELECT status, error FROM core_executions WHERE id = ?1",
-            [&id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!(status, "cancelled");
-    assert!(error.contains("rolled back"), "{error}");
+    // Nothing it wrote is kept, and the next start marks it failed.
     assert_eq!(env.count("SELECT COUNT(*) FROM faulty_rows"), 0);
+    let output = env
+        .cmd()
+        .args(["executions", "show", &id, "--json"])
+        .output()
+        .unwrap();
+    let execution: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(execution["status"], "failed", "{execution}");
+    let error = execution["error"].as_str().unwrap();
+    assert!(error.contains("ended while the execution was running"), "{error}");
     assert_eq!(
         env.count("SELECT COUNT(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"),
         1
@@ -76,14 +58,30 @@ fn ctrl_c_stops_a_long_run_rolls_back_and_records_it_cancelled() {
 fn two_processes_writing_at_once_both_finish_with_right_totals() {
     let env = TestEnv::with_plugins(&["spine_faulty"]);
     env.cmd().args(["db", "init"]).assert().success();
-    let args = ["run", "faulty.slow", "-p", "steps=40", "-p", "step_ms=10"];
-    let first = spawn(&env, &args);
-    let second = spawn(&env, &args);
-    for child in [first, second] {
-        let output = child.wait_with_output().unwrap();
-        assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
-    }
-    assert_eq!(env.count("SELECT COUNT(*) FROM faulty_rows"), 80);
+    let (first_run, second_run) = (env.until_stopped("first"), env.until_stopped("second"));
+    let mut first = spawn(&env, &first_run.args(300));
+    first_run.wait_running(&mut first);
+
+    // The second finds the first holding the write lock, and waits for it;
+    // once the first completes, it runs (it is told to stop from the start).
+    second_run.stop();
+    let mut second = env
+        .background_cmd()
+        .env("SPINE_LOG_LEVEL", "info")
+        .args(second_run.args(200))
+        .spawn()
+        .expect("starting spine-host");
+    let lines = stderr_lines(&mut second);
+    let mut stderr = wait_for_line(&lines, "waiting for another process's run to finish writing");
+    first_run.stop();
+
+    let output = finish(first, "the first run did not complete once stopped");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let output = finish(second, "the second run did not complete after the first");
+    stderr.extend(lines.iter());
+    assert_eq!(output.status.code(), Some(0), "{stderr:#?}");
+    assert!(!stderr.iter().any(|line| line.contains("locked")), "{stderr:#?}");
+    assert_eq!(env.count("SELECT COUNT(*) FROM faulty_rows"), 500);
     assert_eq!(
         env.count("SELECT COUNT(*) FROM core_executions WHERE status = 'completed'"),
         2
@@ -94,33 +92,24 @@ fn two_processes_writing_at_once_both_finish_with_right_totals() {
 fn a_second_run_with_a_busy_logical_key_is_refused_naming_the_first() {
     let env = TestEnv::with_plugins(&["spine_faulty"]);
     env.cmd().args(["db", "init"]).assert().success();
-    let first = spawn(
-        &env,
-        &[
-            "run",
-            "faulty.slow",
-            "-p",
-            "steps=150",
-            "-p",
-            "step_ms=10",
-            "--logical-key",
-            "weekly-otc",
-        ],
-    );
-    let id = wait_until_running(&env, "faulty.slow");
+    let first_run = env.until_stopped("first");
+    let mut args = first_run.args(150);
+    args.extend(["--logical-key".to_owned(), "weekly-otc".to_owned()]);
+    let mut first = spawn(&env, &args);
+    let id = first_run.wait_running(&mut first);
 
-    let output = env
-        .cmd()
-        .args([
-            "run",
-            "faulty.slow",
-            "-p",
-            "steps=1",
-            "--logical-key",
-            "weekly-otc",
-        ])
-        .output()
-        .unwrap();
+    // Refused at once: were it let through, it would wait for the first's
+    // write lock, which the test never lets go before this one ends.
+    let second = [
+        "run",
+        "faulty.slow",
+        "-p",
+        "steps=1",
+        "--logical-key",
+        "weekly-otc",
+    ]
+    .map(str::to_owned);
+    let output = finish(spawn(&env, &second), "the second run waited for the first");
     assert_eq!(output.status.code(), Some(4));
     let stderr = stderr_of(&output);
     assert!(
@@ -130,21 +119,12 @@ fn a_second_run_with_a_busy_logical_key_is_refused_naming_the_first() {
         "{stderr}"
     );
 
-    let output = first.wait_with_output().unwrap();
+    first_run.stop();
+    let output = finish(first, "the first run did not complete once stopped");
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
     assert_eq!(env.count("SELECT COUNT(*) FROM faulty_rows"), 150);
     // Once the first finished, the key is free again.
-    env.cmd()
-        .args([
-            "run",
-            "faulty.slow",
-            "-p",
-            "steps=1",
-            "--logical-key",
-            "weekly-otc",
-        ])
-        .assert()
-        .success();
+    env.cmd().args(second).assert().success();
 }
 
 #[test]
@@ -286,50 +266,4 @@ fn plugin_sql_may_change_only_its_own_domains_tables() {
         0
     );
     assert_eq!(env.count("SELECT COUNT(*) FROM example_greetings"), 1);
-}
-
-#[test]
-fn bad_database_paths_get_one_line_and_exit_2() {
-    let env = TestEnv::with_plugins(&["spine_example"]);
-    let missing = env.dir.path().join("no-such-folder").join("x.db");
-    let output = env
-        .bare_cmd()
-        .arg("--db")
-        .arg(&missing)
-        .args(["db", "init"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert_eq!(
-        stderr_of(&output).trim_end(),
-        format!(
-            "error: database {}: folder {} does not exist",
-            missing.display(),
-            missing.parent().unwrap().display()
-        )
-    );
-
-    let not_sqlite = env.dir.path().join("notes.db");
-    std::fs::write(&not_sqlite, "these are my notes, not a database\n".repeat(200)).unwrap();
-    let output = env
-        .bare_cmd()
-        .arg("--plugins-dir")
-        .arg(&env.plugins)
-        .arg("--db")
-        .arg(&not_sqlite)
-        .args(["run", "example.hello"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert_eq!(
-        stderr_of(&output).trim_end(),
-        format!(
-            "error: database {} is not a SQLite database",
-            not_sqlite.display()
-        )
-    );
-    // The file is untouched.
-    assert!(std::fs::read_to_string(&not_sqlite)
-        .unwrap()
-        .starts_with("these are my notes"));
 }

@@ -190,36 +190,6 @@ fn an_error_after_writing_rolls_back_the_writes() {
 }
 
 #[test]
-fn bad_requests_exit_2_with_one_line_and_record_nothing() {
-    let env = TestEnv::with_plugins(&["spine_example"]);
-    let cases: &[(&[&str], &str)] = &[
-        (
-            &["run", "example.helo"],
-            "error: no pipeline named `example.helo`; did you mean `example.hello`? (see `spine-host list`)",
-        ),
-        (
-            &["run", "example.hello", "-p", "nmae=x"],
-            "error: example.hello has no parameter `nmae`; did you mean `name`? (it takes: name)",
-        ),
-        (
-            &["run", "example.count", "-p", "n=ten"],
-            "error: parameter `n` of example.count expects an integer, got `ten`",
-        ),
-        (
-            &["run", "example.count", "-p", "n"],
-            "error: parameter `n` is not of the form key=value (for example -p name=Bob)",
-        ),
-    ];
-    for (args, expected) in cases {
-        let output = env.cmd().args(*args).output().unwrap();
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
-        assert_eq!(stderr_of(&output).trim_end(), *expected, "{args:?}");
-    }
-    let db_exists = env.db.exists();
-    assert!(!db_exists || env.count("SELECT COUNT(*) FROM core_executions") == 0);
-}
-
-#[test]
 fn a_running_logical_key_refuses_a_second_run_naming_it() {
     let env = TestEnv::with_plugins(&["spine_example"]);
     let session = env.session();

@@ -4,14 +4,19 @@
 //! Plugins are built by a nested `cargo build` into their own target folder,
 //! so `cargo test -p spine-host` on a fresh clone finds them too and never
 //! waits on the outer cargo's lock.
+//!
+//! No outcome depends on how long anything takes: a test that needs a run in
+//! progress starts one that holds on until told to stop ([`UntilStopped`]),
+//! and waits for events (a file, a line on stderr, a row), never for time.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 use spine_host::config::Config;
 use spine_host::session::Session;
-use std::io::BufRead;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+use std::process::{Child, Command};
+use std::sync::{mpsc, OnceLock};
+use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 /// The workspace root.
@@ -139,6 +144,15 @@ impl TestEnv {
         command
     }
 
+    /// A `faulty.until_stopped` run named `name` (the `spine_faulty` plugin
+    /// must be installed): its files live in this folder.
+    pub fn until_stopped(&self, name: &str) -> UntilStopped {
+        UntilStopped {
+            running_file: self.dir.path().join(format!("{name}.running")),
+            stop_file: self.dir.path().join(format!("{name}.stop")),
+        }
+    }
+
     /// The settings a session in this folder uses.
     pub fn config(&self) -> Config {
         Config {
@@ -196,4 +210,117 @@ pub fn wait_until_waiting_for_lock(child: &mut std::process::Child) -> std::thre
         }
     }
     std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>().join("\n"))
+}
+
+/// How long a test waits for an event before it calls the process under
+/// test hung. No outcome depends on it: a healthy process reaches every
+/// awaited event long before, and without it a hang would never end the test.
+pub const HUNG_AFTER: Duration = Duration::from_secs(120);
+
+/// Polls `ready` every few milliseconds until it gives a value; panics,
+/// naming `what`, after [`HUNG_AFTER`].
+pub fn wait_for<T>(what: &str, mut ready: impl FnMut() -> Option<T>) -> T {
+    let hung = Instant::now() + HUNG_AFTER;
+    loop {
+        if let Some(value) = ready() {
+            return value;
+        }
+        assert!(
+            Instant::now() < hung,
+            "{what}: still waiting after {HUNG_AFTER:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Waits for `child` to end (a hang fails after [`HUNG_AFTER`]); its
+/// output, with whatever stdout and stderr it wrote that was not read yet.
+pub fn finish(mut child: Child, what: &str) -> std::process::Output {
+    wait_for(what, || child.try_wait().expect("polling a child process"));
+    child.wait_with_output().expect("collecting a child's output")
+}
+
+/// A `faulty.until_stopped` run (see the fixture plugin): it writes its
+/// rows, creates its running file, and then holds its transaction, and the
+/// write lock, until the test calls [`UntilStopped::stop`] or presses Ctrl-C.
+pub struct UntilStopped {
+    running_file: PathBuf,
+    stop_file: PathBuf,
+}
+
+impl UntilStopped {
+    /// `run faulty.until_stopped` with its files, writing `rows` rows.
+    pub fn args(&self, rows: u64) -> Vec<String> {
+        vec![
+            "run".to_owned(),
+            "faulty.until_stopped".to_owned(),
+            "-p".to_owned(),
+            format!("rows={rows}"),
+            "-p".to_owned(),
+            format!("running_file={}", self.running_file.display()),
+            "-p".to_owned(),
+            format!("stop_file={}", self.stop_file.display()),
+        ]
+    }
+
+    /// Waits until the run in `child` has written its rows and holds them
+    /// uncommitted; returns its execution id. Panics if `child` ends first.
+    pub fn wait_running(&self, child: &mut Child) -> String {
+        let info = wait_for("the run never said it was running", || {
+            if let Some(status) = child.try_wait().expect("polling the run") {
+                panic!("the run ended ({status}) before it said it was running");
+            }
+            std::fs::read_to_string(&self.running_file).ok()
+        });
+        let info: serde_json::Value = serde_json::from_str(&info).expect("execution.info is JSON");
+        info["execution_id"]
+            .as_str()
+            .expect("execution.info holds the execution id")
+            .to_owned()
+    }
+
+    /// Lets the run complete: now if it is waiting, at once if it has not started.
+    pub fn stop(&self) {
+        std::fs::write(&self.stop_file, "stop").expect("creating the stop file");
+    }
+}
+
+/// The lines `child` writes to stderr, as they come.
+pub fn stderr_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receive
+}
+
+/// Waits for a line of `lines` that contains `wanted`; returns the lines
+/// read until then, that one included.
+pub fn wait_for_line(lines: &mpsc::Receiver<String>, wanted: &str) -> Vec<String> {
+    let mut read = Vec::new();
+    loop {
+        match lines.recv_timeout(HUNG_AFTER) {
+            Ok(line) => {
+                let found = line.contains(wanted);
+                read.push(line);
+                if found {
+                    return read;
+                }
+            }
+            Err(e) => panic!("no line with {wanted:?} ({e}); read: {read:#?}"),
+        }
+    }
+}
+
+/// Sends `signal` (such as `libc::SIGINT`) to our own child process.
+pub fn signal(child: &Child, signal: libc::c_int) {
+    let pid = libc::pid_t::try_from(child.id()).expect("a pid fits in pid_t");
+    // SAFETY: kill(2) takes plain integers; the child is ours and not yet
+    // reaped, so the pid is still its own.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "kill({pid}, {signal})");
 }
