@@ -17,7 +17,8 @@
 
 // Everything a plugin needs comes from this one crate.
 use spine_plugin_api::{
-    export_plugin, Context, Error, Level, Metrics, Param, ParamKind, Pipeline, PipelineDef, Plugin, Result,
+    export_plugin, include_migration, Context, Error, Metrics, Param, ParamKind, Pipeline, PipelineDef,
+    Plugin, Result,
 };
 
 /// Describes the plugin. The host calls this once, when it loads the library.
@@ -32,12 +33,9 @@ pub fn plugin() -> Plugin {
     )
     // Migrations are numbered 1, 2, 3, … and never edited once released:
     // the host stores a checksum of each one and refuses drift. Put a change
-    // in a new migration. `include_str!` embeds the SQL in the library.
-    .migration(
-        1,
-        "example_greetings",
-        include_str!("../migrations/001_example_greetings.sql"),
-    )
+    // in a new migration. `include_migration!` embeds `migrations/NNN_name.sql`
+    // in the library and takes the version and name from the file name.
+    .migrations([include_migration!("001_example_greetings.sql")])
     // A pipeline: its name, a one-line description, its parameters, and a
     // function that builds it from the parameters of one run.
     .pipeline(
@@ -90,8 +88,9 @@ impl Pipeline for Hello {
             "INSERT INTO example_greetings (name, message) VALUES (?1, ?2)",
             &[self.name.as_str().into(), message.as_str().into()],
         )?;
-        // Goes to the host's log on stderr as `INFO  example: …`.
-        ctx.log(Level::Info, &message);
+        // Goes to the host's log on stderr as `INFO  example: …`; `ctx.info`
+        // takes anything printable, `format_args!(…)` included.
+        ctx.info(&message);
         // Metrics are the run's result: printed by `spine-host run` and
         // stored as JSON with the execution.
         Ok(Metrics::new().with("message", message).with("rows_written", 1))
@@ -166,6 +165,16 @@ mod tests {
             assert!(plugin.create(name, &params).is_ok(), "{name} should be creatable");
         }
         assert!(plugin.create("example.nope", &Params::default()).is_err());
+    }
+
+    #[test]
+    fn the_migration_takes_its_version_and_name_from_its_file_name() {
+        let migration = include_migration!("001_example_greetings.sql");
+        assert_eq!((migration.version(), migration.name()), (1, "example_greetings"));
+        assert_eq!(
+            migration.sql(),
+            include_str!("../migrations/001_example_greetings.sql")
+        );
     }
 
     #[test]
