@@ -2,7 +2,7 @@
 //!
 //! Copy this crate to start a plugin of your own. It shows every part a plugin
 //! has: a domain with a migration, pipelines with parameters, database writes,
-//! logging, progress, cancellation, metrics and errors, and unit tests.
+//! logging, progress, cancellation, metrics and errors, and tests of both kinds.
 //! `plugin-api/README.md` is the full guide.
 //!
 //! To make the copy yours:
@@ -13,7 +13,9 @@
 //! 3. replace the migration in `migrations/` with your own tables, numbered
 //!    from 001;
 //! 4. replace the three pipelines with yours. Each is a struct holding its
-//!    parameters plus an `impl Pipeline` with a `run` method.
+//!    parameters plus an `impl Pipeline` with a `run` method;
+//! 5. replace the tests in `tests/pipelines.rs`, which run the pipelines on
+//!    the test harness (`spine-plugin-test`) with `cargo test`.
 
 // Everything a plugin needs comes from this one crate.
 use spine_plugin_api::{
@@ -148,24 +150,12 @@ impl Pipeline for Fail {
 }
 
 // Unit tests call the plugin's Rust code directly (the crate is also an
-// "rlib" for this). `run` needs the host's `Context`, so runs are tested
-// through the real `spine-host` binary; see plugin-api/README.md, "Testing".
+// "rlib" for this): factories and pure functions. Runs are tested on the
+// harness, in tests/pipelines.rs.
 #[cfg(test)]
 mod tests {
     use super::*;
     use spine_plugin_api::Params;
-
-    #[test]
-    fn manifest_declares_the_three_pipelines_with_defaults() {
-        let plugin = plugin();
-        assert_eq!(plugin.domain(), "example");
-        for name in ["example.hello", "example.count", "example.fail"] {
-            // Defaults are filled by the host; here we pass them by hand.
-            let params = Params::from_json(r#"{"name":"World","n":3}"#).unwrap();
-            assert!(plugin.create(name, &params).is_ok(), "{name} should be creatable");
-        }
-        assert!(plugin.create("example.nope", &Params::default()).is_err());
-    }
 
     #[test]
     fn the_migration_takes_its_version_and_name_from_its_file_name() {
