@@ -59,8 +59,10 @@
 //!
 //! What differs from the binary: the loader's checks of a library file (ELF,
 //! SQLite, ABI version) have no file to judge, and runs are never cancelled.
-//! Plugin log lines go to the `log` crate's logger, which a test has none of
-//! unless it installs one.
+//! The log lines of a run are kept in [`Execution::logs`] rather than
+//! printed.
+
+mod logs;
 
 use spine_host::error::exit_code_for;
 use spine_host::executions;
@@ -133,8 +135,8 @@ impl Harness {
     /// kind, a value the factory refuses with a `<domain>.params` code (exit
     /// code 2).
     pub fn run(&self, pipeline: &str, params: &[(&str, &str)]) -> Result<Execution, HostError> {
-        let execution = self.host.run(pipeline, params).map_err(HostError::from_host)?;
-        Execution::from_host(execution)
+        let (execution, logs) = logs::capture(|| self.host.run(pipeline, params));
+        Execution::from_host(execution.map_err(HostError::from_host)?, logs)
     }
 
     /// The rows of one read-only statement, one JSON object per row keyed by
@@ -189,10 +191,14 @@ pub struct Execution {
     pub metrics: Value,
     /// The error, on one line (`location: message (help: …)`), when it failed.
     pub error: Option<String>,
+    /// The lines the run logged, as `spine-host` prints them on stderr
+    /// (`INFO  acme: stored 5 quotes`), at every level. Empty when the test
+    /// process has a logger of its own (`log` allows one per process).
+    pub logs: Vec<String>,
 }
 
 impl Execution {
-    fn from_host(execution: executions::Execution) -> Result<Self, HostError> {
+    fn from_host(execution: executions::Execution, logs: Vec<String>) -> Result<Self, HostError> {
         let status = match execution.status {
             executions::Status::Completed => Status::Completed,
             executions::Status::Failed => Status::Failed,
@@ -212,6 +218,7 @@ impl Execution {
             params: execution.params,
             metrics: execution.metrics.unwrap_or(Value::Null),
             error: execution.error,
+            logs,
         })
     }
 }

@@ -252,6 +252,7 @@ fn the_context_knows_its_execution_pipeline_and_the_fixed_date() {
     assert_eq!(run.metrics["execution_id"], run.id.as_str());
     assert_eq!(run.metrics["pipeline"], "probe.whoami");
     assert_eq!(run.metrics["today"], "2025-12-15");
+    assert_eq!(run.logs, [format!("INFO  probe: running as {}", run.id)]);
     assert_eq!(
         harness.query("SELECT tag FROM probe_rows").unwrap(),
         [json!({"tag": run.id})]

@@ -15,6 +15,8 @@ fn hello_stores_its_greeting_and_reports_it() {
     let run = harness.run("example.hello", &[("name", "Ann")]).unwrap();
     assert_eq!(run.status, Status::Completed, "{:?}", run.error);
     assert_eq!(run.metrics, json!({"message": "Hello, Ann!", "rows_written": 1}));
+    // What it logged, as spine-host prints it on stderr.
+    assert_eq!(run.logs, ["INFO  example: Hello, Ann!"]);
 
     // The run committed: its row is there, read back with read-only SQL.
     let rows = harness
