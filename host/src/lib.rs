@@ -12,7 +12,9 @@
 //!   transaction; [`dispatcher`] and [`executions`] record every run, and
 //!   [`process`] tells whether a run's process is still alive;
 //! - [`session`] opens all of that from a [`config`]; [`error`] holds the
-//!   exit codes; [`progress`], [`logging`] and [`text`] serve the output.
+//!   exit codes; [`progress`], [`logging`] and [`text`] serve the output;
+//! - [`testing`] runs a plugin value in-process through the same code, for
+//!   the `spine-plugin-test` harness.
 //!
 //! This crate is the only one that links SQLite and the only one that opens
 //! libraries. It never unloads a library: see [`load`].
@@ -42,4 +44,5 @@ pub mod reset;
 pub mod runner;
 pub mod services;
 pub mod session;
+pub mod testing;
 pub mod text;

@@ -125,6 +125,16 @@ fn initialise(path: &Path) -> Result<LoadedPlugin, String> {
     let module = header
         .init_root_module::<SpinePluginRef>()
         .map_err(|e| describe_library_error(&e))?;
+    read_module(path, api_version, module)
+}
+
+/// Reads the manifest and migrations of an initialised root module: a
+/// library's, or an in-process plugin's ([`crate::testing`]).
+pub(crate) fn read_module(
+    path: &Path,
+    api_version: String,
+    module: SpinePluginRef,
+) -> Result<LoadedPlugin, String> {
     let manifest = module.manifest()()
         .into_result()
         .map_err(|e| plugin_error("reading its manifest", &e))?;
@@ -200,7 +210,7 @@ fn compatible_line(version: &str) -> String {
     }
 }
 
-fn check_manifest(plugin: &LoadedPlugin) -> Result<(), String> {
+pub(crate) fn check_manifest(plugin: &LoadedPlugin) -> Result<(), String> {
     let domain = &plugin.domain;
     let valid_domain = !domain.is_empty()
         && domain

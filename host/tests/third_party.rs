@@ -419,3 +419,69 @@ fn a_plugin_that_links_the_systems_sqlite_is_refused_before_it_is_loaded() {
         format!("error: {}: {reason}\n", installed.display())
     );
 }
+
+/// The `[dependencies]` line for `spine-plugin-api` at `api`, followed by a
+/// `[dev-dependencies]` table with the test harness at `harness`, as section 8
+/// of the guide has an outside author write them.
+fn plugin_api_and_harness_at(api: &Path, harness: &Path) -> String {
+    format!(
+        "{}\n\n[dev-dependencies]\nspine-plugin-test = {{ path = '{}' }}",
+        plugin_api_at(api),
+        harness.display()
+    )
+}
+
+/// An outside author's `cargo test`: the guide's plugin and its
+/// `tests/quotes.rs`, built out of tree with the harness as a dev-dependency,
+/// run their pipelines through the host's runner with no `.so` and no binary.
+/// The same build's library still carries no SQLite: it loads in the real host.
+/// The crate shares `target/test-plugins/third-party` with the other
+/// out-of-tree builds, so the host and SQLite compile there once and stay warm.
+#[test]
+fn an_out_of_tree_plugins_own_cargo_test_runs_its_pipelines_on_the_harness() {
+    let crates = tempfile::tempdir().unwrap();
+    let root = common::workspace_root();
+    let package = "spine-acme-tested";
+    let tests = guide_file("tests/quotes.rs");
+    assert!(
+        tests.contains("use spine_acme::plugin;"),
+        "the guide's test changed; update this test:\n{tests}"
+    );
+    let mut files = guide_plugin_files().to_vec();
+    files.push((
+        "tests/quotes.rs",
+        tests.replace("spine_acme::", "spine_acme_tested::"),
+    ));
+    let library = build_out_of_tree(
+        crates.path(),
+        package,
+        &plugin_api_and_harness_at(&root.join("plugin-api"), &root.join("plugin-test")),
+        &files,
+    );
+
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+        .current_dir(crates.path().join(package))
+        .env(
+            "CARGO_TARGET_DIR",
+            common::plugin_target_dir().join("third-party"),
+        )
+        .args(["test", "--test", "quotes"])
+        .output()
+        .expect("running cargo test");
+    let stdout = stdout_of(&output);
+    assert!(
+        output.status.success(),
+        "the plugin's cargo test failed:\n{stdout}\n{}",
+        stderr_of(&output)
+    );
+    assert!(stdout.contains("test result: ok. 3 passed; 0 failed"), "{stdout}");
+
+    let env = TestEnv::new();
+    install(&env, &library);
+    let output = env
+        .cmd()
+        .args(["run", "acme.quotes", "-p", "symbol=ACME"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+}

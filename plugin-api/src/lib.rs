@@ -4,31 +4,68 @@
 //! - [`abi`]: the frozen stable-ABI types shared by host and plugins (abi_stable
 //!   0.11). Touched only with a 0.y version bump; the host reads them.
 //! - the SDK (re-exported here): [`Plugin`], [`Pipeline`], [`Context`],
-//!   [`Params`], [`Error`] and [`export_plugin!`], which plugin authors use.
+//!   [`Params`], [`SqlValue`], [`Row`], [`Metrics`], [`Error`],
+//!   [`Migration`], and the macros [`export_plugin!`] and
+//!   [`include_migration!`], which plugin authors use.
 //!
 //! This crate does no I/O and never links SQLite: plugins reach the database
-//! only through the host's services. See `README.md` for the author's guide.
+//! only through the host's services. See `README.md` for the author's guide,
+//! and the `spine-plugin-test` crate for running a plugin's pipelines in its
+//! own `cargo test`.
+//!
+//! # What stays stable in the 0.1 line
+//!
+//! A plugin built against any 0.1.x loads in every 0.1 host, and its source
+//! keeps compiling against every later 0.1.x:
+//! - the [`abi`] module never changes within the line (abi_stable refuses a
+//!   plugin whose types have fewer fields or methods than the host's);
+//! - the SDK only grows: new methods, new conversions, new types. New host
+//!   services arrive through [`Context::call`], as data;
+//! - [`Error`] keeps exactly its four public fields (`code`, `message`,
+//!   `help`, `location`): they mirror the ABI's error, which cannot grow
+//!   before 0.2, so the struct is not `#[non_exhaustive]` and may be built
+//!   and matched field by field;
+//! - [`SqlValue`] and [`Level`] are exhaustive (SQLite's five storage
+//!   classes, the log's five levels); [`ParamKind`] is exhaustive too, and a
+//!   new kind of parameter would come with a new line, because a host
+//!   refuses kinds it does not know;
+//! - [`FromSql`] is sealed, so it may gain types without breaking anyone;
+//! - [`Metrics`] holds `serde_json` 1 values in `with` and `get` for the
+//!   whole line.
+//!
+//! Anything `#[doc(hidden)]` (the `__private` module, the statics that
+//! `export_plugin!` writes) is not part of the surface.
 
+// The frozen layer is documented for the host's readers where it helps; its
+// generated trait-object types cannot carry docs.
+#[allow(missing_docs)]
 pub mod abi;
 mod sdk;
 
 pub use sdk::{
-    Context, Error, Level, Metrics, Param, ParamKind, Params, Pipeline, PipelineDef, Plugin, Result, Row,
-    SqlValue,
+    Context, Error, FromSql, Level, Metrics, Migration, Param, ParamKind, Params, Pipeline, PipelineDef,
+    Plugin, Result, Row, SqlValue,
 };
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::sdk::export::root_module;
+    pub use crate::sdk::export::{in_process, root_module};
+    pub use crate::sdk::migration::parse_file_name as parse_migration_file_name;
     pub use abi_stable::library::{__call_root_module_loader, CheckTypeLayout, LibHeader, RootModuleResult};
 }
 
 /// Exports a plugin from a cdylib crate. Pass a function returning the
 /// [`Plugin`]; it runs once, when the host loads the library.
 ///
-/// ```ignore
-/// fn plugin() -> spine_plugin_api::Plugin { /* ... */ }
-/// spine_plugin_api::export_plugin!(plugin);
+/// ```
+/// use spine_plugin_api::{export_plugin, Plugin};
+///
+/// pub fn plugin() -> Plugin {
+///     Plugin::new("acme", env!("CARGO_PKG_VERSION"), "Acme daily quotes")
+/// }
+///
+/// export_plugin!(plugin);
+/// # fn main() {}
 /// ```
 ///
 /// It writes the abi_stable `LibHeader` static under the name abi_stable 0.11

@@ -6,7 +6,7 @@
 mod commands;
 mod history;
 mod output;
-mod query;
+pub(crate) mod query;
 mod shell;
 
 use crate::config::{self, Config};

@@ -3,6 +3,9 @@
 //! Every entry point the host can call runs its body under [`catch_panic`]:
 //! abi_stable turns a panic that reaches the boundary into `process::exit(1)`,
 //! which would take the host down, so a panic must become an error value here.
+//!
+//! The same entry points serve a cdylib's own plugin and, for the test
+//! harness, a plugin value living in the host's process ([`in_process`]).
 
 use super::context::Context;
 use super::error::{Error, Result};
@@ -20,7 +23,7 @@ use abi_stable::{
 };
 use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::OnceLock;
+use std::sync::{Arc, Once, OnceLock};
 
 /// The plugin, built once by the root-module loader. Each cdylib links its own
 /// copy of this crate, so each plugin has its own.
@@ -30,20 +33,32 @@ thread_local! {
     /// Message and location of the last panic on this thread, recorded by the
     /// plugin's own panic hook (each cdylib has its own `std` and hook).
     static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+
+    /// The plugin an in-process root module serves on this thread (see
+    /// [`in_process`]).
+    static IN_PROCESS: RefCell<Option<Arc<Plugin>>> = const { RefCell::new(None) };
 }
 
 /// Builds the root module; called by the loader `export_plugin!` generates.
 pub fn root_module(build: fn() -> Plugin) -> SpinePluginRef {
-    panic::set_hook(Box::new(|info| {
-        LAST_PANIC.with(|last| *last.borrow_mut() = Some(info.to_string().replace('\n', " ")));
-    }));
+    panic::set_hook(Box::new(record_panic));
     PLUGIN.get_or_init(build);
+    module::<Exported>()
+}
+
+/// The root module whose entry points serve the plugin `S` finds.
+fn module<S: Source>() -> SpinePluginRef {
     SpinePlugin {
-        manifest,
-        migrations,
-        create_pipeline,
+        manifest: manifest::<S>,
+        migrations: migrations::<S>,
+        create_pipeline: create_pipeline::<S>,
     }
     .leak_into_prefix()
+}
+
+/// Keeps the message and location of a panic for [`catch_panic`].
+fn record_panic(info: &panic::PanicHookInfo<'_>) {
+    LAST_PANIC.with(|last| *last.borrow_mut() = Some(info.to_string().replace('\n', " ")));
 }
 
 /// Runs `body`, turning a panic into a `plugin.panic` error value.
@@ -53,38 +68,107 @@ pub(crate) fn catch_panic<T>(body: impl FnOnce() -> Result<T>) -> RResult<T, Plu
         Err(payload) => {
             let detail = LAST_PANIC
                 .with(|last| last.borrow_mut().take())
-                .unwrap_or_else(|| {
-                    payload
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| payload.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "a panic with no message".to_owned())
-                });
+                .unwrap_or_else(|| panic_message(payload.as_ref()));
             RResult::RErr(Error::new("plugin.panic", format!("the plugin panicked: {detail}")).into())
         }
     }
 }
 
-fn plugin() -> Result<&'static Plugin> {
-    PLUGIN
-        .get()
-        .ok_or_else(|| Error::new("sdk.not_loaded", "the plugin was called before it was loaded"))
+/// The message a panic carries, when no hook recorded more.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with no message".to_owned())
 }
 
-extern "C" fn manifest() -> RResult<Manifest, PluginError> {
-    catch_panic(|| Ok(plugin()?.manifest()))
+/// Where a root module's entry points find their plugin.
+trait Source {
+    fn with<T>(use_it: impl FnOnce(&Plugin) -> Result<T>) -> Result<T>;
 }
 
-extern "C" fn migrations() -> RResult<RVec<MigrationDef>, PluginError> {
-    catch_panic(|| Ok(plugin()?.migrations().into()))
+/// A cdylib's own plugin, built when the host loaded the library.
+struct Exported;
+
+impl Source for Exported {
+    fn with<T>(use_it: impl FnOnce(&Plugin) -> Result<T>) -> Result<T> {
+        use_it(PLUGIN.get().ok_or_else(not_loaded)?)
+    }
 }
 
-extern "C" fn create_pipeline(name: RStr<'_>, params_json: RStr<'_>) -> RResult<PipelineBox, PluginError> {
+/// The plugin [`in_process::serve`] lends the calling thread.
+struct InProcess;
+
+impl Source for InProcess {
+    fn with<T>(use_it: impl FnOnce(&Plugin) -> Result<T>) -> Result<T> {
+        let plugin = IN_PROCESS
+            .with(|current| current.borrow().clone())
+            .ok_or_else(not_loaded)?;
+        use_it(&plugin)
+    }
+}
+
+fn not_loaded() -> Error {
+    Error::new("sdk.not_loaded", "the plugin was called before it was loaded")
+}
+
+extern "C" fn manifest<S: Source>() -> RResult<Manifest, PluginError> {
+    catch_panic(|| S::with(|plugin| Ok(plugin.manifest())))
+}
+
+extern "C" fn migrations<S: Source>() -> RResult<RVec<MigrationDef>, PluginError> {
+    catch_panic(|| S::with(|plugin| Ok(plugin.abi_migrations().into())))
+}
+
+extern "C" fn create_pipeline<S: Source>(
+    name: RStr<'_>,
+    params_json: RStr<'_>,
+) -> RResult<PipelineBox, PluginError> {
     catch_panic(|| {
         let params = Params::from_json(params_json.as_str())?;
-        let pipeline = plugin()?.create(name.as_str(), &params)?;
+        let pipeline = S::with(|plugin| plugin.create(name.as_str(), &params))?;
         Ok(PipelineObject_TO::from_value(BoxedPipeline(pipeline), TD_Opaque))
     })
+}
+
+/// A plugin that lives in the host's own process, for the test harness
+/// (`spine-host`'s `testing` module): the host calls it through the same
+/// root module and trait objects as a loaded library's, so its runs take the
+/// same paths. Not for plugin authors.
+pub mod in_process {
+    use super::*;
+
+    /// The root module of every in-process plugin; its entry points serve
+    /// the plugin that [`serve`] lends the calling thread.
+    pub fn module() -> SpinePluginRef {
+        static MODULE: OnceLock<SpinePluginRef> = OnceLock::new();
+        *MODULE.get_or_init(super::module::<InProcess>)
+    }
+
+    /// Runs `host_call` with `plugin` behind [`module`] on this thread, and
+    /// records panics for the panic-to-error conversion as a loaded plugin
+    /// does, while the process's own panic hook (the test runner's) still
+    /// prints them.
+    pub fn serve<T>(plugin: &Arc<Plugin>, host_call: impl FnOnce() -> T) -> T {
+        static HOOK: Once = Once::new();
+        HOOK.call_once(|| {
+            let previous = panic::take_hook();
+            panic::set_hook(Box::new(move |info| {
+                record_panic(info);
+                previous(info);
+            }));
+        });
+        /// Puts back what the thread served before, even when `host_call` panics.
+        struct Restore(Option<Arc<Plugin>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                IN_PROCESS.with(|current| *current.borrow_mut() = self.0.take());
+            }
+        }
+        let _restore = Restore(IN_PROCESS.with(|current| current.borrow_mut().replace(Arc::clone(plugin))));
+        host_call()
+    }
 }
 
 /// The ABI face of a plugin author's `Pipeline`.
@@ -96,5 +180,93 @@ impl PipelineObject for BoxedPipeline {
             let mut ctx = Context::new(host);
             self.0.run(&mut ctx).map(|metrics| metrics.to_json().into())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome<T: std::fmt::Debug>(result: RResult<T, PluginError>) -> std::result::Result<T, Error> {
+        result.into_result().map_err(Error::from)
+    }
+
+    #[test]
+    fn values_and_errors_pass_through_unchanged() {
+        assert_eq!(outcome(catch_panic(|| Ok(7))).unwrap(), 7);
+        let error = Error::new("acme.x", "m").with_help("h").with_location("l");
+        assert_eq!(
+            outcome(catch_panic::<()>(|| Err(error.clone()))).unwrap_err(),
+            error
+        );
+    }
+
+    /// The message is the panic's own, with where it happened when a hook
+    /// recorded it (another test of this binary may have installed one).
+    #[test]
+    fn a_panic_becomes_a_plugin_panic_error_with_its_message() {
+        let error = outcome(catch_panic::<()>(|| panic!("index out of bounds"))).unwrap_err();
+        assert_eq!(error.code, "plugin.panic");
+        assert!(
+            error.message.starts_with("the plugin panicked: "),
+            "{}",
+            error.message
+        );
+        assert!(
+            error.message.ends_with("index out of bounds"),
+            "{}",
+            error.message
+        );
+        let row = 42;
+        let error = outcome(catch_panic::<()>(|| panic!("bad row {row}"))).unwrap_err();
+        assert!(error.message.ends_with("bad row 42"), "{}", error.message);
+    }
+
+    #[test]
+    fn without_a_hook_the_message_comes_from_the_payload() {
+        assert_eq!(panic_message(&"static text"), "static text");
+        assert_eq!(panic_message(&String::from("formatted")), "formatted");
+        assert_eq!(panic_message(&7_u8), "a panic with no message");
+    }
+
+    /// With the hook the in-process module installs, the message also says
+    /// where the panic happened, and the next panic does not inherit it.
+    #[test]
+    fn an_in_process_panic_is_recorded_with_its_location() {
+        let plugin = Arc::new(Plugin::new("acme", "1", "d"));
+        let error = in_process::serve(&plugin, || outcome(catch_panic::<()>(|| panic!("boom")))).unwrap_err();
+        assert!(
+            error.message.starts_with("the plugin panicked: "),
+            "{}",
+            error.message
+        );
+        assert!(
+            error.message.contains("boom") && error.message.contains("export.rs"),
+            "{}",
+            error.message
+        );
+        assert_eq!(LAST_PANIC.with(|last| last.borrow().clone()), None);
+    }
+
+    #[test]
+    fn the_in_process_module_serves_the_plugin_lent_to_the_thread() {
+        let module = in_process::module();
+        let not_served = outcome(module.manifest()()).unwrap_err();
+        assert_eq!(not_served.code, "sdk.not_loaded");
+        let plugin =
+            Arc::new(Plugin::new("acme", "1.2.3", "d").migration(1, "acme_t", "CREATE TABLE acme_t (x)"));
+        let (manifest, migrations) = in_process::serve(&plugin, || {
+            (
+                outcome(module.manifest()()).unwrap(),
+                outcome(module.migrations()()).unwrap(),
+            )
+        });
+        assert_eq!(
+            (manifest.domain.as_str(), manifest.version.as_str()),
+            ("acme", "1.2.3")
+        );
+        assert_eq!(migrations.len(), 1);
+        assert_eq!(migrations[0].name.as_str(), "acme_t");
+        assert_eq!(outcome(module.manifest()()).unwrap_err().code, "sdk.not_loaded");
     }
 }

@@ -7,12 +7,14 @@ mod context;
 mod error;
 #[doc(hidden)]
 pub mod export;
+pub(crate) mod migration;
 mod params;
 mod plugin;
 mod value;
 
 pub use context::{Context, Level};
 pub use error::{Error, Result};
+pub use migration::Migration;
 pub use params::{Param, ParamKind, Params};
 pub use plugin::{Metrics, Pipeline, PipelineDef, Plugin};
-pub use value::{Row, SqlValue};
+pub use value::{FromSql, Row, SqlValue};

@@ -11,11 +11,18 @@ use serde_json::{Map, Value as Json};
 use std::path::PathBuf;
 
 /// The kinds of parameter the host knows how to check.
+///
+/// Exhaustive for the 0.1 line: a host refuses a plugin that declares a kind
+/// it does not know, so a new kind comes with a new line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamKind {
+    /// Any text.
     String,
+    /// A 64-bit integer: `42`, `-7`.
     Integer,
+    /// A number: `1.5`, `2`.
     Number,
+    /// `true`/`false`, `yes`/`no`, `1`/`0`.
     Boolean,
     /// `YYYY-MM-DD`.
     Date,
@@ -133,9 +140,24 @@ impl Params {
         self.opt_str(name)?.ok_or_else(|| missing(name))
     }
 
-    /// A path parameter, if present.
+    /// A path parameter, if present. A relative path that does not exist
+    /// from the working folder arrives joined to the host's data folder when
+    /// it exists there (`--data-dir`).
     pub fn opt_path(&self, name: &str) -> Result<Option<PathBuf>> {
         Ok(self.opt_str(name)?.map(PathBuf::from))
+    }
+
+    /// A required path parameter.
+    ///
+    /// ```
+    /// use spine_plugin_api::Params;
+    ///
+    /// let params = Params::from_json(r#"{"file_path": "data/quotes.csv"}"#).unwrap();
+    /// assert_eq!(params.path("file_path").unwrap(), std::path::Path::new("data/quotes.csv"));
+    /// assert_eq!(params.path("other").unwrap_err().code, "sdk.params.missing");
+    /// ```
+    pub fn path(&self, name: &str) -> Result<PathBuf> {
+        self.opt_path(name)?.ok_or_else(|| missing(name))
     }
 
     /// An integer parameter, if present.
@@ -179,6 +201,20 @@ impl Params {
                 .map(Some)
                 .ok_or_else(|| mismatch(name, "true or false", value)),
         }
+    }
+
+    /// A required boolean parameter (declare it with a default to make it a
+    /// switch that is off unless given).
+    ///
+    /// ```
+    /// use spine_plugin_api::Params;
+    ///
+    /// let params = Params::from_json(r#"{"dry_run": true, "days": 5}"#).unwrap();
+    /// assert!(params.bool("dry_run").unwrap());
+    /// assert_eq!(params.bool("days").unwrap_err().code, "sdk.params.type");
+    /// ```
+    pub fn bool(&self, name: &str) -> Result<bool> {
+        self.opt_bool(name)?.ok_or_else(|| missing(name))
     }
 }
 

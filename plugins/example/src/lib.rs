@@ -2,7 +2,7 @@
 //!
 //! Copy this crate to start a plugin of your own. It shows every part a plugin
 //! has: a domain with a migration, pipelines with parameters, database writes,
-//! logging, progress, cancellation, metrics and errors, and unit tests.
+//! logging, progress, cancellation, metrics and errors, and tests of both kinds.
 //! `plugin-api/README.md` is the full guide.
 //!
 //! To make the copy yours:
@@ -13,11 +13,14 @@
 //! 3. replace the migration in `migrations/` with your own tables, numbered
 //!    from 001;
 //! 4. replace the three pipelines with yours. Each is a struct holding its
-//!    parameters plus an `impl Pipeline` with a `run` method.
+//!    parameters plus an `impl Pipeline` with a `run` method;
+//! 5. replace the tests in `tests/pipelines.rs`, which run the pipelines on
+//!    the test harness (`spine-plugin-test`) with `cargo test`.
 
 // Everything a plugin needs comes from this one crate.
 use spine_plugin_api::{
-    export_plugin, Context, Error, Level, Metrics, Param, ParamKind, Pipeline, PipelineDef, Plugin, Result,
+    export_plugin, include_migration, Context, Error, Metrics, Param, ParamKind, Pipeline, PipelineDef,
+    Plugin, Result,
 };
 
 /// Describes the plugin. The host calls this once, when it loads the library.
@@ -32,12 +35,9 @@ pub fn plugin() -> Plugin {
     )
     // Migrations are numbered 1, 2, 3, … and never edited once released:
     // the host stores a checksum of each one and refuses drift. Put a change
-    // in a new migration. `include_str!` embeds the SQL in the library.
-    .migration(
-        1,
-        "example_greetings",
-        include_str!("../migrations/001_example_greetings.sql"),
-    )
+    // in a new migration. `include_migration!` embeds `migrations/NNN_name.sql`
+    // in the library and takes the version and name from the file name.
+    .migrations([include_migration!("001_example_greetings.sql")])
     // A pipeline: its name, a one-line description, its parameters, and a
     // function that builds it from the parameters of one run.
     .pipeline(
@@ -90,8 +90,9 @@ impl Pipeline for Hello {
             "INSERT INTO example_greetings (name, message) VALUES (?1, ?2)",
             &[self.name.as_str().into(), message.as_str().into()],
         )?;
-        // Goes to the host's log on stderr as `INFO  example: …`.
-        ctx.log(Level::Info, &message);
+        // Goes to the host's log on stderr as `INFO  example: …`; `ctx.info`
+        // takes anything printable, `format_args!(…)` included.
+        ctx.info(&message);
         // Metrics are the run's result: printed by `spine-host run` and
         // stored as JSON with the execution.
         Ok(Metrics::new().with("message", message).with("rows_written", 1))
@@ -149,23 +150,21 @@ impl Pipeline for Fail {
 }
 
 // Unit tests call the plugin's Rust code directly (the crate is also an
-// "rlib" for this). `run` needs the host's `Context`, so runs are tested
-// through the real `spine-host` binary; see plugin-api/README.md, "Testing".
+// "rlib" for this): factories and pure functions. Runs are tested on the
+// harness, in tests/pipelines.rs.
 #[cfg(test)]
 mod tests {
     use super::*;
     use spine_plugin_api::Params;
 
     #[test]
-    fn manifest_declares_the_three_pipelines_with_defaults() {
-        let plugin = plugin();
-        assert_eq!(plugin.domain(), "example");
-        for name in ["example.hello", "example.count", "example.fail"] {
-            // Defaults are filled by the host; here we pass them by hand.
-            let params = Params::from_json(r#"{"name":"World","n":3}"#).unwrap();
-            assert!(plugin.create(name, &params).is_ok(), "{name} should be creatable");
-        }
-        assert!(plugin.create("example.nope", &Params::default()).is_err());
+    fn the_migration_takes_its_version_and_name_from_its_file_name() {
+        let migration = include_migration!("001_example_greetings.sql");
+        assert_eq!((migration.version(), migration.name()), (1, "example_greetings"));
+        assert_eq!(
+            migration.sql(),
+            include_str!("../migrations/001_example_greetings.sql")
+        );
     }
 
     #[test]
