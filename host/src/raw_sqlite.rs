@@ -5,21 +5,23 @@
 //!
 //! Why it stays: measured with callgrind (instructions of the whole
 //! `spine-host run` process, release build, 100,000 lines from
-//! `scripts/gen-finra.py 100000 --weeks 4`):
+//! `scripts/gen-finra.py 100000 --weeks 4`; repeat runs agree to 0.01%):
 //!
-//! | path                                                        | otc.ingest       | otc.summarize  |
-//! |-------------------------------------------------------------|-----------------:|---------------:|
-//! | this module (bound in place)                                | 2,174 M          | 448 M          |
-//! | this module, values copied (`SQLITE_TRANSIENT`)             | 2,596 M (+19.4%) | 475 M (+6.0%)  |
-//! | rusqlite: `prepare_cached`, `raw_bind_parameter`, `raw_execute` | 2,654 M (+22.0%) | 479 M (+6.8%)  |
+//! | how `execute` and `execute_many` run              | otc.ingest       | otc.summarize |
+//! |---------------------------------------------------|-----------------:|--------------:|
+//! | this module: values bound in place                | 2,174 M          | 448 M         |
+//! | this module, values copied (`SQLITE_TRANSIENT`)   | 2,596 M (+19.4%) | 475 M (+6.0%) |
+//! | rusqlite: `prepare_cached`, `raw_bind_parameter`, `raw_execute` | 2,654 M (+22.0%) | 479 M (+6.8%) |
+//! | the same, SQLite built with a 1.8 MB lookaside    | 2,322 M (+6.8%)  | 459 M (+2.3%) |
 //!
-//! (otc.normalize, an `INSERT … SELECT`, costs 1,013 M on every path.) The
-//! copy is a malloc, a memcpy and a free per text value: a bulk load binds
-//! millions. The statement cache by itself gains nothing over rusqlite's
-//! (hashing the SQL costs both about the same) and calling SQLite directly
-//! instead of through `raw_bind_parameter` and `raw_execute` gains 2.2%: both
-//! are here only because rusqlite never lends out the handle of a statement
-//! it prepared, and binding in place needs one.
+//! otc.normalize (an `INSERT … SELECT`) costs 1,013 M on every path. A
+//! copied value costs a malloc, a memcpy and a free (a lookaside of
+//! `SQLITE_DEFAULT_LOOKASIDE=1200,1500` makes the allocation cheaper but
+//! not free), and a bulk load binds millions. The statement cache by itself
+//! gains nothing over rusqlite's (hashing the SQL costs both about the same),
+//! and calling SQLite directly instead of through `raw_bind_parameter` and
+//! `raw_execute` gains 2.2%: both are here only because rusqlite never lends
+//! out the handle of a statement it prepared, and binding in place needs one.
 //!
 //! Binding in place is sound because the values are borrowed for the whole
 //! call, every parameter is bound before each step, and the statement is
