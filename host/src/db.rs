@@ -3,13 +3,11 @@
 
 use crate::error::usage;
 use crate::fence::{Fence, FencedPluginSql};
+use crate::raw_sqlite::{RawStatement, RawStatements};
 use anyhow::{Context as _, Result};
-use rusqlite::{ffi, Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags};
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::ffi::{c_int, c_uint, CStr};
 use std::path::{Path, PathBuf};
-use std::ptr::NonNull;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,15 +22,12 @@ const PAGE_SIZE: i64 = 64 * 1024;
 /// Statements cached per connection: every plugin's hot statements fit.
 const STATEMENT_CACHE_CAPACITY: usize = 128;
 
-/// Plugin statements for `execute` and `execute_many` kept prepared; the
-/// cache starts over when full.
-const PLUGIN_STATEMENT_CAPACITY: usize = 64;
-
 /// An open database: the connection plus the plugin-SQL fence.
 pub struct Database {
-    /// Declared before `conn`, so that the statements are finalized before
-    /// the connection closes.
-    plugin_statements: RefCell<HashMap<String, Rc<RawStatement>>>,
+    /// Plugin statements for `execute` and `execute_many`. Declared before
+    /// `conn`, so that the statements are finalized before the connection
+    /// closes.
+    plugin_statements: RawStatements,
     /// The domain whose fence the cached statements were prepared under.
     statements_authorized_for: RefCell<Option<String>>,
     pub conn: Connection,
@@ -76,7 +71,7 @@ impl Database {
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
         let fence = Fence::install(&mut conn).context("installing the SQL authorizer")?;
         Ok(Self {
-            plugin_statements: RefCell::default(),
+            plugin_statements: RawStatements::default(),
             statements_authorized_for: RefCell::default(),
             conn,
             path: path.to_path_buf(),
@@ -88,19 +83,7 @@ impl Database {
     /// or prepared now; `None` for SQL it does not hold exactly one statement
     /// of, which the caller runs through rusqlite instead (for its errors).
     pub(crate) fn plugin_statement(&self, sql: &str) -> rusqlite::Result<Option<Rc<RawStatement>>> {
-        if let Some(statement) = self.plugin_statements.borrow().get(sql) {
-            return Ok(Some(Rc::clone(statement)));
-        }
-        let Some(statement) = RawStatement::prepare(&self.conn, sql)? else {
-            return Ok(None);
-        };
-        let statement = Rc::new(statement);
-        let mut statements = self.plugin_statements.borrow_mut();
-        if statements.len() >= PLUGIN_STATEMENT_CAPACITY {
-            statements.clear();
-        }
-        statements.insert(sql.to_owned(), Rc::clone(&statement));
-        Ok(Some(statement))
+        self.plugin_statements.get(&self.conn, sql)
     }
 
     /// Fences the SQL that runs from now until the guard drops as plugin SQL
@@ -110,7 +93,7 @@ impl Database {
     pub fn fence_plugin_sql(&self, domain: &str) -> Result<FencedPluginSql> {
         let mut cached_for = self.statements_authorized_for.borrow_mut();
         if cached_for.as_deref() != Some(domain) {
-            self.plugin_statements.borrow_mut().clear();
+            self.plugin_statements.clear();
             self.conn.flush_prepared_statement_cache();
             *cached_for = Some(domain.to_owned());
         }
@@ -195,85 +178,6 @@ pub fn refuse_a_folder(path: &Path) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// A statement prepared through SQLite's C API, so that values can be bound
-/// where they are (`SQLITE_STATIC`) instead of copied (rusqlite copies every
-/// text and blob it binds). See `services.rs` for the rules that make that
-/// sound.
-pub(crate) struct RawStatement {
-    statement: NonNull<ffi::sqlite3_stmt>,
-    db: NonNull<ffi::sqlite3>,
-}
-
-impl RawStatement {
-    /// Prepares `sql`; `None` when it holds no statement or more than one.
-    fn prepare(conn: &Connection, sql: &str) -> rusqlite::Result<Option<RawStatement>> {
-        let Ok(length) = c_int::try_from(sql.len()) else {
-            return Ok(None);
-        };
-        // SAFETY: the handle is the live connection's; SQLite reads `length`
-        // bytes of `sql` and writes the statement and tail pointers.
-        let db = unsafe { conn.handle() };
-        let (mut statement, mut tail) = (std::ptr::null_mut(), std::ptr::null());
-        let code = unsafe {
-            ffi::sqlite3_prepare_v3(
-                db,
-                sql.as_ptr().cast(),
-                length,
-                ffi::SQLITE_PREPARE_PERSISTENT as c_uint,
-                &mut statement,
-                &mut tail,
-            )
-        };
-        let db = NonNull::new(db).expect("an open connection has a handle");
-        if code != ffi::SQLITE_OK {
-            return Err(sqlite_error(db, code));
-        }
-        let Some(statement) = NonNull::new(statement) else {
-            return Ok(None);
-        };
-        let statement = RawStatement { statement, db };
-        // SAFETY: SQLite points `tail` into `sql`, at or after its start.
-        let used = usize::try_from(unsafe { tail.cast::<u8>().offset_from(sql.as_ptr()) }).unwrap_or(0);
-        if !sql.get(used..).unwrap_or_default().trim().is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(statement))
-    }
-
-    pub(crate) fn as_ptr(&self) -> *mut ffi::sqlite3_stmt {
-        self.statement.as_ptr()
-    }
-
-    /// The connection's error for result code `code`, as rusqlite words it.
-    pub(crate) fn error(&self, code: c_int) -> rusqlite::Error {
-        sqlite_error(self.db, code)
-    }
-
-    /// Rows changed by the statement that completed last on the connection.
-    pub(crate) fn changes(&self) -> u64 {
-        // SAFETY: the connection outlives its statements (see `Database`).
-        let changes = unsafe { ffi::sqlite3_changes64(self.db.as_ptr()) };
-        u64::try_from(changes).unwrap_or(0)
-    }
-}
-
-impl Drop for RawStatement {
-    fn drop(&mut self) {
-        // SAFETY: the statement is finalized once, before its connection closes.
-        unsafe { ffi::sqlite3_finalize(self.statement.as_ptr()) };
-    }
-}
-
-fn sqlite_error(db: NonNull<ffi::sqlite3>, code: c_int) -> rusqlite::Error {
-    // SAFETY: sqlite3_errmsg returns a NUL-terminated string owned by the
-    // connection, read at once.
-    let message = unsafe { CStr::from_ptr(ffi::sqlite3_errmsg(db.as_ptr())) };
-    rusqlite::Error::SqliteFailure(
-        ffi::Error::new(code),
-        Some(message.to_string_lossy().into_owned()),
-    )
 }
 
 fn not_a_database(path: &Path, error: rusqlite::Error) -> anyhow::Error {

@@ -6,6 +6,7 @@
 //!   ([`elf`] reads a library without loading it);
 //!   [`registry`] holds what loaded and what was refused;
 //! - [`db`] opens the one SQLite connection; [`fence`] judges plugin SQL;
+//!   `raw_sqlite` runs plugin statements through SQLite's C API;
 //!   [`migrate`] applies core and per-domain migrations; [`reset`] empties
 //!   an idle database in place;
 //! - [`params`], [`services`] and [`runner`] run one pipeline in one
@@ -39,6 +40,7 @@ pub mod migrate;
 pub mod params;
 pub mod process;
 pub mod progress;
+mod raw_sqlite;
 pub mod registry;
 pub mod reset;
 pub mod runner;

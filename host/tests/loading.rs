@@ -238,12 +238,8 @@ fn hidden_files_are_skipped_and_a_world_writable_plugin_file_is_refused() {
 fn make_fifo(path: &std::path::Path) {
     let name = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
     // SAFETY: a NUL-terminated path.
-    assert_eq!(
-        unsafe { libc::mkfifo(name.as_ptr(), 0o644) },
-        0,
-        "mkfifo {}",
-        path.display()
-    );
+    let made = unsafe { libc::mkfifo(name.as_ptr(), 0o644) };
+    assert_eq!(made, 0, "mkfifo {}", path.display());
 }
 
 #[test]
