@@ -24,7 +24,6 @@ use chrono::NaiveDate;
 use spine_plugin_api::abi::{PipelineBox, PluginError};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 /// A request to run one pipeline.
 #[derive(Debug, Clone)]
@@ -109,8 +108,10 @@ impl Dispatcher<'_> {
             execution.status = outcome.status;
             execution.metrics = outcome.metrics.clone();
             execution.error = outcome.error.clone();
-            execution.completed_at = Some(executions::now());
-            execution.duration_ms = Some(i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX));
+            // Both from the same two clock readings, so they always agree.
+            let completed = chrono::Utc::now();
+            execution.completed_at = Some(executions::timestamp(completed));
+            execution.duration_ms = Some((completed - started).num_milliseconds().max(0));
             executions::finish(&self.db.conn, &execution)
         };
         let ran = match created {
@@ -141,7 +142,7 @@ impl Dispatcher<'_> {
     /// does not wait for another process's write transaction (a long run
     /// holds one), so a busy key is refused at once; then again inside the
     /// write transaction that inserts the row, so two starts cannot race.
-    fn record_start(&self, execution: &mut Execution) -> Result<Instant> {
+    fn record_start(&self, execution: &mut Execution) -> Result<chrono::DateTime<chrono::Utc>> {
         let conn = &self.db.conn;
         refuse_busy_key(conn, execution)?;
         // This waits while another process's run holds the write lock; the
@@ -158,8 +159,8 @@ impl Dispatcher<'_> {
             }
             return Err(e).context("recording the execution");
         }
-        let started = Instant::now();
-        execution.started_at = Some(executions::now());
+        let started = chrono::Utc::now();
+        execution.started_at = Some(executions::timestamp(started));
         let result = (|| {
             executions::fail_orphans(conn)?;
             refuse_busy_key(conn, execution)?;

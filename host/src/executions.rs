@@ -123,7 +123,12 @@ pub struct Execution {
 
 /// The current time as RFC 3339 UTC with milliseconds.
 pub fn now() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    timestamp(chrono::Utc::now())
+}
+
+/// `time` as the executions table stores it (UTC, milliseconds).
+pub fn timestamp(time: chrono::DateTime<chrono::Utc>) -> String {
+    time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// A new time-ordered unique execution id (UUIDv7).
