@@ -57,7 +57,11 @@ mod tests {
 
     #[test]
     fn a_process_is_alive_under_its_own_identity_and_not_under_another() {
-        let child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        // `cat` on a pipe the test holds lives until the test kills it.
+        let child = std::process::Command::new("cat")
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
         let pid = i64::from(child.id());
         let identity = identity_of(&pid.to_string()).expect("a live child has an identity");
         assert!(is_alive(pid, Some(&identity)));
