@@ -64,6 +64,58 @@ impl Drop for FencedPluginSql {
     }
 }
 
+impl FencedPluginSql {
+    /// What the plugin SQL that ran under this fence left in the schema and
+    /// the authorizer could not judge: `ALTER TABLE … RENAME TO` tells the
+    /// authorizer the old name only, so a table renamed out of the domain's
+    /// namespace (into another domain's, or `core_…`), or a temporary one
+    /// renamed to stand in for an object of the database, is found here, by
+    /// name, before the run or migration commits. `None` when all is well.
+    pub(crate) fn schema_escape(&self, conn: &Connection) -> rusqlite::Result<Option<String>> {
+        let mut statement = conn.prepare(
+            "SELECT 'main', type, name FROM main.sqlite_schema
+             UNION ALL SELECT 'temp', type, name FROM temp.sqlite_schema",
+        )?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let state = self.fence.lock();
+        let Some(domain) = &state.domain else {
+            return Ok(None);
+        };
+        let in_main: std::collections::HashSet<String> = rows
+            .iter()
+            .filter(|(database, _, _)| database == "main")
+            .map(|(_, _, name)| name.to_ascii_lowercase())
+            .collect();
+        for (database, kind, name) in &rows {
+            let lower = name.to_ascii_lowercase();
+            if lower.starts_with("sqlite_") {
+                continue; // SQLite's own (sqlite_sequence, sqlite_autoindex_…)
+            }
+            if database == "main" && !state.objects.contains_key(&lower) && !owned_by(domain, &lower) {
+                return Ok(Some(format!(
+                    "plugin SQL of domain `{domain}` may name its objects only `{domain}_…`; it left {kind} \
+                     `{name}` (renamed out of its namespace), and the change was rolled back"
+                )));
+            }
+            if database == "temp" && in_main.contains(&lower) {
+                return Ok(Some(format!(
+                    "plugin SQL may not leave temporary {kind} `{name}`: it would stand in for the object \
+                     of that name, and the change was rolled back"
+                )));
+            }
+        }
+        Ok(None)
+    }
+}
+
 impl Fence {
     /// Installs the authorizer on `conn`; it lets everything through until
     /// [`Fence::enter`] is called.
@@ -217,6 +269,9 @@ fn changed_objects<'a>(action: &AuthAction<'a>) -> Vec<(&'a str, &'static str)> 
             trigger_name,
             table_name,
         } => vec![(trigger_name, "trigger"), (table_name, "table")],
+        // REINDEX rewrites an index (SQLite asks once per index, also for a
+        // bare REINDEX of every index).
+        AuthAction::Reindex { index_name } => vec![(index_name, "index")],
         _ => Vec::new(),
     }
 }

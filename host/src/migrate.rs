@@ -376,7 +376,14 @@ fn apply_one(db: &Database, domain: &str, migration: &Migration) -> Result<bool>
         .then(|| db.fence_plugin_sql(domain))
         .transpose()?;
     let applied = db.execute_plugin_batch(&migration.sql);
+    let escaped = match (&fenced, &applied) {
+        (Some(fenced), Ok(())) => fenced.schema_escape(&db.conn)?,
+        _ => None,
+    };
     drop(fenced);
+    if let Some(reason) = escaped {
+        return Err(anyhow::anyhow!(reason));
+    }
     if let Err(error) = applied {
         // The fence's reason says it all; SQLite's "not authorized" adds nothing.
         return Err(anyhow::anyhow!(match db.take_fence_refusal() {

@@ -121,12 +121,16 @@ pub fn run(
         }
     };
     let result = pipeline.run(HostServices_TO::from_ptr(RMut::new(&mut services), TD_Opaque));
+    let escaped = fenced
+        .schema_escape(&db.conn)
+        .unwrap_or_else(|e| Some(format!("reading the schema after the run failed: {e}")));
     drop(fenced);
     request.progress.finish();
 
     let cancelled = request.cancel.load(Ordering::SeqCst);
     let outcome = match result.into_result() {
         Ok(_) | Err(_) if cancelled => cancelled_outcome(),
+        Ok(_) if escaped.is_some() => failed(escaped.unwrap_or_default()),
         Ok(metrics) => PipelineResult {
             status: Status::Completed,
             metrics: Some(

@@ -411,3 +411,73 @@ fn plugin_sql_never_writes_sqlites_own_tables_but_its_ddl_keeps_them_up_to_date(
         1
     );
 }
+
+#[test]
+fn renaming_an_object_out_of_its_namespace_or_over_another_is_refused_and_rolled_back() {
+    // ALTER TABLE … RENAME TO tells the authorizer the old name only.
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    hostile::install(&env, "hostile");
+    hostile::cmd(&env, "hostile")
+        .args(["db", "init"])
+        .assert()
+        .success();
+    let run = |statement: &str| {
+        let output = hostile::run_sql(&env, "hostile", statement);
+        let (printed, recorded) = printed_and_recorded(&env, &output);
+        assert_eq!(printed["status"], recorded.as_str(), "{statement}");
+        (recorded, printed["error"].as_str().unwrap_or_default().to_owned())
+    };
+    for (statement, left) in [
+        (
+            "CREATE TABLE hostile_t (a); ALTER TABLE hostile_t RENAME TO example_greetings",
+            "table `example_greetings`",
+        ),
+        (
+            "CREATE TABLE hostile_t (a); ALTER TABLE hostile_t RENAME TO core_x",
+            "table `core_x`",
+        ),
+        (
+            "CREATE TABLE hostile_t (a); ALTER TABLE hostile_t RENAME TO otc_venue_share_v3",
+            "table `otc_venue_share_v3`",
+        ),
+    ] {
+        let (status, error) = run(statement);
+        assert_eq!(status, "failed", "{statement}");
+        assert_eq!(
+            error,
+            format!(
+                "plugin SQL of domain `hostile` may name its objects only `hostile_…`; it left {left} \
+                 (renamed out of its namespace), and the change was rolled back"
+            ),
+        );
+    }
+    let (status, error) = run(
+        "CREATE TEMP TABLE hostile_tt (id, status); ALTER TABLE temp.hostile_tt RENAME TO core_executions",
+    );
+    assert_eq!(status, "failed");
+    assert_eq!(
+        error,
+        "plugin SQL may not leave temporary table `core_executions`: it would stand in for the object of that \
+         name, and the change was rolled back"
+    );
+    assert_eq!(
+        env.count("SELECT COUNT(*) FROM sqlite_schema WHERE name IN ('example_greetings', 'core_x', 'otc_venue_share_v3', 'hostile_t')"),
+        0
+    );
+    // Within its own namespace a rename is a migration's everyday tool.
+    assert_eq!(
+        run("CREATE TABLE hostile_t (a); ALTER TABLE hostile_t RENAME TO hostile_u").0,
+        "completed"
+    );
+    // REINDEX rewrites only its own indexes.
+    let (status, error) = run("REINDEX");
+    assert_eq!(status, "failed");
+    assert!(error.starts_with("plugin SQL may not write SQLite's own table `sqlite_autoindex_"), "{error}");
+    let (status, error) = run("REINDEX otc_raw_lines_key");
+    assert_eq!(status, "failed");
+    assert!(error.contains("may change only its own indexes"), "{error}");
+    assert_eq!(
+        run("CREATE INDEX hostile_u_a ON hostile_u (a); REINDEX hostile_u_a").0,
+        "completed"
+    );
+}
