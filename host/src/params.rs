@@ -140,6 +140,13 @@ fn convert(
                     param.name, spec.name
                 )));
             }
+            if let Some((entry, file)) = database_file_in_folder(Path::new(&path), database) {
+                return Err(usage(format!(
+                    "parameter `{}` of {} names folder {path}, which holds {entry}, that is {file}, a file \
+                     of the database this run writes to; keep input files in a folder of their own",
+                    param.name, spec.name
+                )));
+            }
             Json::String(path)
         }
         _ => Json::String(text.to_owned()),
@@ -181,6 +188,20 @@ fn database_file_named_by(path: &Path, database: &Path) -> Option<String> {
         let same_inode = given.is_some() && given == identity(&file);
         let same_name = given_name.is_some() && given_name == by_name(&file);
         (same_inode || same_name).then(|| file.display().to_string())
+    })
+}
+
+/// An entry of `folder` (one level down, as a plugin lists a folder of
+/// inputs) that is the database or its `-wal` or `-shm`, by any name, a
+/// symlink or a hard link, with that file. Judged from metadata alone:
+/// nothing here opens a file.
+fn database_file_in_folder(folder: &Path, database: &Path) -> Option<(String, String)> {
+    if !folder.is_dir() {
+        return None;
+    }
+    std::fs::read_dir(folder).ok()?.flatten().find_map(|entry| {
+        let file = database_file_named_by(&entry.path(), database)?;
+        Some((entry.path().display().to_string(), file))
     })
 }
 
@@ -263,5 +284,17 @@ mod tests {
         assert_eq!(named("spine.db-wal"), shown("-wal"));
         assert_eq!(named("week.psv"), None);
         assert_eq!(named("missing.psv"), None);
+        // A folder that holds one of them, under any name.
+        let inputs = dir.path().join("inputs");
+        std::fs::create_dir(&inputs).unwrap();
+        std::fs::write(inputs.join("week.psv"), b"").unwrap();
+        assert_eq!(database_file_in_folder(&inputs, &database), None);
+        std::os::unix::fs::symlink(&database, inputs.join("link.txt")).unwrap();
+        let (entry, file) = database_file_in_folder(&inputs, &database).unwrap();
+        assert_eq!(
+            (entry, file),
+            (inputs.join("link.txt").display().to_string(), shown("").unwrap())
+        );
+        assert!(database_file_in_folder(dir.path(), &database).is_some());
     }
 }

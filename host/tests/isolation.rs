@@ -472,7 +472,10 @@ fn renaming_an_object_out_of_its_namespace_or_over_another_is_refused_and_rolled
     // REINDEX rewrites only its own indexes.
     let (status, error) = run("REINDEX");
     assert_eq!(status, "failed");
-    assert!(error.starts_with("plugin SQL may not write SQLite's own table `sqlite_autoindex_"), "{error}");
+    assert!(
+        error.starts_with("plugin SQL may not write SQLite's own table `sqlite_autoindex_"),
+        "{error}"
+    );
     let (status, error) = run("REINDEX otc_raw_lines_key");
     assert_eq!(status, "failed");
     assert!(error.contains("may change only its own indexes"), "{error}");

@@ -168,3 +168,38 @@ fn a_path_parameter_naming_the_database_or_its_wal_or_shm_is_refused_with_exit_2
     }
     assert_eq!(env.count("SELECT COUNT(*) FROM core_executions"), 0);
 }
+
+#[test]
+fn a_folder_parameter_holding_the_database_under_any_name_is_refused_with_exit_2() {
+    // A plugin lists the folder and opens what it finds there: the host
+    // refuses the folder before the plugin sees it.
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    env.cmd().args(["db", "init"]).assert().success();
+    let inputs = env.dir.path().join("inputs");
+    std::fs::create_dir(&inputs).unwrap();
+    write_file(&inputs.join("week.psv"), 3, "A");
+    std::os::unix::fs::symlink(&env.db, inputs.join("link.txt")).unwrap();
+    let output = env
+        .cmd()
+        .args(["run", "otc.ingest", "-p"])
+        .arg(format!("file_path={}", inputs.display()))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
+    assert_eq!(
+        stderr_of(&output),
+        format!(
+            "error: parameter `file_path` of otc.ingest names folder {0}, which holds {0}/link.txt, that is {1}, \
+             a file of the database this run writes to; keep input files in a folder of their own\n",
+            inputs.display(),
+            env.db.display()
+        )
+    );
+    std::fs::remove_file(inputs.join("link.txt")).unwrap();
+    env.cmd()
+        .args(["run", "otc.ingest", "-p"])
+        .arg(format!("file_path={}", inputs.display()))
+        .assert()
+        .success();
+    assert_eq!(env.count("SELECT COUNT(*) FROM otc_raw"), 3);
+}
