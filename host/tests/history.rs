@@ -165,3 +165,27 @@ fn the_result_column_shows_what_went_wrong_first() {
     let result = row.split("  ").last().unwrap();
     assert!(result.starts_with("rejected=1 "), "{row}");
 }
+
+#[test]
+fn wide_characters_are_measured_in_columns_and_bidi_controls_are_escaped() {
+    let env = TestEnv::with_plugins(&["spine_example"]);
+    let name =
+        "Z\u{202e}R\u{200b}世界世界世界世界世界世界世界世界世界世界世界世界世界世界世界世界世界世界世界世界";
+    env.cmd()
+        .args(["run", "example.hello", "-p"])
+        .arg(format!("name={name}"))
+        .assert()
+        .success();
+    for columns in [80, 120, 160] {
+        let (lines, _) = on_terminal(&env, columns, false, "executions");
+        assert_eq!(lines.len(), 3, "{columns}: {lines:#?}");
+        for line in &lines {
+            let width = unicode_width::UnicodeWidthStr::width(line.as_str());
+            assert!(width <= columns, "{columns}: `{line}` is {width} columns wide");
+        }
+        assert!(!lines[2].contains('\u{202e}') && !lines[2].contains('\u{200b}'), "{}", lines[2]);
+        if columns > 80 {
+            assert!(lines[2].contains("Z\\u{202e}R\\u{200b}世界"), "{}", lines[2]);
+        }
+    }
+}

@@ -112,7 +112,7 @@ pub(super) fn print_table(rows: &[Execution]) {
         .map(|column| {
             let widest = lines
                 .iter()
-                .map(|line| line[column].chars().count())
+                .map(|line| text::width(&line[column]))
                 .max()
                 .unwrap_or(0);
             widest.max(headers[column].len()) + 2
@@ -126,7 +126,7 @@ pub(super) fn print_table(rows: &[Execution]) {
     for (line, execution) in lines.into_iter().zip(rows) {
         let cells = line.into_iter().enumerate().map(|(column, text)| match column {
             2 => output::status_cell(execution.status),
-            c if c == result_column => Cell::new(text::truncate(&text, result_width.saturating_sub(1))),
+            c if c == result_column => Cell::new(text::truncate_to_width(&text, result_width)),
             _ => Cell::new(text),
         });
         table.add_row(cells.collect::<Vec<_>>());
