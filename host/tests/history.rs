@@ -183,7 +183,11 @@ fn wide_characters_are_measured_in_columns_and_bidi_controls_are_escaped() {
             let width = unicode_width::UnicodeWidthStr::width(line.as_str());
             assert!(width <= columns, "{columns}: `{line}` is {width} columns wide");
         }
-        assert!(!lines[2].contains('\u{202e}') && !lines[2].contains('\u{200b}'), "{}", lines[2]);
+        assert!(
+            !lines[2].contains('\u{202e}') && !lines[2].contains('\u{200b}'),
+            "{}",
+            lines[2]
+        );
         if columns > 80 {
             assert!(lines[2].contains("Z\\u{202e}R\\u{200b}世界"), "{}", lines[2]);
         }

@@ -468,12 +468,12 @@ fn control_characters_and_dates_outside_2010_to_a_year_ahead_are_parse_rejects_n
     let expected = [
         (
             "3",
-            r#"field issueSymbolIdentifier: expected text without control characters, found "AA\0BB""#
+            r#"field issueSymbolIdentifier: expected text without control or invisible characters, found "AA\0BB""#
                 .to_owned(),
         ),
         (
             "4",
-            r#"field MPID: expected text without control characters, found "VE\u{1b}NA""#.to_owned(),
+            r#"field MPID: expected text without control or invisible characters, found "VE\u{1b}NA""#.to_owned(),
         ),
         ("5", outside("0001-01-01")),
         ("6", outside("9999-12-31")),

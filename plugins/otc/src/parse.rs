@@ -100,6 +100,17 @@ impl DateWindow {
     }
 }
 
+/// Control characters, and the invisible ones that make two spellings of
+/// a name look alike: zero-width characters, bidi controls, line and
+/// paragraph separators, the BOM, the soft hyphen.
+fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}'
+        )
+}
+
 /// One well-formed line. Text is trimmed and borrowed from the parser.
 #[derive(Debug)]
 pub struct Line<'a> {
@@ -439,10 +450,11 @@ fn check_line<'a>(
             "expected {width} fields as in the header, found {found} {noun}"
         ));
     }
-    let text = |column: usize| -> Result<&'a str, String> {
+    // As written, untrimmed.
+    let untrimmed = |column: usize| -> Result<&'a str, String> {
         let bytes = fields.get(positions[column]);
         match std::str::from_utf8(bytes) {
-            Ok(text) => Ok(text.trim()),
+            Ok(text) => Ok(text),
             Err(_) => Err(format!(
                 "field {}: expected UTF-8 text, found \"{}\"",
                 COLUMNS[column],
@@ -450,21 +462,29 @@ fn check_line<'a>(
             )),
         }
     };
-    // A control character (NUL, ESC, DEL, …) in a name is a damaged line, not
-    // a name: stored, it would make two spellings of one symbol or venue.
+    let text = |column: usize| untrimmed(column).map(str::trim);
+    // A control character (NUL, ESC, DEL, …) or an invisible one (a
+    // zero-width space, a BOM, a bidi override, a line separator, which
+    // trimming would remove) in a name is a damaged line, not a name: stored,
+    // it would make two spellings of one symbol or venue that look alike. A
+    // tab or space around a field is only padding, and trimmed.
     let name = |column: usize| -> Result<&'a str, String> {
-        let found = text(column)?;
+        let written = untrimmed(column)?;
+        let found = written.trim_matches([' ', '\t']);
         // Bytes first, as names almost never hold one: C0 controls and DEL
-        // are single bytes, and C1 controls start with 0xC2.
-        let suspect = found.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2);
-        if suspect && found.contains(char::is_control) {
+        // are single bytes, C1 controls start with 0xC2, the others with
+        // 0xE2 or 0xEF.
+        let suspect = found
+            .bytes()
+            .any(|b| b < 0x20 || b == 0x7f || b == 0xc2 || b == 0xe2 || b == 0xef);
+        if suspect && found.contains(is_invisible) {
             return Err(format!(
-                "field {}: expected text without control characters, found {}",
+                "field {}: expected text without control or invisible characters, found {}",
                 COLUMNS[column],
                 quote(found, VALUE_QUOTE_LIMIT)
             ));
         }
-        Ok(found)
+        Ok(found.trim())
     };
     let integer = |column: usize| -> Result<i64, String> {
         let found = text(column)?;
@@ -724,7 +744,7 @@ totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
     }
 
     #[test]
-    fn a_control_character_in_a_name_is_a_reject_naming_the_field() {
+    fn a_control_or_invisible_character_in_a_name_is_a_reject_naming_the_field() {
         let input = file(&[
             "NMS\u{7}Tier 1|AAPL|Apple|UBS ATS|UBSA|1|1|2025-12-15",
             "NMS Tier 1|AA\0BB|Apple|UBS ATS|UBSA|1|1|2025-12-15",
@@ -733,16 +753,23 @@ totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
             "NMS Tier 1|AAPL|Apple|UBS ATS|UB\u{1b}SA|1|1|2025-12-15",
             // Tabs and spaces around a field are trimmed, as any whitespace.
             "NMS Tier 1|\tAAPL |Apple|UBS ATS|UBSA|1|1|2025-12-15",
+            // Invisible characters, which trimming would hide or remove.
+            "NMS Tier 1|PPP\u{feff}|Apple|UBS ATS|UBSA|1|1|2025-12-15",
+            "NMS Tier 1|A\u{200b}C|Apple|UBS ATS|UBSA|1|1|2025-12-15",
+            "NMS Tier 1|AAPL|Apple|UBS ATS|\u{2028}|1|1|2025-12-15",
         ]);
         assert_eq!(
             parse(&input).unwrap(),
             [
-                r#"2! field tierDescription: expected text without control characters, found "NMS\u{7}Tier 1""#,
-                r#"3! field issueSymbolIdentifier: expected text without control characters, found "AA\0BB""#,
-                r#"4! field issueName: expected text without control characters, found "Apple\u{7f}""#,
-                r#"5! field marketParticipantName: expected text without control characters, found "UBS\u{85}ATS""#,
-                r#"6! field MPID: expected text without control characters, found "UB\u{1b}SA""#,
+                r#"2! field tierDescription: expected text without control or invisible characters, found "NMS\u{7}Tier 1""#,
+                r#"3! field issueSymbolIdentifier: expected text without control or invisible characters, found "AA\0BB""#,
+                r#"4! field issueName: expected text without control or invisible characters, found "Apple\u{7f}""#,
+                r#"5! field marketParticipantName: expected text without control or invisible characters, found "UBS\u{85}ATS""#,
+                r#"6! field MPID: expected text without control or invisible characters, found "UB\u{1b}SA""#,
                 "7: NMS Tier 1|AAPL|Apple|UBS ATS|UBSA|1|1|2025-12-15",
+                r#"8! field issueSymbolIdentifier: expected text without control or invisible characters, found "PPP\u{feff}""#,
+                r#"9! field issueSymbolIdentifier: expected text without control or invisible characters, found "A\u{200b}C""#,
+                r#"10! field MPID: expected text without control or invisible characters, found "\u{2028}""#,
             ]
         );
     }
