@@ -27,21 +27,26 @@ echo
 complete="(SELECT MAX(week_ending) FROM otc_venue_share WHERE venue_type = 'ATS' AND complete = 1)"
 echo
 echo "Top 10 symbols by ATS volume in the latest complete week:"
-"$host" query "SELECT week_ending, tier, symbol, issue_name, total_volume, total_trades, venue_count, avg_trade_size
+"$host" query "SELECT week_ending, tier, symbol, issue_name, total_volume, total_trades, venue_count,
+                      iif(avg_trade_size IS NULL, NULL, printf('%.2f', avg_trade_size)) AS avg_trade_size
                FROM otc_symbol_summary WHERE week_ending = $complete AND venue_type = 'ATS'
                ORDER BY total_volume DESC, symbol LIMIT 10"
 echo
 echo "ATS market share in the latest complete week, all tiers together:"
-"$host" query "SELECT rank, venue, venue_name, total_volume, total_trades, symbol_count, market_share_pct
+"$host" query "SELECT rank, venue, venue_name, total_volume, total_trades, symbol_count,
+                      iif(market_share_pct IS NULL, NULL, printf('%.2f', market_share_pct)) AS market_share_pct
                FROM otc_venue_share WHERE week_ending = $complete AND tier = 'ALL' AND venue_type = 'ATS'
                ORDER BY rank LIMIT 10"
 echo
 echo "Non-ATS market share in the latest complete week (De Minimis Firms: the small firms together):"
-"$host" query "SELECT rank, venue, is_aggregate, total_volume, symbol_count, market_share_pct
+"$host" query "SELECT rank, venue, is_aggregate, total_volume, symbol_count,
+                      iif(market_share_pct IS NULL, NULL, printf('%.2f', market_share_pct)) AS market_share_pct
                FROM otc_venue_share WHERE week_ending = $complete AND tier = 'ALL' AND venue_type = 'NON_ATS'
                ORDER BY rank LIMIT 10"
 echo
 echo "ATS against non-ATS volume of the top symbols in the latest complete week, all tiers:"
-"$host" query "SELECT symbol, ats_volume, non_ats_volume, ats_share_pct, ats_avg_trade_size, non_ats_avg_trade_size
+"$host" query "SELECT symbol, ats_volume, non_ats_volume, iif(ats_share_pct IS NULL, NULL, printf('%.2f', ats_share_pct)) AS ats_share_pct,
+                      iif(ats_avg_trade_size IS NULL, NULL, printf('%.2f', ats_avg_trade_size)) AS ats_avg_trade_size,
+                      iif(non_ats_avg_trade_size IS NULL, NULL, printf('%.2f', non_ats_avg_trade_size)) AS non_ats_avg_trade_size
                FROM otc_symbol_offexchange WHERE week_ending = $complete AND tier = 'ALL'
                ORDER BY ats_volume + non_ats_volume DESC, symbol LIMIT 10"

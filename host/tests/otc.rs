@@ -1,8 +1,8 @@
 //! The OTC domain through the real host and the real `libspine_otc.so`:
 //! OTC.md's worked example value for value, the hash, week inference,
-//! revisions, rejects, half-even market shares, a week larger than one
-//! read of otc.summarize, stray double quotes that stay inside their line,
-//! and control characters and implausible dates refused line by line.
+//! revisions, rejects, half-even market shares, bounds, a week larger than
+//! one read of otc.summarize, stray double quotes that stay inside their
+//! line, and control characters and implausible dates refused line by line.
 
 mod common;
 
@@ -360,6 +360,16 @@ fn a_week_larger_than_one_read_of_summarize_gives_the_figures_of_sql_group_by() 
     let expected = rows(&env, venues_by_sql);
     assert_eq!(expected.len(), 7);
     assert_eq!(rows(&env, venues), expected);
+
+    // Across tiers, a symbol in two tiers adds both up.
+    let side_by_side_by_sql = "SELECT symbol, sum(share_volume), sum(trade_count), 0
+                               FROM otc_venue_volume GROUP BY symbol ORDER BY symbol";
+    let side_by_side = "SELECT symbol, ats_volume, ats_trades, non_ats_volume
+                        FROM otc_symbol_offexchange WHERE tier = 'ALL' ORDER BY symbol";
+    assert!(
+        rows(&env, side_by_side) == rows(&env, side_by_side_by_sql),
+        "side-by-side rows across tiers differ from SQL"
+    );
 }
 
 /// (records, inserted, duplicates, rejected) of an ingest.

@@ -21,8 +21,10 @@
 -- SHA-256) and load at the next otc.normalize, without reading files again.
 --
 -- Numbers users sort are numbers: averages and percentages, computed exactly
--- and rounded half-even in Rust, are stored as REAL (the nearest double,
--- which reads back as the same two places), no longer as text.
+-- and rounded half-even in Rust, are no longer text. The summary tables
+-- store them as REAL (the nearest double, which reads back as the same two
+-- places); the tables of 10^8 rows store whole hundredths, 2-3 bytes instead
+-- of 8, and their views divide by 100.0, which gives that same double.
 --
 -- Dates are TEXT YYYY-MM-DD.
 
@@ -62,19 +64,18 @@ CREATE TABLE otc_raw_lines_002 (
     mpid             TEXT    NOT NULL ON CONFLICT FAIL,  -- '' on non-ATS lines
     share_volume     INTEGER NOT NULL ON CONFLICT FAIL,
     trade_count      INTEGER NOT NULL ON CONFLICT FAIL,
-    -- share_volume / trade_count as otc_venue_volume keeps it, computed at
-    -- ingest, where the line is in hand anyway; NULL with no trades or a
-    -- negative figure. otc.normalize copies it.
-    avg_trade_size   REAL
+    -- share_volume / trade_count in hundredths, as otc_venue_volume keeps it,
+    -- computed at ingest, where the line is in hand anyway; NULL with no
+    -- trades, a negative figure, or one beyond normalize's bounds.
+    -- otc.normalize copies it.
+    avg_hundredths   INTEGER
 );
--- 001's averages were text with two decimals: whole hundredths divided by
--- 100.0 give the nearest double, as ingest computes it now.
+-- 001's averages were text with two decimals: their digits are the hundredths.
 INSERT INTO otc_raw_lines_002
     (id, file_id, line_number, record_hash, week_ending, last_update_date, tier, symbol, issue_name,
-     venue_name, mpid, share_volume, trade_count, avg_trade_size)
+     venue_name, mpid, share_volume, trade_count, avg_hundredths)
 SELECT id, file_id, line_number, record_hash, week_ending, last_update_date, tier, symbol, issue_name,
-       venue_name, mpid, share_volume, trade_count,
-       CAST(replace(avg_trade_size, '.', '') AS INTEGER) / 100.0
+       venue_name, mpid, share_volume, trade_count, CAST(replace(avg_trade_size, '.', '') AS INTEGER)
 FROM otc_raw_lines ORDER BY id;
 -- AUTOINCREMENT: ids are never reused (otc.normalize reads by id), even when
 -- the newest rows were deleted. A placeholder at the old high-water mark,
@@ -110,7 +111,7 @@ CREATE INDEX otc_raw_lines_unchecked ON otc_raw_lines (id)
     WHERE NOT ((tier = 1 OR tier = 2 OR tier = 3) AND symbol <> '' AND (mpid <> '' OR venue_name <> '')
                AND share_volume >= 0 AND trade_count >= 0 AND (trade_count > 0 OR share_volume = 0)
                AND share_volume <= 100000000000000 AND trade_count <= 1000000000000
-               AND (avg_trade_size IS NOT NULL OR trade_count = 0));
+               AND (avg_hundredths IS NOT NULL OR trade_count = 0));
 
 -- The raw capture: one row per accepted input line, as read (a non-ATS
 -- line's mpid is empty).
@@ -147,44 +148,45 @@ FROM (SELECT id, file_id, line_number, share_volume, trade_count,
           AND NOT ((tier = 1 OR tier = 2 OR tier = 3) AND symbol <> '' AND (mpid <> '' OR venue_name <> '')
                    AND share_volume >= 0 AND trade_count >= 0 AND (trade_count > 0 OR share_volume = 0)
                    AND share_volume <= 100000000000000 AND trade_count <= 1000000000000
-                   AND (avg_trade_size IS NOT NULL OR trade_count = 0))
+                   AND (avg_hundredths IS NOT NULL OR trade_count = 0))
           AND (share_volume > 100000000000000 OR trade_count > 1000000000000)
           -- What 001 accepted.
           AND (tier = 1 OR tier = 2 OR tier = 3) AND symbol <> '' AND mpid <> ''
           AND share_volume >= 0 AND trade_count >= 0 AND (trade_count > 0 OR share_volume = 0)
-          AND (avg_trade_size IS NOT NULL OR trade_count = 0)) AS line
+          AND (avg_hundredths IS NOT NULL OR trade_count = 0)) AS line
     JOIN otc_raw_files AS file ON file.id = line.file_id;
 
 -- Normalized volume, one row per (week, tier, symbol, venue type, venue). A
--- revision replaces the figures; raw_id says which raw line they are from,
--- record_hash and last_update_date decide which revision wins (the upsert
--- compares them in place), run_id which normalize run put them there.
+-- revision replaces the figures; raw_id says which raw line they are from
+-- (and so its record hash, which with last_update_date decides which
+-- revision wins), run_id which normalize run put them there.
 -- WITHOUT ROWID: the key is the table, in the order otc.summarize reads a
 -- week, with no second B-tree to write.
+-- ON CONFLICT FAIL on every constraint (the upsert settles the key's): a
+-- violation still fails the statement, and so the run, but SQLite needs no
+-- statement journal for the many rows one statement writes.
 CREATE TABLE otc_venue_figures_002 (
-    week_ending      TEXT    NOT NULL,
-    tier             TEXT    NOT NULL,  -- canonical: NMS Tier 1, NMS Tier 2, OTC
-    symbol           TEXT    NOT NULL,
-    venue_type       INTEGER NOT NULL,  -- 1: ATS, 2: NON_ATS (the view shows the names)
-    venue            TEXT    NOT NULL,  -- the MPID, or the non-ATS firm's name
-    is_aggregate     INTEGER NOT NULL,  -- 1 on a non-ATS De Minimis Firms row
-    share_volume     INTEGER NOT NULL,
-    trade_count      INTEGER NOT NULL,
-    avg_trade_size   REAL,              -- NULL when trade_count is 0
-    record_hash      BLOB    NOT NULL,
-    raw_id           INTEGER NOT NULL,  -- otc_raw_lines.id
-    last_update_date TEXT    NOT NULL,
-    run_id           INTEGER NOT NULL,  -- otc_normalize_runs.id
-    PRIMARY KEY (week_ending, tier, symbol, venue_type, venue)
+    week_ending      TEXT    NOT NULL ON CONFLICT FAIL,
+    tier             TEXT    NOT NULL ON CONFLICT FAIL,  -- canonical: NMS Tier 1, NMS Tier 2, OTC
+    symbol           TEXT    NOT NULL ON CONFLICT FAIL,
+    venue_type       INTEGER NOT NULL ON CONFLICT FAIL,  -- 1: ATS, 2: NON_ATS (the view shows the names)
+    venue            TEXT    NOT NULL ON CONFLICT FAIL,  -- the MPID, or the non-ATS firm's name
+    is_aggregate     INTEGER NOT NULL ON CONFLICT FAIL,  -- 1 on a non-ATS De Minimis Firms row
+    share_volume     INTEGER NOT NULL ON CONFLICT FAIL,
+    trade_count      INTEGER NOT NULL ON CONFLICT FAIL,
+    avg_hundredths   INTEGER,           -- the average trade size × 100; NULL when trade_count is 0
+    raw_id           INTEGER NOT NULL ON CONFLICT FAIL,  -- otc_raw_lines.id
+    last_update_date TEXT    NOT NULL ON CONFLICT FAIL,
+    run_id           INTEGER NOT NULL ON CONFLICT FAIL,  -- otc_normalize_runs.id
+    PRIMARY KEY (week_ending, tier, symbol, venue_type, venue) ON CONFLICT FAIL
 ) WITHOUT ROWID;
 -- 001's figures are ATS figures; those the bounds moved out stay out.
 INSERT INTO otc_venue_figures_002
-    (week_ending, tier, symbol, venue_type, venue, is_aggregate, share_volume, trade_count, avg_trade_size,
-     record_hash, raw_id, last_update_date, run_id)
-SELECT venue.week_ending, venue.tier, venue.symbol, 1, venue.mpid, 0, venue.share_volume, venue.trade_count,
-       CAST(replace(venue.avg_trade_size, '.', '') AS INTEGER) / 100.0, line.record_hash, venue.raw_id,
-       venue.last_update_date, venue.run_id
-FROM otc_venue_figures AS venue JOIN otc_raw_lines AS line ON line.id = venue.raw_id
+    (week_ending, tier, symbol, venue_type, venue, is_aggregate, share_volume, trade_count, avg_hundredths,
+     raw_id, last_update_date, run_id)
+SELECT week_ending, tier, symbol, 1, mpid, 0, share_volume, trade_count,
+       CAST(replace(avg_trade_size, '.', '') AS INTEGER), raw_id, last_update_date, run_id
+FROM otc_venue_figures AS venue
 WHERE venue.raw_id NOT IN (SELECT raw_id FROM otc_rejects WHERE execution_id = 'otc migration 002')
 ORDER BY venue.week_ending, venue.tier, venue.symbol, venue.mpid;
 DROP TABLE otc_venue_figures;
@@ -196,9 +198,10 @@ CREATE VIEW otc_venue_volume AS
 SELECT venue.week_ending, venue.tier, venue.symbol,
        CASE venue.venue_type WHEN 1 THEN 'ATS' ELSE 'NON_ATS' END AS venue_type, venue.venue,
        CASE venue.venue_type WHEN 1 THEN venue.venue END AS mpid, venue.is_aggregate,
-       venue.share_volume, venue.trade_count, venue.avg_trade_size, lower(hex(venue.record_hash)) AS record_hash,
-       venue.raw_id, venue.last_update_date, run.normalized_at
+       venue.share_volume, venue.trade_count, venue.avg_hundredths / 100.0 AS avg_trade_size,
+       lower(hex(line.record_hash)) AS record_hash, venue.raw_id, venue.last_update_date, run.normalized_at
 FROM otc_venue_figures AS venue
+    LEFT JOIN otc_raw_lines AS line ON line.id = venue.raw_id
     LEFT JOIN otc_normalize_runs AS run ON run.id = venue.run_id;
 
 -- Raw rows whose figures lost to a row of the same key and day with a
@@ -237,7 +240,7 @@ WHERE moved.execution_id = 'otc migration 002'
     AND other.share_volume >= 0 AND other.trade_count >= 0
     AND (other.trade_count > 0 OR other.share_volume = 0)
     AND other.share_volume <= 100000000000000 AND other.trade_count <= 1000000000000
-    AND (other.avg_trade_size IS NOT NULL OR other.trade_count = 0);
+    AND (other.avg_hundredths IS NOT NULL OR other.trade_count = 0);
 
 -- Same-day conflicts that 001 settled by load order (the later ingest won):
 -- every row of a key and day with more than one row goes back to
@@ -262,7 +265,7 @@ WHERE line.id <= (SELECT coalesce(max(raw_id), 0) FROM otc_watermarks WHERE stag
     AND line.share_volume >= 0 AND line.trade_count >= 0
     AND (line.trade_count > 0 OR line.share_volume = 0)
     AND line.share_volume <= 100000000000000 AND line.trade_count <= 1000000000000
-    AND (line.avg_trade_size IS NOT NULL OR line.trade_count = 0);
+    AND (line.avg_hundredths IS NOT NULL OR line.trade_count = 0);
 
 -- The lines without an MPID that 001's normalize rejected go back to
 -- otc.normalize, which loads them as non-ATS rows (or rejects one that names
@@ -277,18 +280,20 @@ WHERE raw_id IN (SELECT raw_id FROM otc_raw_rehash) AND stage = 'normalize'
 -- Summaries per venue type. 001's rows are ATS rows and are kept, their
 -- numbers made numbers; the names and the side-by-side table are filled when
 -- otc.summarize recomputes their weeks, which are queued for it here.
+-- ON CONFLICT FAIL, as otc_venue_figures: no statement journal for the
+-- many rows one INSERT writes.
 CREATE TABLE otc_symbol_summary_002 (
-    week_ending    TEXT    NOT NULL,
-    tier           TEXT    NOT NULL,
-    symbol         TEXT    NOT NULL,
-    venue_type     TEXT    NOT NULL,    -- ATS or NON_ATS
+    week_ending    TEXT    NOT NULL ON CONFLICT FAIL,
+    tier           TEXT    NOT NULL ON CONFLICT FAIL,
+    symbol         TEXT    NOT NULL ON CONFLICT FAIL,
+    venue_type     TEXT    NOT NULL ON CONFLICT FAIL,    -- ATS or NON_ATS
     issue_name     TEXT,                -- from the latest publication
-    total_volume   INTEGER NOT NULL,    -- non-ATS totals include De Minimis Firms
-    total_trades   INTEGER NOT NULL,
-    venue_count    INTEGER NOT NULL,    -- named venues: De Minimis Firms is not one
+    total_volume   INTEGER NOT NULL ON CONFLICT FAIL,    -- non-ATS totals include De Minimis Firms
+    total_trades   INTEGER NOT NULL ON CONFLICT FAIL,
+    venue_count    INTEGER NOT NULL ON CONFLICT FAIL,    -- named venues: De Minimis Firms is not one
     avg_trade_size REAL,                -- NULL when total_trades is 0
-    computed_at    TEXT    NOT NULL,
-    PRIMARY KEY (week_ending, tier, symbol, venue_type)
+    computed_at    TEXT    NOT NULL ON CONFLICT FAIL,
+    PRIMARY KEY (week_ending, tier, symbol, venue_type) ON CONFLICT FAIL
 ) WITHOUT ROWID;
 INSERT INTO otc_symbol_summary_002
     (week_ending, tier, symbol, venue_type, total_volume, total_trades, venue_count, avg_trade_size,
@@ -301,25 +306,27 @@ ALTER TABLE otc_symbol_summary_002 RENAME TO otc_symbol_summary;
 
 -- tier is a canonical tier, or 'ALL' for the share across tiers; shares and
 -- ranks are taken within one (week, tier, venue type).
+-- ON CONFLICT FAIL, as otc_venue_figures: no statement journal for the
+-- many rows one INSERT writes.
 CREATE TABLE otc_venue_share_002 (
-    week_ending      TEXT    NOT NULL,
-    tier             TEXT    NOT NULL,
-    venue_type       TEXT    NOT NULL,  -- ATS or NON_ATS
-    venue            TEXT    NOT NULL,  -- the MPID, or the non-ATS firm's name
+    week_ending      TEXT    NOT NULL ON CONFLICT FAIL,
+    tier             TEXT    NOT NULL ON CONFLICT FAIL,
+    venue_type       TEXT    NOT NULL ON CONFLICT FAIL,  -- ATS or NON_ATS
+    venue            TEXT    NOT NULL ON CONFLICT FAIL,  -- the MPID, or the non-ATS firm's name
     mpid             TEXT,              -- NULL on non-ATS rows
     venue_name       TEXT,              -- the participant name of the latest publication
-    is_aggregate     INTEGER NOT NULL,  -- 1 on the De Minimis Firms row
-    total_volume     INTEGER NOT NULL,
-    total_trades     INTEGER NOT NULL,
-    symbol_count     INTEGER NOT NULL,
-    market_share_pct REAL    NOT NULL,
-    rank             INTEGER NOT NULL,
+    is_aggregate     INTEGER NOT NULL ON CONFLICT FAIL,  -- 1 on the De Minimis Firms row
+    total_volume     INTEGER NOT NULL ON CONFLICT FAIL,
+    total_trades     INTEGER NOT NULL ON CONFLICT FAIL,
+    symbol_count     INTEGER NOT NULL ON CONFLICT FAIL,
+    market_share_pct REAL    NOT NULL ON CONFLICT FAIL,
+    rank             INTEGER NOT NULL ON CONFLICT FAIL,
     -- The tiers the week holds for this venue type, and 1 when that is all
     -- three: a week's ALL rows cover a third of it until every tier is out.
-    tiers            TEXT    NOT NULL,
-    complete         INTEGER NOT NULL,
-    computed_at      TEXT    NOT NULL,
-    PRIMARY KEY (week_ending, tier, venue_type, venue)
+    tiers            TEXT    NOT NULL ON CONFLICT FAIL,
+    complete         INTEGER NOT NULL ON CONFLICT FAIL,
+    computed_at      TEXT    NOT NULL ON CONFLICT FAIL,
+    PRIMARY KEY (week_ending, tier, venue_type, venue) ON CONFLICT FAIL
 ) WITHOUT ROWID;
 INSERT INTO otc_venue_share_002
     (week_ending, tier, venue_type, venue, mpid, is_aggregate, total_volume, total_trades, symbol_count,
@@ -338,19 +345,21 @@ ALTER TABLE otc_venue_share_002 RENAME TO otc_venue_share;
 -- A symbol's ATS and non-ATS week side by side, per tier and across tiers
 -- ('ALL'): what users look at first. A table rather than a view: SQLite's
 -- round() works on floats and cannot round half-even exactly.
+-- ON CONFLICT FAIL, as otc_venue_figures: no statement journal for the
+-- many rows one INSERT writes.
 CREATE TABLE otc_symbol_offexchange (
-    week_ending            TEXT    NOT NULL,
-    tier                   TEXT    NOT NULL,
-    symbol                 TEXT    NOT NULL,
-    ats_volume             INTEGER NOT NULL,
-    ats_trades             INTEGER NOT NULL,
+    week_ending            TEXT    NOT NULL ON CONFLICT FAIL,
+    tier                   TEXT    NOT NULL ON CONFLICT FAIL,
+    symbol                 TEXT    NOT NULL ON CONFLICT FAIL,
+    ats_volume             INTEGER NOT NULL ON CONFLICT FAIL,
+    ats_trades             INTEGER NOT NULL ON CONFLICT FAIL,
     ats_avg_trade_size     REAL,        -- NULL when ats_trades is 0
-    non_ats_volume         INTEGER NOT NULL,
-    non_ats_trades         INTEGER NOT NULL,
+    non_ats_volume         INTEGER NOT NULL ON CONFLICT FAIL,
+    non_ats_trades         INTEGER NOT NULL ON CONFLICT FAIL,
     non_ats_avg_trade_size REAL,        -- NULL when non_ats_trades is 0
     ats_share_pct          REAL,        -- ATS / (ATS + non-ATS) volume; NULL when both are 0
-    computed_at            TEXT    NOT NULL,
-    PRIMARY KEY (week_ending, tier, symbol)
+    computed_at            TEXT    NOT NULL ON CONFLICT FAIL,
+    PRIMARY KEY (week_ending, tier, symbol) ON CONFLICT FAIL
 ) WITHOUT ROWID;
 
 INSERT OR IGNORE INTO otc_changed_weeks (week_ending, changed_at)

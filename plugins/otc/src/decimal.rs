@@ -7,10 +7,12 @@
 //! 2^100), and cheap enough to run once per input line; the tests hold it to
 //! rust_decimal's result.
 //!
-//! The tables store the result as a REAL, so that SQL compares and sorts it
-//! as a number and JSON gives a number: the double nearest the decimal, which
-//! reads back as the same two places for every value below 2^53 hundredths
-//! (about 9 × 10^13; no average or percentage comes near).
+//! The tables store the result as a number, so that SQL compares and sorts it
+//! as a number and JSON gives a number: a REAL, the double nearest the
+//! decimal, which reads back as the same two places for every value below
+//! 2^53 hundredths (about 9 × 10^13; no average or percentage comes near);
+//! in the tables of 10^8 rows, the whole hundredths, which their views divide
+//! by 100.0 into that same double.
 
 use std::fmt;
 
@@ -24,6 +26,12 @@ impl Hundredths {
     /// rounds the quotient to the nearest double.)
     pub fn to_real(self) -> f64 {
         self.0 as f64 / 100.0
+    }
+
+    /// The hundredths as the largest tables store them (their views divide
+    /// by 100.0, which gives [`Hundredths::to_real`]); `None` past 64 bits.
+    pub fn to_i64(self) -> Option<i64> {
+        i64::try_from(self.0).ok()
     }
 }
 

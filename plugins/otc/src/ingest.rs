@@ -36,7 +36,7 @@ const INSERT_FILE: &str =
 
 const INSERT_HEAD: &str = "INSERT INTO otc_raw_lines \
     (file_id, line_number, record_hash, week_ending, last_update_date, tier, symbol, issue_name, venue_name, \
-     mpid, share_volume, trade_count, avg_trade_size)";
+     mpid, share_volume, trade_count, avg_hundredths)";
 // ON CONFLICT DO NOTHING, not INSERT OR IGNORE: only a record hash already
 // published on the same lastUpdateDate is a duplicate; a line that broke any
 // other constraint must fail the run. The target is the unique index
@@ -500,8 +500,9 @@ struct RawBatch {
     /// share_volume, trade_count, line_number and tier code (0: unknown)
     /// of each line.
     numbers: Vec<[i64; 4]>,
-    /// avg_trade_size of each line, as otc_venue_volume keeps it.
-    averages: Vec<Option<f64>>,
+    /// The average trade size of each line in hundredths, as
+    /// otc_venue_volume keeps it.
+    averages: Vec<Option<i64>>,
 }
 
 impl RawBatch {
@@ -530,7 +531,7 @@ impl RawBatch {
         let average = (line.share_volume >= 0 && line.trade_count >= 0)
             .then(|| decimal::average(line.share_volume, line.trade_count))
             .flatten();
-        self.averages.push(average.map(decimal::Hundredths::to_real));
+        self.averages.push(average.and_then(decimal::Hundredths::to_i64));
         let line_number = i64::try_from(line.line).unwrap_or(i64::MAX);
         let tier = tier.map_or(0, Tier::code);
         self.numbers

@@ -53,7 +53,7 @@ pub const SQL_CHECKED: &str = "(tier = 1 OR tier = 2 OR tier = 3) \
     AND symbol <> '' AND (mpid <> '' OR venue_name <> '') \
     AND share_volume >= 0 AND trade_count >= 0 AND (trade_count > 0 OR share_volume = 0) \
     AND share_volume <= 100000000000000 AND trade_count <= 1000000000000 \
-    AND (avg_trade_size IS NOT NULL OR trade_count = 0)";
+    AND (avg_hundredths IS NOT NULL OR trade_count = 0)";
 
 /// Why the loser of a same-day conflict is in otc_rejects.
 pub const SAME_DAY_REASON: &str = "superseded by a conflicting row published the same day";
@@ -76,17 +76,20 @@ fn venue_sql(line: &str) -> String {
 
 /// The upsert's conflict clause: the later lastUpdateDate wins, then the
 /// greater record hash. Both are the row's content, never its load order.
+/// The figures keep no hash (16 bytes a row): the two raw lines' hashes are
+/// looked up, and only when a key meets a second row.
 const ON_CONFLICT: &str = "ON CONFLICT (week_ending, tier, symbol, venue_type, venue) DO UPDATE SET \
         share_volume = excluded.share_volume, trade_count = excluded.trade_count, \
-        avg_trade_size = excluded.avg_trade_size, raw_id = excluded.raw_id, \
-        last_update_date = excluded.last_update_date, record_hash = excluded.record_hash, \
-        run_id = excluded.run_id \
-    WHERE (excluded.last_update_date, excluded.record_hash) \
-        > (otc_venue_figures.last_update_date, otc_venue_figures.record_hash)";
+        avg_hundredths = excluded.avg_hundredths, raw_id = excluded.raw_id, \
+        last_update_date = excluded.last_update_date, run_id = excluded.run_id \
+    WHERE excluded.last_update_date > otc_venue_figures.last_update_date \
+        OR (excluded.last_update_date = otc_venue_figures.last_update_date \
+            AND (SELECT record_hash FROM otc_raw_lines WHERE id = excluded.raw_id) \
+                > (SELECT record_hash FROM otc_raw_lines WHERE id = otc_venue_figures.raw_id))";
 
 const INSERT_HEAD: &str = "INSERT INTO otc_venue_figures \
-    (week_ending, tier, symbol, venue_type, venue, is_aggregate, share_volume, trade_count, avg_trade_size, \
-     raw_id, last_update_date, record_hash, run_id)";
+    (week_ending, tier, symbol, venue_type, venue, is_aggregate, share_volume, trade_count, avg_hundredths, \
+     raw_id, last_update_date, run_id)";
 
 /// The raw row's key and publication day, as the unique key
 /// `otc_raw_lines_key` orders them: the rows of one (key, day) are neighbours.
@@ -150,8 +153,8 @@ fn has_checked_rows_sql(selection: Selection) -> String {
 /// otc_normalize_runs id.
 fn move_checked_sql(selection: Selection) -> String {
     format!(
-        "{INSERT_HEAD} SELECT week_ending, {}, symbol, {}, share_volume, trade_count, avg_trade_size, \
-             line.id, last_update_date, record_hash, ?3 \
+        "{INSERT_HEAD} SELECT week_ending, {}, symbol, {}, share_volume, trade_count, avg_hundredths, \
+             line.id, last_update_date, ?3 \
          {} AND {SQL_CHECKED} {ON_CONFLICT}",
         name_sql("tier"),
         venue_sql(""),
@@ -173,7 +176,7 @@ fn read_unchecked_sql(selection: Selection) -> String {
 fn upsert_one_sql() -> String {
     format!(
         "{INSERT_HEAD} SELECT week_ending, ?2, symbol, {}, share_volume, trade_count, ?3, id, \
-             last_update_date, record_hash, ?4 \
+             last_update_date, ?4 \
          FROM otc_raw_lines WHERE id = ?1 {ON_CONFLICT}",
         venue_sql("")
     )
@@ -594,7 +597,10 @@ impl<'r> Pass<'r> {
             &[
                 SqlValue::Integer(row.id),
                 SqlValue::Text(tier),
-                checked.avg_trade_size.map(decimal::Hundredths::to_real).into(),
+                checked
+                    .avg_trade_size
+                    .and_then(decimal::Hundredths::to_i64)
+                    .into(),
                 SqlValue::Integer(run_id),
             ],
         )?;
@@ -714,7 +720,7 @@ mod tests {
     use proptest::prelude::*;
 
     /// [`SQL_CHECKED`] in Rust, clause for clause, for a row whose
-    /// avg_trade_size ingest computed (a known tier's code reads back as the
+    /// avg_hundredths ingest computed (a known tier's code reads back as the
     /// canonical name, through name_sql).
     fn sql_checked(row: &RawRow) -> bool {
         ["NMS Tier 1", "NMS Tier 2", "OTC"].contains(&row.tier.as_str())

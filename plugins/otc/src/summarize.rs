@@ -23,8 +23,9 @@
 //! done here, with exact decimals. SQL's GROUP BY by venue would sort the
 //! week instead, and count(DISTINCT) sorts again. Names (a symbol's issue
 //! name, a venue's participant name) are those of the raw line of the latest
-//! publication (the latest lastUpdateDate, then the greatest record hash:
-//! never the load order), looked up once per summary row.
+//! publication: the latest lastUpdateDate, and of rows published the same day
+//! the last in key order (so never the load order), looked up once per
+//! summary row.
 //!
 //! Sums are exact: 128-bit, so no week wraps (about 92,000 rows at
 //! normalize's bound of 10^14 shares already pass 2^63). A total that a
@@ -49,7 +50,7 @@ const BATCH_ROWS: usize = 1024;
 /// A week's venue volume after a key (?2, ?3, ?4, ?5), in key order, which
 /// the primary key gives without sorting; ?6 rows at most.
 const WEEK_ROWS: &str = "SELECT tier, symbol, venue_type, venue, is_aggregate, share_volume, trade_count, \
-        last_update_date, record_hash, raw_id \
+        last_update_date, raw_id \
     FROM otc_venue_figures \
     WHERE week_ending = ?1 AND (tier, symbol, venue_type, venue) > (?2, ?3, ?4, ?5) \
     ORDER BY tier, symbol, venue_type, venue LIMIT ?6";
@@ -296,9 +297,9 @@ impl WeekWriter<'_> {
         if symbols == 0 {
             ctx.log(Level::Warn, &format!("week {week} has no normalized volume"));
         }
-        pass.correct_across_tiers(ctx, week)?;
-        let across_tiers = pass.side_by_side_across_tiers();
-        self.write_side_by_side(ctx, week, &across_tiers)?;
+        for symbol in pass.correct_across_tiers(ctx, week)? {
+            self.rewrite_side_by_side(ctx, week, &symbol)?;
+        }
         let mut venues = pass.venues();
         let venues = self.write_venue_share(ctx, week, pass, &mut venues)?;
         Ok((symbols, venues))
@@ -400,32 +401,30 @@ impl WeekWriter<'_> {
         for batch in rows.chunks(BATCH_ROWS) {
             let mut values = Vec::with_capacity(batch.len() * SIDE_BY_SIDE_COLUMNS);
             for row in batch {
-                let what =
-                    |figure: &str| format!("the {figure} of symbol {} in tier {}", row.symbol, row.tier);
-                let [ats, non_ats] = &row.sides;
-                let total = ats.volume + non_ats.volume;
                 values.extend([
                     SqlValue::Text(week),
                     SqlValue::Text(&row.tier),
                     SqlValue::Text(&row.symbol),
-                    SqlValue::Integer(stored(ats.volume, || what("ATS volume"))?),
-                    SqlValue::Integer(stored(ats.trades, || what("ATS trade count"))?),
-                    decimal::average(ats.volume, ats.trades)
-                        .map(decimal::Hundredths::to_real)
-                        .into(),
-                    SqlValue::Integer(stored(non_ats.volume, || what("non-ATS volume"))?),
-                    SqlValue::Integer(stored(non_ats.trades, || what("non-ATS trade count"))?),
-                    decimal::average(non_ats.volume, non_ats.trades)
-                        .map(decimal::Hundredths::to_real)
-                        .into(),
-                    (total != 0)
-                        .then(|| decimal::percent(ats.volume, total).to_real())
-                        .into(),
-                    SqlValue::Text(&self.run.started_at),
                 ]);
+                values.extend(row.figures()?);
+                values.push(SqlValue::Text(&self.run.started_at));
             }
             self.side_by_side.insert(ctx, &values)?;
         }
+        Ok(())
+    }
+
+    /// Writes again the `ALL` row of a symbol that traded in several tiers:
+    /// its first tier's figures stood for all of them until now.
+    fn rewrite_side_by_side(&self, ctx: &mut Context<'_>, week: &str, row: &SideBySide) -> Result<()> {
+        let mut values: Vec<SqlValue<'_>> = row.figures()?.into();
+        values.extend([SqlValue::Text(week), SqlValue::Text(&row.symbol)]);
+        ctx.execute(
+            "UPDATE otc_symbol_offexchange SET ats_volume = ?1, ats_trades = ?2, ats_avg_trade_size = ?3, \
+                 non_ats_volume = ?4, non_ats_trades = ?5, non_ats_avg_trade_size = ?6, ats_share_pct = ?7 \
+             WHERE week_ending = ?8 AND tier = 'ALL' AND symbol = ?9",
+            &values,
+        )?;
         Ok(())
     }
 
@@ -486,32 +485,26 @@ impl Sums {
         self.trades += i128::from(trades);
         self.count += 1;
     }
-
-    fn add_sums(&mut self, other: &Sums) {
-        self.volume += other.volume;
-        self.trades += other.trades;
-        self.count += other.count;
-    }
 }
 
 /// The latest publication among a group's rows: the latest lastUpdateDate,
-/// then the greatest record hash, as normalize decides between revisions.
+/// and of rows published that day the last offered. Rows are offered in key
+/// order, which is their content's, so the choice never follows load order.
 #[derive(Debug, Default, Clone, Copy)]
 struct Latest {
-    /// lastUpdateDate (YYYY-MM-DD) and record hash, compared as bytes.
-    key: ([u8; 10], [u8; 16]),
+    /// lastUpdateDate (YYYY-MM-DD), compared as bytes.
+    date: [u8; 10],
     /// Its raw line; 0 before the first row.
     raw_id: i64,
 }
 
 impl Latest {
-    fn offer(&mut self, date: &str, hash: &[u8], raw_id: i64) {
-        let mut key = ([0; 10], [0; 16]);
+    fn offer(&mut self, date: &str, raw_id: i64) {
+        let mut day = [0; 10];
         let date = date.as_bytes();
-        key.0[..date.len().min(10)].copy_from_slice(&date[..date.len().min(10)]);
-        key.1[..hash.len().min(16)].copy_from_slice(&hash[..hash.len().min(16)]);
-        if self.raw_id == 0 || key > self.key {
-            *self = Latest { key, raw_id };
+        day[..date.len().min(10)].copy_from_slice(&date[..date.len().min(10)]);
+        if day >= self.date {
+            *self = Latest { date: day, raw_id };
         }
     }
 }
@@ -526,17 +519,42 @@ struct VenueSums {
 impl VenueSums {
     fn add(&mut self, figure: &Figure<'_>) {
         self.sums.add(figure.volume, figure.trades);
-        self.latest.offer(figure.date, figure.hash, figure.raw_id);
+        self.latest.offer(figure.date, figure.raw_id);
     }
 }
 
 /// A symbol's ATS and non-ATS sums in one tier, or across tiers.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct SideBySide {
     tier: String,
     symbol: String,
     /// Indexed by [`VenueType::index`].
     sides: [Sums; 2],
+}
+
+impl SideBySide {
+    /// ats_volume, ats_trades, ats_avg_trade_size, non_ats_volume,
+    /// non_ats_trades, non_ats_avg_trade_size and ats_share_pct.
+    fn figures(&self) -> Result<[SqlValue<'static>; 7]> {
+        let what = |figure: &str| format!("the {figure} of symbol {} in tier {}", self.symbol, self.tier);
+        let [ats, non_ats] = &self.sides;
+        let total = ats.volume + non_ats.volume;
+        Ok([
+            SqlValue::Integer(stored(ats.volume, || what("ATS volume"))?),
+            SqlValue::Integer(stored(ats.trades, || what("ATS trade count"))?),
+            decimal::average(ats.volume, ats.trades)
+                .map(decimal::Hundredths::to_real)
+                .into(),
+            SqlValue::Integer(stored(non_ats.volume, || what("non-ATS volume"))?),
+            SqlValue::Integer(stored(non_ats.trades, || what("non-ATS trade count"))?),
+            decimal::average(non_ats.volume, non_ats.trades)
+                .map(decimal::Hundredths::to_real)
+                .into(),
+            (total != 0)
+                .then(|| decimal::percent(ats.volume, total).to_real())
+                .into(),
+        ])
+    }
 }
 
 /// The symbol, tier and venue type being summed.
@@ -562,7 +580,6 @@ struct Figure<'a> {
     volume: i64,
     trades: i64,
     date: &'a str,
-    hash: &'a [u8],
     raw_id: i64,
 }
 
@@ -584,8 +601,7 @@ impl<'a> Figure<'a> {
             volume: row.i64(5)?,
             trades: row.i64(6)?,
             date: row.str(7)?,
-            hash: row.opt_bytes(8)?.unwrap_or_default(),
-            raw_id: row.i64(9)?,
+            raw_id: row.i64(8)?,
         })
     }
 }
@@ -632,8 +648,6 @@ struct WeekPass {
     side_by_side: Vec<SideBySide>,
     /// The (tier, symbol) being summed.
     current_side: Option<SideBySide>,
-    /// Each symbol's sums across tiers.
-    across_tiers: FxMap<String, [Sums; 2]>,
     /// The venue of the last row read.
     last_venue: String,
     /// Venues numbered in order of appearance, per venue type, both ways.
@@ -703,7 +717,7 @@ impl WeekPass {
         if let Some(group) = &mut self.current {
             group.sums.add(figure.volume, figure.trades);
             group.named += i64::from(!figure.is_aggregate);
-            group.latest.offer(figure.date, figure.hash, figure.raw_id);
+            group.latest.offer(figure.date, figure.raw_id);
         }
         if let Some(side) = &mut self.current_side {
             side.sides[figure.venue_type.index()].add(figure.volume, figure.trades);
@@ -773,30 +787,26 @@ impl WeekPass {
         }
     }
 
-    /// Closes the (tier, symbol) being summed, and the group in it.
+    /// Closes the (tier, symbol) being summed, and the group in it. A
+    /// symbol's first tier also stands for it across tiers (`ALL`): almost
+    /// every symbol trades in one tier, so only the few in several are
+    /// summed again at the end of the week, and no map of every symbol's
+    /// sums is kept.
     fn end_symbol(&mut self) {
         self.end_group();
         if let Some(side) = self.current_side.take() {
-            let across = self.across_tiers.entry(side.symbol.clone()).or_default();
-            for (sums, tier_sums) in across.iter_mut().zip(&side.sides) {
-                sums.add_sums(tier_sums);
+            let first_tier = self
+                .symbol_tiers
+                .get(&side.symbol)
+                .is_none_or(|tiers| tiers.count_ones() == 1);
+            if first_tier {
+                self.side_by_side.push(SideBySide {
+                    tier: "ALL".to_owned(),
+                    ..side.clone()
+                });
             }
             self.side_by_side.push(side);
         }
-    }
-
-    /// Each symbol's ATS and non-ATS sums across the week's tiers, as tier `ALL`.
-    fn side_by_side_across_tiers(&mut self) -> Vec<SideBySide> {
-        let mut rows: Vec<SideBySide> = std::mem::take(&mut self.across_tiers)
-            .into_iter()
-            .map(|(symbol, sides)| SideBySide {
-                tier: "ALL".to_owned(),
-                symbol,
-                sides,
-            })
-            .collect();
-        rows.sort_by(|a, b| a.symbol.cmp(&b.symbol));
-        rows
     }
 
     /// The tiers the week holds for `venue_type`, comma-separated, and whether
@@ -812,35 +822,54 @@ impl WeekPass {
         (names.join(","), names.len() == Tier::ALL.len())
     }
 
-    /// Counts each symbol once per venue across tiers: a venue that a
-    /// symbol traded on in n tiers was counted n times. Rare, so asked of
-    /// SQL symbol by symbol (the primary key finds each tier's rows).
-    fn correct_across_tiers(&mut self, ctx: &mut Context<'_>, week: &str) -> Result<()> {
+    /// The symbols that traded in several tiers, corrected: each counted
+    /// once per venue across tiers (a venue it traded on in n tiers was
+    /// counted n times), and summed across tiers, which is returned. Rare,
+    /// so asked of SQL symbol by symbol (the primary key finds each tier's
+    /// rows).
+    fn correct_across_tiers(&mut self, ctx: &mut Context<'_>, week: &str) -> Result<Vec<SideBySide>> {
         if self.multi_tier.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let tiers = vec!["?"; self.tiers.len()].join(", ");
         let sql = format!(
-            "SELECT venue_type, venue, count(*) FROM otc_venue_figures \
-             WHERE week_ending = ? AND tier IN ({tiers}) AND symbol = ? \
-             GROUP BY venue_type, venue HAVING count(*) > 1"
+            "SELECT venue_type, venue, count(*), sum(share_volume), sum(trade_count) FROM otc_venue_figures \
+             WHERE week_ending = ? AND tier IN ({tiers}) AND symbol = ? GROUP BY venue_type, venue"
         );
+        let mut across_tiers = Vec::new();
         for symbol in std::mem::take(&mut self.multi_tier) {
             let mut params = vec![SqlValue::Text(week)];
             params.extend(self.tiers.iter().map(|tier| SqlValue::Text(tier)));
             params.push(SqlValue::Text(&symbol));
-            let mut repeats = Vec::new();
+            let mut venues = Vec::new();
             ctx.query(&sql, &params, |row| {
-                repeats.push((row.i64(0)?, row.str(1)?.to_owned(), row.i64(2)?));
+                venues.push((
+                    row.i64(0)?,
+                    row.str(1)?.to_owned(),
+                    row.i64(2)?,
+                    row.i64(3)?,
+                    row.i64(4)?,
+                ));
                 Ok(true)
             })?;
-            for (code, venue, tiers) in repeats {
-                if let Some(venue_type) = VenueType::from_code(code) {
+            let mut sides = [Sums::default(); 2];
+            for (code, venue, tiers, volume, trades) in venues {
+                let Some(venue_type) = VenueType::from_code(code) else {
+                    continue;
+                };
+                // At most three tiers' rows of 10^14: the sums are exact.
+                sides[venue_type.index()].add(volume, trades);
+                if tiers > 1 {
                     self.counted_in_tiers(venue_type, &venue, tiers);
                 }
             }
+            across_tiers.push(SideBySide {
+                tier: "ALL".to_owned(),
+                symbol,
+                sides,
+            });
         }
-        Ok(())
+        Ok(across_tiers)
     }
 
     /// One symbol traded on `venue` in `tiers` tiers: count it once.
@@ -935,7 +964,6 @@ mod tests {
             volume,
             trades,
             date: "2025-12-15",
-            hash: &[0; 16],
             raw_id: 1,
         }
     }
@@ -1013,11 +1041,11 @@ mod tests {
                 "NMS Tier 2 CCC ATS 2 2 1"
             ]
         );
-        let across_tiers = pass.side_by_side_across_tiers();
+        // A symbol's first tier stands for it across tiers; BBB's ALL row
+        // is summed again from SQL (correct_across_tiers) at the week's end.
         let side_by_side: Vec<String> = pass
             .side_by_side
             .iter()
-            .chain(&across_tiers)
             .map(|s| {
                 format!(
                     "{} {} {} {}",
@@ -1028,13 +1056,13 @@ mod tests {
         assert_eq!(
             side_by_side,
             [
+                "ALL AAA 40 60",
                 "NMS Tier 1 AAA 40 60",
+                "ALL BBB 5 0",
                 "NMS Tier 1 BBB 5 0",
                 "NMS Tier 2 BBB 8 0",
-                "NMS Tier 2 CCC 2 0",
-                "ALL AAA 40 60",
-                "ALL BBB 13 0",
-                "ALL CCC 2 0"
+                "ALL CCC 2 0",
+                "NMS Tier 2 CCC 2 0"
             ]
         );
         let mut venues = pass.venues();
@@ -1067,12 +1095,12 @@ mod tests {
     }
 
     #[test]
-    fn the_latest_publication_names_a_group_whatever_the_order_of_its_rows() {
+    fn the_latest_publication_names_a_group_and_a_tie_goes_to_the_last_in_key_order() {
         let mut latest = Latest::default();
-        latest.offer("2025-12-15", &[9; 16], 7);
-        latest.offer("2025-12-22", &[1; 16], 3);
-        latest.offer("2025-12-22", &[2; 16], 5);
-        latest.offer("2025-12-01", &[255; 16], 9);
+        latest.offer("2025-12-15", 7);
+        latest.offer("2025-12-22", 3);
+        latest.offer("2025-12-22", 5);
+        latest.offer("2025-12-01", 9);
         assert_eq!(latest.raw_id, 5);
     }
 
