@@ -397,7 +397,15 @@ fn apply_one(db: &Database, domain: &str, migration: &Migration) -> Result<bool>
         params![domain, migration.version, migration.name, checksum(&migration.sql), crate::executions::now()],
     )?;
     tx.commit()?;
-    log::info!(
+    // On a scratch database (a dry run of `list`, `plugins`, `db status`)
+    // nothing was applied for the user to know of.
+    let level = if db.path == std::path::Path::new(":memory:") {
+        log::Level::Debug
+    } else {
+        log::Level::Info
+    };
+    log::log!(
+        level,
         "applied migration {domain}/{:03}_{}",
         migration.version,
         migration.name

@@ -12,6 +12,18 @@ pub fn list(path: &Path) -> Result<Vec<PathBuf>> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
+    if path.exists() && !path.is_dir() {
+        return Err(Error::new(
+            "otc.ingest.not_a_file",
+            format!(
+                "file_path {} is neither a regular file nor a folder (a FIFO, a device or a socket)",
+                path.display()
+            ),
+        )
+        .with_help(
+            "pass a FINRA weekly file or a folder of them; to read a stream, save it to a file first",
+        ));
+    }
     if !path.is_dir() {
         return Err(Error::new(
             "otc.ingest.not_found",
@@ -68,6 +80,19 @@ mod tests {
         assert_eq!(names, ["a.TXT", "b.psv", "c.csv"]);
         let one = folder.path().join("notes.md");
         assert_eq!(list(&one).unwrap(), [one]);
+    }
+
+    #[test]
+    fn a_fifo_is_neither_a_file_nor_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("week.psv");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        let error = list(&fifo).unwrap_err();
+        assert_eq!(error.code, "otc.ingest.not_a_file");
+        assert!(error
+            .message
+            .ends_with("is neither a regular file nor a folder (a FIFO, a device or a socket)"));
     }
 
     #[test]
