@@ -1,12 +1,12 @@
 //! One function per command.
 
-use super::output::{self, cell, duration, print_json, print_pipeline, table};
+use super::output::{self, pipeline_listings, print_json, print_pipeline, print_pipelines, print_run, table};
 use super::{Command, DbCommand, RunArgs};
 use crate::config::Config;
 use crate::db::{Database, BUSY_TIMEOUT};
 use crate::dispatcher::Submission;
 use crate::error::{usage, ExitCode};
-use crate::executions::{Execution, Status};
+use crate::executions::Status;
 use crate::migrate::{self, MigrationSet};
 use crate::params::parse_assignment;
 use crate::progress::Progress;
@@ -127,35 +127,6 @@ fn db_status(config: Config) -> Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
-#[derive(serde::Serialize)]
-struct PipelineListing<'a> {
-    name: &'a str,
-    description: &'a str,
-    params: &'a [crate::load::ParamSpec],
-    domain: &'a str,
-    plugin_version: &'a str,
-    plugin_file: String,
-}
-
-fn pipeline_listings(registry: &Registry) -> Vec<PipelineListing<'_>> {
-    let mut listings: Vec<PipelineListing<'_>> = registry
-        .plugins
-        .iter()
-        .flat_map(|plugin| {
-            plugin.pipelines.iter().map(move |spec| PipelineListing {
-                name: &spec.name,
-                description: &spec.description,
-                params: &spec.params,
-                domain: &plugin.domain,
-                plugin_version: &plugin.version,
-                plugin_file: plugin.path.display().to_string(),
-            })
-        })
-        .collect();
-    listings.sort_by(|a, b| a.name.cmp(b.name));
-    listings
-}
-
 fn list(config: Config, json: bool) -> Result<ExitCode> {
     require_plugins_folder(&config.plugins_dir)?;
     let registry = load_registry(&config)?;
@@ -165,33 +136,6 @@ fn list(config: Config, json: bool) -> Result<ExitCode> {
         print_pipelines(&registry);
     }
     Ok(ExitCode::Success)
-}
-
-/// The pipelines as a table: name, description, parameters.
-pub(super) fn print_pipelines(registry: &Registry) {
-    let listings = pipeline_listings(registry);
-    if listings.is_empty() {
-        outln!("no pipelines: no plugin is loaded (see `spine-host plugins`)");
-        return;
-    }
-    let mut table = table(&["pipeline", "description", "parameters"]);
-    for listing in &listings {
-        let params: Vec<String> = listing
-            .params
-            .iter()
-            .map(|p| {
-                let default = p.default.as_ref().map(|d| format!("={d}")).unwrap_or_default();
-                let required = if p.required { " (required)" } else { "" };
-                format!("{}{default}{required}", p.name)
-            })
-            .collect();
-        table.add_row(vec![
-            listing.name.to_owned(),
-            listing.description.to_owned(),
-            params.join(", "),
-        ]);
-    }
-    outln!("{}", output::render(&table));
 }
 
 fn plugins(config: Config, json: bool) -> Result<ExitCode> {
@@ -329,25 +273,6 @@ fn wait_unless_cancelled(cancel: Arc<AtomicBool>) -> impl FnMut(i32) -> bool + S
         }
         std::thread::sleep(POLL);
         true
-    }
-}
-
-pub(super) fn print_run(execution: &Execution) {
-    let took = execution.duration_ms.map(duration).unwrap_or_default();
-    outln!(
-        "{} {} in {took} (execution {})",
-        execution.pipeline,
-        execution.status.as_str(),
-        execution.id
-    );
-    if let Some(serde_json::Value::Object(metrics)) = &execution.metrics {
-        let width = metrics.keys().map(String::len).max().unwrap_or(0);
-        for (key, value) in metrics {
-            outln!("  {key:<width$}  {}", cell(value));
-        }
-    }
-    if let Some(error) = &execution.error {
-        errln!("{} {error}", output::red_on_stderr("error:"));
     }
 }
 

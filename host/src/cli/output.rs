@@ -1,5 +1,8 @@
-//! Shared output helpers: tables that read well at 80 columns, JSON, durations.
+//! Shared output: tables that read well at 80 columns, JSON, durations, and
+//! the listings and run reports that more than one command prints.
 
+use crate::executions::Execution;
+use crate::registry::Registry;
 use comfy_table::{ContentArrangement, Table};
 use serde::Serialize;
 use std::io::IsTerminal;
@@ -124,6 +127,84 @@ pub fn cell(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(text) => crate::text::escape_controls(text).into_owned(),
         other => other.to_string(),
+    }
+}
+
+/// One pipeline as `list` shows it.
+#[derive(serde::Serialize)]
+pub(super) struct PipelineListing<'a> {
+    name: &'a str,
+    description: &'a str,
+    params: &'a [crate::load::ParamSpec],
+    domain: &'a str,
+    plugin_version: &'a str,
+    plugin_file: String,
+}
+
+/// Every pipeline of every loaded plugin, by name.
+pub(super) fn pipeline_listings(registry: &Registry) -> Vec<PipelineListing<'_>> {
+    let mut listings: Vec<PipelineListing<'_>> = registry
+        .plugins
+        .iter()
+        .flat_map(|plugin| {
+            plugin.pipelines.iter().map(move |spec| PipelineListing {
+                name: &spec.name,
+                description: &spec.description,
+                params: &spec.params,
+                domain: &plugin.domain,
+                plugin_version: &plugin.version,
+                plugin_file: plugin.path.display().to_string(),
+            })
+        })
+        .collect();
+    listings.sort_by(|a, b| a.name.cmp(b.name));
+    listings
+}
+
+/// The pipelines as a table: name, description, parameters.
+pub(super) fn print_pipelines(registry: &Registry) {
+    let listings = pipeline_listings(registry);
+    if listings.is_empty() {
+        outln!("no pipelines: no plugin is loaded (see `spine-host plugins`)");
+        return;
+    }
+    let mut table = table(&["pipeline", "description", "parameters"]);
+    for listing in &listings {
+        let params: Vec<String> = listing
+            .params
+            .iter()
+            .map(|p| {
+                let default = p.default.as_ref().map(|d| format!("={d}")).unwrap_or_default();
+                let required = if p.required { " (required)" } else { "" };
+                format!("{}{default}{required}", p.name)
+            })
+            .collect();
+        table.add_row(vec![
+            listing.name.to_owned(),
+            listing.description.to_owned(),
+            params.join(", "),
+        ]);
+    }
+    outln!("{}", render(&table));
+}
+
+/// A finished run: what ran, how it ended, its metrics, and its error on stderr.
+pub(super) fn print_run(execution: &Execution) {
+    let took = execution.duration_ms.map(duration).unwrap_or_default();
+    outln!(
+        "{} {} in {took} (execution {})",
+        execution.pipeline,
+        execution.status.as_str(),
+        execution.id
+    );
+    if let Some(serde_json::Value::Object(metrics)) = &execution.metrics {
+        let width = metrics.keys().map(String::len).max().unwrap_or(0);
+        for (key, value) in metrics {
+            outln!("  {key:<width$}  {}", cell(value));
+        }
+    }
+    if let Some(error) = &execution.error {
+        errln!("{} {error}", red_on_stderr("error:"));
     }
 }
 

@@ -5,8 +5,8 @@
 //! is not a terminal the shell reads it line by line, without prompts, so it
 //! can be scripted.
 
-use super::commands::{print_pipelines, print_run};
 use super::history;
+use super::output::{print_pipelines, print_run};
 use super::query::{self, Format};
 use crate::config::Config;
 use crate::dispatcher::Submission;
