@@ -94,6 +94,7 @@ impl RunServices<'_> {
     /// Begins the run's transaction at its first database call (see
     /// [`crate::runner::begin`]); a no-op once begun. Fails with
     /// `host.cancelled` when Ctrl-C ended the wait for the write lock.
+    #[allow(clippy::result_large_err)] // the error as the ABI hands it to the plugin
     fn begin(&mut self) -> Result<(), PluginError> {
         match self.transaction {
             RunTransaction::Open(_) => return Ok(()),
@@ -122,6 +123,7 @@ impl RunServices<'_> {
 
     /// What every database call does first: refuse after Ctrl-C, begin the
     /// run's transaction, and mark a new statement for the fence.
+    #[allow(clippy::result_large_err)] // the error as the ABI hands it to the plugin
     fn enter_database_call(&mut self) -> Result<(), PluginError> {
         if HostServices::cancelled(self) {
             return Err(cancelled_error());
