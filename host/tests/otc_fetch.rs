@@ -488,3 +488,60 @@ fn another_process_writes_while_a_fetch_waits_on_the_network() {
     assert_eq!(execution["metrics"]["ingest"]["inserted"], 5, "{execution}");
     assert_eq!(env.count("SELECT count(*) FROM otc_raw"), 6);
 }
+
+#[test]
+fn ctrl_c_while_a_fetch_waits_for_the_lock_to_write_records_it_cancelled_once_the_lock_is_free() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    assert_eq!(
+        env.cmd().args(["db", "init"]).output().unwrap().status.code(),
+        Some(0)
+    );
+    let (release, held) = mpsc::channel();
+    let (asked, first_request) = mpsc::channel();
+    let mut held = Some(held);
+    let mut serve = finra(tier1_ats(10_000, "2025-12-01"));
+    let server = Server::start(move |payload, count| {
+        let reply = serve(payload, count);
+        match held.take() {
+            Some(held) => {
+                asked.send(()).unwrap();
+                Reply::HoldThen(held, Box::new(reply))
+            }
+            None => reply,
+        }
+    });
+    let mut fetch = env.background_cmd();
+    fetch
+        .env("SPINE_TODAY", TODAY)
+        .env("SPINE_LOG_LEVEL", "info")
+        .args(["run", "otc.fetch", "--json"]);
+    for param in fetch_params(&server, &["tiers=T1", "types=ATS"]) {
+        fetch.arg("-p").arg(param);
+    }
+    let mut fetch = fetch.spawn().unwrap();
+    let lines = common::stderr_lines(&mut fetch);
+    first_request.recv().unwrap();
+    // The fetch has started (its execution is recorded) and waits on the
+    // network; the test takes the write lock, then lets the download finish.
+    let conn = env.conn();
+    conn.busy_timeout(std::time::Duration::ZERO).unwrap();
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    release.send(()).unwrap();
+    common::wait_for_line(&lines, "waiting for another process's run to finish writing");
+    common::signal(&fetch, libc::SIGINT);
+    // Cancelled before it wrote, it still needs the lock to record its end:
+    // it waits again (and says so) until the lock is free.
+    common::wait_for_line(&lines, "waiting for another process's run to finish writing");
+    conn.execute_batch("COMMIT").unwrap();
+    let output = finish(fetch, "the cancelled fetch");
+    assert_eq!(output.status.code(), Some(130));
+    let execution: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(execution["status"], "cancelled", "{execution}");
+    assert_eq!(
+        env.count("SELECT count(*) FROM core_executions WHERE status = 'cancelled'"),
+        1
+    );
+    assert_eq!(env.count("SELECT count(*) FROM otc_raw"), 0);
+    // What was downloaded stays archived for the next run.
+    assert_eq!(archived_names(&env), ["T1-ATS-2025-12-01.psv"]);
+}
