@@ -9,6 +9,7 @@ use rusqlite::{Connection, OpenFlags};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +34,19 @@ pub struct Database {
     pub conn: Connection,
     pub path: PathBuf,
     fence: Arc<Fence>,
+    /// True while the host waits for the write lock only to record a run's
+    /// end (see [`Database::record_through_cancel`]).
+    pub recording_end: Arc<AtomicBool>,
+}
+
+/// Marks a wait for the write lock as one that records a run's end; see
+/// [`Database::record_through_cancel`].
+pub struct RecordingEnd(Arc<AtomicBool>);
+
+impl Drop for RecordingEnd {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 
 impl Database {
@@ -76,7 +90,18 @@ impl Database {
             conn,
             path: path.to_path_buf(),
             fence,
+            recording_end: Arc::default(),
         })
+    }
+
+    /// While the guard lives, a wait for the write lock is one to record a
+    /// run's end: a run that wrote nothing (it was cancelled, or failed,
+    /// before its first database call) still needs the lock to record how it
+    /// ended. The CLI's busy handler keeps waiting then, through the first
+    /// Ctrl-C that cancelled the run; a second one exits at once.
+    pub fn record_through_cancel(&self) -> RecordingEnd {
+        self.recording_end.store(true, Ordering::SeqCst);
+        RecordingEnd(Arc::clone(&self.recording_end))
     }
 
     /// The prepared statement of one statement of plugin SQL, from the cache

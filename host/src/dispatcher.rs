@@ -101,6 +101,7 @@ impl Dispatcher<'_> {
             params: &params,
             execution_id: &id,
             today: self.today,
+            data_dir: self.data_dir,
             progress,
             cancel: self.cancel,
         };

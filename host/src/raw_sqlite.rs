@@ -246,9 +246,8 @@ fn sqlite_error(db: NonNull<ffi::sqlite3>, code: c_int) -> rusqlite::Error {
 mod tests {
     use super::*;
     use crate::db::Database;
-    use crate::fence::FencedPluginSql;
     use crate::progress::Progress;
-    use crate::services::RunServices;
+    use crate::services::{RunServices, RunTransaction};
     use abi_stable::std_types::{RSlice, RStr};
     use rusqlite::types::Value as Stored;
     use spine_plugin_api::abi::HostServices;
@@ -256,11 +255,10 @@ mod tests {
 
     const INSERT: &str = "INSERT INTO t_values (id, v) VALUES (?1, ?2)";
 
-    /// A database with the tables of domain `t`, its plugin SQL fenced as
-    /// during a run, and the host services a pipeline of `t` calls.
+    /// A database with the tables of domain `t`, and the host services a
+    /// pipeline of `t` calls, its plugin SQL fenced as during a run.
     struct Host {
         db: Database,
-        _fenced: FencedPluginSql,
         progress: Progress,
         cancel: AtomicBool,
         _dir: tempfile::TempDir,
@@ -276,8 +274,10 @@ mod tests {
                      CREATE TABLE t_pairs (a CHECK (a IS NOT 'refused'), b);",
                 )
                 .unwrap();
+            // Statements are cached for domain `t` from the start, as in a
+            // run of `t`: each call's services fence its SQL again.
+            drop(db.fence_plugin_sql("t").unwrap());
             Self {
-                _fenced: db.fence_plugin_sql("t").unwrap(),
                 db,
                 progress: Progress::silent(),
                 cancel: AtomicBool::new(false),
@@ -292,6 +292,7 @@ mod tests {
                 cancel: &self.cancel,
                 execution_info: serde_json::Value::Null,
                 domain: "t",
+                transaction: RunTransaction::Open(self.db.fence_plugin_sql("t").unwrap()),
             }
         }
 

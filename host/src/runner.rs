@@ -1,12 +1,20 @@
 //! Creating a pipeline through its plugin's factory, and running it inside
 //! one transaction: commit on success, roll back on error, panic (which the
 //! plugin's SDK turns into an error) or Ctrl-C.
+//!
+//! The transaction begins at the pipeline's first database call (see
+//! [`crate::services`]), or at the end of a run that never made one, so a
+//! pipeline that downloads before it writes holds no write lock while it
+//! waits on the network. From that moment to the commit nothing changes: the
+//! writes, the temporary objects' cleanup and the run's record are one
+//! transaction.
 
 use crate::db::Database;
 use crate::executions::Status;
+use crate::fence::FencedPluginSql;
 use crate::load::LoadedPlugin;
 use crate::progress::Progress;
-use crate::services::RunServices;
+use crate::services::{RunServices, RunTransaction};
 use abi_stable::{sabi_trait::TD_Opaque, sabi_types::RMut};
 use anyhow::{Context as _, Result};
 use chrono::NaiveDate;
@@ -30,6 +38,8 @@ pub struct RunRequest<'r> {
     pub execution_id: &'r str,
     /// Today's date as the plugin sees it.
     pub today: NaiveDate,
+    /// The data folder (`--data-dir`), where plugins keep files they download.
+    pub data_dir: &'r std::path::Path,
     pub progress: &'r Progress,
     pub cancel: &'r AtomicBool,
 }
@@ -104,27 +114,27 @@ pub fn run(
             "pipeline": request.pipeline,
             "params": request.params,
             "today": request.today.format("%Y-%m-%d").to_string(),
+            "data_dir": request.data_dir.display().to_string(),
         }),
         domain: &request.plugin.domain,
-    };
-    // The run's writes go in a savepoint, so that a failed run can undo them
-    // and record its end while the transaction keeps the write lock.
-    if let Err(e) = db.conn.execute_batch("BEGIN IMMEDIATE; SAVEPOINT run") {
-        rollback(db)?;
-        return Err(e).context("starting the run's transaction");
-    }
-    let fenced = match db.fence_plugin_sql(&request.plugin.domain) {
-        Ok(fenced) => fenced,
-        Err(e) => {
-            rollback(db)?;
-            return Err(e.context("fencing the run's SQL"));
-        }
+        transaction: RunTransaction::NotBegun,
     };
     let result = pipeline.run(HostServices_TO::from_ptr(RMut::new(&mut services), TD_Opaque));
-    let escaped = fenced
-        .schema_escape(&db.conn)
-        .unwrap_or_else(|e| Some(format!("reading the schema after the run failed: {e}")));
-    drop(fenced);
+    let escaped = match std::mem::replace(&mut services.transaction, RunTransaction::NotBegun) {
+        RunTransaction::Open(fenced) => fenced
+            .schema_escape(&db.conn)
+            .unwrap_or_else(|e| Some(format!("reading the schema after the run failed: {e}"))),
+        RunTransaction::NotBegun | RunTransaction::Refused => {
+            // The pipeline wrote nothing; its end is recorded in a
+            // transaction of its own, which may wait for another process.
+            let _waiting = db.record_through_cancel();
+            if let Err(e) = db.conn.execute_batch("BEGIN IMMEDIATE; SAVEPOINT run") {
+                rollback(db)?;
+                return Err(e).context("starting the transaction that records the run's end");
+            }
+            None
+        }
+    };
     request.progress.finish();
 
     let cancelled = request.cancel.load(Ordering::SeqCst);
@@ -162,6 +172,22 @@ pub fn run(
         return Err(e.context("recording the end of the run"));
     }
     Ok(outcome)
+}
+
+/// Begins the run's transaction and fences its SQL as plugin SQL of
+/// `domain`; called at the pipeline's first database call. The run's writes
+/// go in a savepoint, so that a failed run can undo them and record its end
+/// while the transaction keeps the write lock. Waiting for another process's
+/// write lock ends on Ctrl-C (the CLI's busy handler).
+pub(crate) fn begin(db: &Database, domain: &str) -> Result<FencedPluginSql> {
+    if let Err(e) = db.conn.execute_batch("BEGIN IMMEDIATE; SAVEPOINT run") {
+        rollback(db)?;
+        return Err(e).context("starting the run's transaction");
+    }
+    db.fence_plugin_sql(domain).or_else(|e| {
+        rollback(db)?;
+        Err(e.context("fencing the run's SQL"))
+    })
 }
 
 /// Ends the run's savepoint with `sql`, drops the temporary objects the run

@@ -2,9 +2,12 @@
 //!
 //! Database calls run on the host's one connection, inside the run's
 //! transaction, with prepared statements cached by SQL text (a bulk load
-//! prepares its INSERT once). Once the operator presses Ctrl-C every call
-//! fails with `host.cancelled`, so even a pipeline that never checks
-//! `cancelled()` stops at its next database call.
+//! prepares its INSERT once). The transaction begins at the run's first
+//! database call, not before the run: a pipeline that first waits on the
+//! network (`otc.fetch`) holds no write lock meanwhile, and other processes'
+//! runs go on. Once the operator presses Ctrl-C every call fails with
+//! `host.cancelled`, so even a pipeline that never checks `cancelled()`
+//! stops at its next database call.
 //!
 //! `execute` and `execute_many` run a single statement through
 //! [`crate::raw_sqlite`], which binds text and blobs where the plugin holds
@@ -12,6 +15,7 @@
 //! `query`, go through rusqlite.
 
 use crate::db::Database;
+use crate::fence::FencedPluginSql;
 use crate::progress::Progress;
 use abi_stable::{
     sabi_types::RMut,
@@ -27,10 +31,25 @@ pub struct RunServices<'r> {
     pub db: &'r Database,
     pub progress: &'r Progress,
     pub cancel: &'r AtomicBool,
-    /// Answers the `execution.info` service: id, pipeline, parameters and
-    /// today's date (`execution_id`, `pipeline`, `params`, `today`).
+    /// Answers the `execution.info` service: id, pipeline, parameters,
+    /// today's date and the data folder (`execution_id`, `pipeline`,
+    /// `params`, `today`, `data_dir`).
     pub execution_info: serde_json::Value,
     pub domain: &'r str,
+    /// Where the run's transaction stands; the runner reads it after the run.
+    pub transaction: RunTransaction,
+}
+
+/// The run's transaction, begun lazily by the first database call.
+pub enum RunTransaction {
+    /// The pipeline has not touched the database: no lock is held.
+    NotBegun,
+    /// Begun (`BEGIN IMMEDIATE; SAVEPOINT run`), the run's SQL fenced while
+    /// the guard lives.
+    Open(FencedPluginSql),
+    /// Beginning failed (the database stayed locked, or Ctrl-C while waiting
+    /// for it); the plugin was told, and nothing of the run was written.
+    Refused,
 }
 
 /// Binds an ABI value as a SQL parameter without copying text or blobs.
@@ -72,11 +91,56 @@ impl RunServices<'_> {
         }
     }
 
-    fn guarded<T>(&self, sql: &str, work: impl FnOnce() -> rusqlite::Result<T>) -> RResult<T, PluginError> {
-        if HostServices::cancelled(self) {
-            return RResult::RErr(cancelled_error());
+    /// Begins the run's transaction at its first database call (see
+    /// [`crate::runner::begin`]); a no-op once begun. Fails with
+    /// `host.cancelled` when Ctrl-C ended the wait for the write lock.
+    #[allow(clippy::result_large_err)] // the error as the ABI hands it to the plugin
+    fn begin(&mut self) -> Result<(), PluginError> {
+        match self.transaction {
+            RunTransaction::Open(_) => return Ok(()),
+            RunTransaction::Refused => {
+                return Err(error(
+                    "host.db.begin",
+                    "the run's transaction could not begin (see the earlier error)",
+                ))
+            }
+            RunTransaction::NotBegun => {}
         }
+        match crate::runner::begin(self.db, self.domain) {
+            Ok(fenced) => {
+                self.transaction = RunTransaction::Open(fenced);
+                Ok(())
+            }
+            Err(e) => {
+                self.transaction = RunTransaction::Refused;
+                if HostServices::cancelled(self) {
+                    return Err(cancelled_error());
+                }
+                Err(error("host.db.begin", format!("{e:#}")))
+            }
+        }
+    }
+
+    /// What every database call does first: refuse after Ctrl-C, begin the
+    /// run's transaction, and mark a new statement for the fence.
+    #[allow(clippy::result_large_err)] // the error as the ABI hands it to the plugin
+    fn enter_database_call(&mut self) -> Result<(), PluginError> {
+        if HostServices::cancelled(self) {
+            return Err(cancelled_error());
+        }
+        self.begin()?;
         self.db.new_plugin_statement();
+        Ok(())
+    }
+
+    fn guarded<T>(
+        &mut self,
+        sql: &str,
+        work: impl FnOnce() -> rusqlite::Result<T>,
+    ) -> RResult<T, PluginError> {
+        if let Err(e) = self.enter_database_call() {
+            return RResult::RErr(e);
+        }
         work().map_err(|e| self.sql_error(sql, e)).into()
     }
 }
@@ -146,10 +210,9 @@ impl HostServices for RunServices<'_> {
         params: RSlice<'_, Value<'_>>,
         mut sink: RowSink_TO<'_, RMut<'_, ()>>,
     ) -> RResult<u64, PluginError> {
-        if HostServices::cancelled(self) {
-            return RResult::RErr(cancelled_error());
+        if let Err(e) = self.enter_database_call() {
+            return RResult::RErr(e);
         }
-        self.db.new_plugin_statement();
         let conn = &self.db.conn;
         let mut stmt = match conn.prepare_cached(sql.as_str()) {
             Ok(stmt) => stmt,

@@ -240,7 +240,10 @@ fn run(config: Config, args: RunArgs) -> Result<ExitCode> {
 /// cancelled. Second Ctrl-C: exit now.
 fn install_ctrl_c(db: &mut Database, cancel: Arc<AtomicBool>) -> Result<()> {
     db.conn
-        .busy_handler(Some(wait_unless_cancelled(Arc::clone(&cancel))))
+        .busy_handler(Some(wait_unless_cancelled(
+            Arc::clone(&cancel),
+            Arc::clone(&db.recording_end),
+        )))
         .context("installing the busy handler")?;
     let interrupt = db.conn.get_interrupt_handle();
     ctrlc::set_handler(move || {
@@ -255,8 +258,13 @@ fn install_ctrl_c(db: &mut Database, cancel: Arc<AtomicBool>) -> Result<()> {
 
 /// A busy handler: while another process holds the write lock, waits for it
 /// up to [`BUSY_TIMEOUT`] like the default one, says so once a second has
-/// passed, and gives up as soon as `cancel` is set.
-fn wait_unless_cancelled(cancel: Arc<AtomicBool>) -> impl FnMut(i32) -> bool + Send + 'static {
+/// passed, and gives up as soon as `cancel` is set, except while
+/// `recording_end` is: a cancelled run that wrote nothing waits for the lock
+/// to record its end (a second Ctrl-C exits at once).
+fn wait_unless_cancelled(
+    cancel: Arc<AtomicBool>,
+    recording_end: Arc<AtomicBool>,
+) -> impl FnMut(i32) -> bool + Send + 'static {
     const POLL: Duration = Duration::from_millis(5);
     let mut since = Instant::now();
     let mut said = false;
@@ -264,7 +272,8 @@ fn wait_unless_cancelled(cancel: Arc<AtomicBool>) -> impl FnMut(i32) -> bool + S
         if attempt == 0 {
             (since, said) = (Instant::now(), false);
         }
-        if cancel.load(Ordering::SeqCst) || since.elapsed() >= BUSY_TIMEOUT {
+        let stop_waiting = cancel.load(Ordering::SeqCst) && !recording_end.load(Ordering::SeqCst);
+        if stop_waiting || since.elapsed() >= BUSY_TIMEOUT {
             return false;
         }
         if !said && since.elapsed() >= Duration::from_secs(1) {

@@ -60,6 +60,15 @@ impl Ingest {
             files: sources::list(&path)?,
         })
     }
+
+    /// Loads `files`, found by the caller, as the week ending `week_ending`
+    /// (`otc.fetch`'s downloads).
+    pub fn for_files(files: Vec<PathBuf>, week_ending: NaiveDate) -> Self {
+        Ingest {
+            files,
+            week_ending: Some(week_ending),
+        }
+    }
 }
 
 impl Pipeline for Ingest {

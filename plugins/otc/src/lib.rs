@@ -8,13 +8,19 @@
 //!   revisions,
 //! - `otc.summarize` recomputes changed weeks' `otc_symbol_summary`,
 //!   `otc_venue_share` and `otc_symbol_offexchange`,
-//! - `otc.load` runs the three in one go.
+//! - `otc.load` runs the three in one go,
+//! - `otc.fetch` downloads weeks from FINRA's API into an archive of files,
+//!   then ingests them.
 //!
 //! It never links SQLite: the database is reached only through the host's
 //! [`Context`](spine_plugin_api::Context).
 
 mod bulk;
 pub mod decimal;
+mod fetch;
+mod fetch_api;
+mod fetch_archive;
+mod fetch_plan;
 pub mod hash;
 pub mod ingest;
 mod load;
@@ -76,6 +82,36 @@ pub fn plugin() -> Plugin {
             "Ingest, normalize and summarize in one run: files in, summaries out",
         )),
         load::Load::from_params,
+    )
+    .pipeline(fetch_def(), fetch::Fetch::from_params)
+}
+
+/// `otc.fetch`'s parameters.
+fn fetch_def() -> PipelineDef {
+    PipelineDef::new(
+        "otc.fetch",
+        "Download weeks from FINRA's OTC Transparency API into data/finra/archive, then ingest them",
+    )
+    .param(Param::new("week_ending", ParamKind::Date).help(
+        "the week to fetch (a Friday); without week_ending, from/to or weeks, the latest week due for          every tier asked for",
+    ))
+    .param(Param::new("from", ParamKind::Date).help("first week of a range (a Friday; with to)"))
+    .param(Param::new("to", ParamKind::Date).help("last week of a range, inclusive (a Friday; with from)"))
+    .param(Param::new("weeks", ParamKind::Integer).help("the last N weeks due for every tier asked for"))
+    .param(
+        Param::new("tiers", ParamKind::String)
+            .default("T1,T2,OTCE")
+            .help("tiers to fetch, comma-separated: T1 (NMS Tier 1), T2 (NMS Tier 2), OTCE (OTC)"),
+    )
+    .param(
+        Param::new("types", ParamKind::String)
+            .default("ATS,NON_ATS")
+            .help("venue types to fetch, comma-separated: ATS, NON_ATS"),
+    )
+    .param(
+        Param::new("base_url", ParamKind::String)
+            .default(fetch_api::DEFAULT_BASE_URL)
+            .help("the API's address (a mirror, or a test server)"),
     )
 }
 

@@ -39,30 +39,40 @@ pub fn parse_date(text: &str) -> Option<NaiveDate> {
 
 /// The optional `week_ending` parameter, which must be a Friday.
 pub fn week_ending_param(params: &Params) -> Result<Option<NaiveDate>> {
-    let Some(text) = params.opt_str("week_ending")? else {
+    friday_param(params, "week_ending")
+}
+
+/// An optional date parameter `name` that must be a Friday (a trading
+/// week's end); refused with `otc.params.<name>` or
+/// `otc.params.<name>_not_friday`.
+pub fn friday_param(params: &Params, name: &str) -> Result<Option<NaiveDate>> {
+    let Some(text) = params.opt_str(name)? else {
         return Ok(None);
     };
     let date = parse_date(text.trim()).ok_or_else(|| {
         Error::new(
-            "otc.params.week_ending",
-            format!("week_ending: expected a date YYYY-MM-DD, found {text:?}"),
+            format!("otc.params.{name}"),
+            format!("{name}: expected a date YYYY-MM-DD, found {text:?}"),
         )
     })?;
     if date.weekday() != Weekday::Fri {
         return Err(Error::new(
-            "otc.params.week_ending_not_friday",
+            format!("otc.params.{name}_not_friday"),
             format!(
-                "week_ending {date} is a {}, not a Friday; week_ending is the Friday that ends the trading week",
+                "{name} {date} is a {}, not a Friday; {name} is the Friday that ends the trading week",
                 date.format("%A")
             ),
         )
-        .with_help(format!("use -p week_ending={}, the Friday of that week", friday_of(date))));
+        .with_help(format!(
+            "use -p {name}={}, the Friday of that week",
+            friday_of(date)
+        )));
     }
     Ok(Some(date))
 }
 
 /// The Friday of the Monday-to-Sunday week holding `date`.
-fn friday_of(date: NaiveDate) -> NaiveDate {
+pub fn friday_of(date: NaiveDate) -> NaiveDate {
     let monday = date - Days::new(u64::from(date.weekday().num_days_from_monday()));
     monday + Days::new(4)
 }
@@ -81,11 +91,21 @@ pub fn infer_week_ending(tier: Tier, last_update: NaiveDate) -> Result<NaiveDate
         )
         .with_help("pass the trading week's Friday with -p week_ending=YYYY-MM-DD"));
     }
-    let lag_days = match tier {
+    Ok(last_update - Days::new(publication_lag_days(tier)) + Days::new(4))
+}
+
+/// The Monday FINRA first publishes the week ending on Friday `week_ending`
+/// for `tier`: the inverse of [`infer_week_ending`].
+pub fn first_publication(tier: Tier, week_ending: NaiveDate) -> NaiveDate {
+    week_ending - Days::new(4) + Days::new(publication_lag_days(tier))
+}
+
+/// Days from a week's Monday to its first publication (Rule 6110).
+fn publication_lag_days(tier: Tier) -> u64 {
+    match tier {
         Tier::NmsTier1 => 21,
         Tier::NmsTier2 | Tier::Otc => 35,
-    };
-    Ok(last_update - Days::new(lag_days) + Days::new(4))
+    }
 }
 
 #[cfg(test)]
@@ -112,6 +132,24 @@ mod tests {
         assert_eq!(
             infer_week_ending(Tier::NmsTier1, published).unwrap(),
             date("2025-11-28")
+        );
+    }
+
+    #[test]
+    fn first_publication_is_the_inverse_of_the_rule() {
+        for tier in Tier::ALL {
+            let week = date("2025-11-14");
+            let published = first_publication(tier, week);
+            assert_eq!(published.weekday(), Weekday::Mon);
+            assert_eq!(infer_week_ending(tier, published).unwrap(), week);
+        }
+        assert_eq!(
+            first_publication(Tier::Otc, date("2025-11-14")),
+            date("2025-12-15")
+        );
+        assert_eq!(
+            first_publication(Tier::NmsTier1, date("2025-11-28")),
+            date("2025-12-15")
         );
     }
 
