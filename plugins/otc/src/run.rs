@@ -4,7 +4,7 @@
 
 use crate::week::parse_date;
 use chrono::{NaiveDate, Utc};
-use spine_plugin_api::{Context, Error, Metrics, Result, Row, SqlValue};
+use spine_plugin_api::{Context, Error, Metrics, Result};
 
 /// The figures one stage reports: a pipeline's metrics, or (under its name)
 /// one part of `otc.load`'s.
@@ -67,16 +67,4 @@ pub fn stop_if_cancelled(ctx: &Context<'_>) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Column `index` of `row` as an integer, as `Row::i64` reads it. The SDK's
-/// `Row::i64` formats the column's name for its error before it looks at the
-/// value, which cost summarize a fifth of its instructions (callgrind, 100k
-/// rows): this reads an integer directly and leaves the rest, errors
-/// included, to `Row::i64`.
-pub fn integer(row: &Row<'_>, index: usize) -> Result<i64> {
-    match row.get(index)? {
-        SqlValue::Integer(value) => Ok(value),
-        _ => row.i64(index),
-    }
 }

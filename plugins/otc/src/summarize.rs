@@ -35,7 +35,7 @@
 
 use crate::bulk::BulkInsert;
 use crate::hash::VenueType;
-use crate::run::{integer, metrics, stop_if_cancelled, Figures, Run};
+use crate::run::{metrics, stop_if_cancelled, Figures, Run};
 use crate::tier::Tier;
 use crate::{decimal, week};
 use chrono::NaiveDate;
@@ -359,7 +359,7 @@ impl WeekWriter<'_> {
                 .map(|index| SqlValue::Integer(chunk.get(index).copied().unwrap_or(0)))
                 .collect();
             ctx.query(&self.names, &params, |row| {
-                names.insert(integer(row, 0)?, (row.str(1)?.to_owned(), row.str(2)?.to_owned()));
+                names.insert(row.i64(0)?, (row.str(1)?.to_owned(), row.str(2)?.to_owned()));
                 Ok(true)
             })?;
         }
@@ -585,7 +585,7 @@ struct Figure<'a> {
 
 impl<'a> Figure<'a> {
     fn from_row(row: &Row<'a>) -> Result<Self> {
-        let code = integer(row, 2)?;
+        let code = row.i64(2)?;
         let venue_type = VenueType::from_code(code).ok_or_else(|| {
             Error::new(
                 "otc.summarize.venue_type",
@@ -597,11 +597,11 @@ impl<'a> Figure<'a> {
             symbol: row.str(1)?,
             venue_type,
             venue: row.str(3)?,
-            is_aggregate: integer(row, 4)? != 0,
-            volume: integer(row, 5)?,
-            trades: integer(row, 6)?,
+            is_aggregate: row.i64(4)? != 0,
+            volume: row.i64(5)?,
+            trades: row.i64(6)?,
             date: row.str(7)?,
-            raw_id: integer(row, 8)?,
+            raw_id: row.i64(8)?,
         })
     }
 }
