@@ -52,14 +52,22 @@ fn outside_read(db: &Path) -> Output {
 
 /// Whether process `pid` holds a POSIX lock on the file with inode `inode`,
 /// as Linux's /proc/locks shows (`1: POSIX ADVISORY READ <pid> <dev>:<inode> …`).
+///
+/// /proc/locks is read in pieces, and a line can be skipped when other
+/// processes take and drop locks between two pieces (a busy machine: cargo,
+/// other tests). So it is read several times: a lock that is held shows up in
+/// one of them, and a lock that was dropped (SQLite in WAL mode never takes
+/// it again) shows up in none.
 fn holds_lock(pid: u32, inode: u64) -> bool {
-    let locks = std::fs::read_to_string("/proc/locks").expect("reading /proc/locks");
     let (pid, inode) = (pid.to_string(), format!(":{inode}"));
-    locks.lines().any(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        fields
-            .windows(2)
-            .any(|pair| pair[0] == pid && pair[1].ends_with(&inode))
+    (0..20).any(|_| {
+        let locks = std::fs::read_to_string("/proc/locks").expect("reading /proc/locks");
+        locks.lines().any(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields
+                .windows(2)
+                .any(|pair| pair[0] == pid && pair[1].ends_with(&inode))
+        })
     })
 }
 
