@@ -13,7 +13,8 @@
 //!   transaction; [`dispatcher`] and [`executions`] record every run, and
 //!   [`process`] tells whether a run's process is still alive;
 //! - [`session`] opens all of that from a [`config`]; [`error`] holds the
-//!   exit codes; [`progress`], [`logging`] and [`text`] serve the output;
+//!   exit codes; [`progress`], [`logging`], [`text`] and `console` serve
+//!   the output;
 //! - [`testing`] runs a plugin value in-process through the same code, for
 //!   the `spine-plugin-test` harness.
 //!

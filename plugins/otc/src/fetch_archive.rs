@@ -15,17 +15,9 @@ use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-/// FINRA's header row: the columns of its downloadable files.
-pub const COLUMNS: [&str; 8] = [
-    "tierDescription",
-    "issueSymbolIdentifier",
-    "issueName",
-    "marketParticipantName",
-    "MPID",
-    "totalWeeklyShareQuantity",
-    "totalWeeklyTradeCount",
-    "lastUpdateDate",
-];
+/// FINRA's header row: the columns of its downloadable files, as the parser
+/// reads them.
+pub use crate::parse::COLUMNS;
 
 /// A file now in the archive.
 #[derive(Debug)]
