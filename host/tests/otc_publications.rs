@@ -124,6 +124,35 @@ fn same_tables_in_every_order(publications: &[usize]) -> Vec<Vec<String>> {
     first.clone()
 }
 
+/// The venue volume every order ends with, in three publications or four:
+/// VENA from C (2025-12-29), VENB from B (2025-12-22).
+fn expected_volume() -> [[&'static str; 9]; 2] {
+    [
+        [
+            "2025-11-14",
+            "OTC",
+            "ABCD",
+            "VENA",
+            "100",
+            "10",
+            "10.00",
+            "c655ad5b4e31e0539e1b65954077c6a1",
+            "2025-12-29",
+        ],
+        [
+            "2025-11-14",
+            "OTC",
+            "ABCD",
+            "VENB",
+            "60",
+            "6",
+            "10.00",
+            "7c69e584caa9c143abbdac3cb3c1707f",
+            "2025-12-22",
+        ],
+    ]
+}
+
 /// The summaries both properties end with: ABCD holds VENA's 100 shares in
 /// 10 trades and VENB's 60 in 6, 160 in 16 in all, 10.00 a trade; VENA has
 /// 100/160 = 62.50% of the tier and VENB 37.50%.
@@ -175,33 +204,7 @@ fn three_publications_of_a_row_give_the_latest_in_every_load_order() {
     // VENA: C (2025-12-29) put back A's 100 shares, and is stored although A
     // had the same content: a later publication is not a duplicate.
     // VENB: B (2025-12-22), its latest.
-    assert_eq!(
-        rows_of(&tables, "volume"),
-        [
-            [
-                "2025-11-14",
-                "OTC",
-                "ABCD",
-                "VENA",
-                "100",
-                "10",
-                "10.00",
-                "c655ad5b4e31e0539e1b65954077c6a1",
-                "2025-12-29"
-            ],
-            [
-                "2025-11-14",
-                "OTC",
-                "ABCD",
-                "VENB",
-                "60",
-                "6",
-                "10.00",
-                "7c69e584caa9c143abbdac3cb3c1707f",
-                "2025-12-22"
-            ]
-        ]
-    );
+    assert_eq!(rows_of(&tables, "volume"), expected_volume());
     assert_eq!(rows_of(&tables, "raw").len(), 5);
     assert!(rows_of(&tables, "reject").is_empty());
     let summaries: Vec<_> = tables
@@ -218,33 +221,7 @@ fn four_publications_with_same_day_conflicts_give_one_result_in_every_load_order
     // VENA: C (2025-12-29) wins; on 2025-12-22 D's hash fd00… beats B's
     // 6634…, so B's row is the loser of that day, though C supersedes both.
     // VENB: on its latest day, 2025-12-22, B's hash 7c69… beats D's 0f10….
-    assert_eq!(
-        rows_of(&tables, "volume"),
-        [
-            [
-                "2025-11-14",
-                "OTC",
-                "ABCD",
-                "VENA",
-                "100",
-                "10",
-                "10.00",
-                "c655ad5b4e31e0539e1b65954077c6a1",
-                "2025-12-29"
-            ],
-            [
-                "2025-11-14",
-                "OTC",
-                "ABCD",
-                "VENB",
-                "60",
-                "6",
-                "10.00",
-                "7c69e584caa9c143abbdac3cb3c1707f",
-                "2025-12-22"
-            ]
-        ]
-    );
+    assert_eq!(rows_of(&tables, "volume"), expected_volume());
     let reason = "superseded by a conflicting row published the same day";
     assert_eq!(
         rows_of(&tables, "reject"),
