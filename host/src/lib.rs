@@ -10,7 +10,7 @@
 //!   [`migrate`] applies core and per-domain migrations; [`reset`] empties
 //!   an idle database in place;
 //! - [`params`], [`services`] and [`runner`] run one pipeline in one
-//!   transaction; [`dispatcher`] and [`executions`] record every run, and
+//!   transaction ([`transaction`]); [`dispatcher`] and [`executions`] record every run, and
 //!   [`process`] tells whether a run's process is still alive;
 //! - [`session`] opens all of that from a [`config`]; [`error`] holds the
 //!   exit codes; [`progress`], [`logging`], [`text`] and `console` serve
@@ -49,3 +49,4 @@ pub mod services;
 pub mod session;
 pub mod testing;
 pub mod text;
+pub mod transaction;

@@ -15,6 +15,7 @@
 //! never unloaded: their vtables and strings stay referenced until exit, and
 //! abi_stable does not support unloading.
 
+use crate::migrate::{check_numbering, Migration, CORE_DOMAIN};
 use crate::text::one_line;
 use abi_stable::library::{lib_header_from_path, LibraryError};
 use spine_plugin_api::abi::{self, SpinePluginRef, ABI_FAMILY, ABI_FAMILY_SYMBOL, API_VERSION};
@@ -52,16 +53,8 @@ pub struct ParamSpec {
     pub help: String,
 }
 
-/// One embedded SQL migration.
-#[derive(Debug, Clone)]
-pub struct Migration {
-    pub version: u32,
-    pub name: String,
-    pub sql: String,
-}
-
 /// Domain names may not start with these.
-const RESERVED_DOMAIN_PREFIXES: &[&str] = &[crate::migrate::CORE_DOMAIN, "sqlite"];
+const RESERVED_DOMAIN_PREFIXES: &[&str] = &[CORE_DOMAIN, "sqlite"];
 
 /// The parameter kinds this host can check; anything else is refused at load.
 pub const PARAM_KINDS: &[&str] = &["string", "integer", "number", "boolean", "date", "path"];
@@ -234,7 +227,7 @@ pub(crate) fn check_manifest(plugin: &LoadedPlugin) -> Result<(), String> {
             }
         ));
     }
-    crate::migrate::check_numbering(&plugin.migrations)?;
+    check_numbering(&plugin.migrations)?;
     let mut seen = std::collections::HashSet::new();
     for pipeline in &plugin.pipelines {
         let prefix = format!("{domain}.");

@@ -8,7 +8,6 @@
 //! at all.
 
 use crate::db::Database;
-use crate::load::{LoadedPlugin, Migration};
 use anyhow::{bail, Context as _, Result};
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use sha2::{Digest, Sha256};
@@ -16,6 +15,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The domain name of the host's own migrations.
 pub const CORE_DOMAIN: &str = "core";
+
+/// One embedded SQL migration: the host's, or a plugin's.
+#[derive(Debug, Clone)]
+pub struct Migration {
+    pub version: u32,
+    pub name: String,
+    pub sql: String,
+}
 
 /// The host's own migrations, embedded at compile time.
 pub fn core_migrations() -> Vec<Migration> {
@@ -48,27 +55,6 @@ impl MigrationSet {
             source: "the spine-host binary".to_owned(),
             migrations: core_migrations(),
         }
-    }
-
-    /// One plugin's set.
-    pub fn of(plugin: &LoadedPlugin) -> MigrationSet {
-        MigrationSet {
-            domain: plugin.domain.clone(),
-            source: plugin.path.display().to_string(),
-            migrations: plugin.migrations.clone(),
-        }
-    }
-
-    /// Every loaded plugin's set.
-    pub fn plugins(plugins: &[LoadedPlugin]) -> Vec<MigrationSet> {
-        plugins.iter().map(MigrationSet::of).collect()
-    }
-
-    /// The core set followed by every loaded plugin's set.
-    pub fn all(plugins: &[LoadedPlugin]) -> Vec<MigrationSet> {
-        std::iter::once(MigrationSet::core())
-            .chain(MigrationSet::plugins(plugins))
-            .collect()
     }
 }
 
@@ -226,19 +212,18 @@ pub fn status(conn: &Connection, sets: &[MigrationSet]) -> Result<Vec<DomainStat
     sets.iter().map(|set| check(conn, set)).collect()
 }
 
-/// Applies each plugin's pending migrations on its own: a plugin whose
+/// Applies each plugin's pending migrations on its own: a domain whose
 /// migrations cannot apply (refused by the fence, failing SQL, checksum
 /// drift, a database ahead of it) is returned with the reason, and the
 /// others' are applied all the same.
-pub fn apply_each<'p>(
+pub fn apply_each<'s>(
     db: &Database,
-    plugins: impl IntoIterator<Item = &'p LoadedPlugin>,
+    sets: impl IntoIterator<Item = &'s MigrationSet>,
 ) -> Vec<(String, String)> {
-    plugins
-        .into_iter()
-        .filter_map(|plugin| {
-            let applied = apply_pending(db, &[MigrationSet::of(plugin)]);
-            applied.err().map(|e| (plugin.domain.clone(), cannot_apply(&e)))
+    sets.into_iter()
+        .filter_map(|set| {
+            let applied = apply_pending(db, std::slice::from_ref(set));
+            applied.err().map(|e| (set.domain.clone(), cannot_apply(&e)))
         })
         .collect()
 }
@@ -253,21 +238,21 @@ fn cannot_apply(error: &anyhow::Error) -> String {
 /// exists): what [`apply_each`] would refuse. Drift and a database ahead
 /// are read from the tracking table; pending migrations are tried on a
 /// scratch in-memory copy of the database's schema, under the fence.
-pub fn judge(database: Option<&Connection>, plugins: &[LoadedPlugin]) -> Result<Vec<(String, String)>> {
+pub fn judge(database: Option<&Connection>, sets: &[MigrationSet]) -> Result<Vec<(String, String)>> {
     let mut refusals = Vec::new();
     let mut pending = Vec::new();
-    for plugin in plugins {
+    for set in sets {
         let status = match database {
-            Some(conn) => check(conn, &MigrationSet::of(plugin)),
+            Some(conn) => check(conn, set),
             None => Ok(DomainStatus {
-                domain: plugin.domain.clone(),
+                domain: set.domain.clone(),
                 applied: Vec::new(),
-                pending: vec![String::new(); plugin.migrations.len()],
+                pending: vec![String::new(); set.migrations.len()],
             }),
         };
         match status {
-            Err(e) => refusals.push((plugin.domain.clone(), cannot_apply(&e))),
-            Ok(status) if !status.pending.is_empty() => pending.push(plugin),
+            Err(e) => refusals.push((set.domain.clone(), cannot_apply(&e))),
+            Ok(status) if !status.pending.is_empty() => pending.push(set),
             Ok(_) => {}
         }
     }

@@ -247,7 +247,8 @@ mod tests {
     use super::*;
     use crate::db::Database;
     use crate::progress::Progress;
-    use crate::services::{RunServices, RunTransaction};
+    use crate::services::RunServices;
+    use crate::transaction::RunTransaction;
     use abi_stable::std_types::{RSlice, RStr};
     use rusqlite::types::Value as Stored;
     use spine_plugin_api::abi::HostServices;

@@ -3,7 +3,7 @@
 //! plugin's SDK turns into an error) or Ctrl-C.
 //!
 //! The transaction begins at the pipeline's first database call (see
-//! [`crate::services`]), or at the end of a run that never made one, so a
+//! [`crate::transaction`]), or at the end of a run that never made one, so a
 //! pipeline that downloads before it writes holds no write lock while it
 //! waits on the network. From that moment to the commit nothing changes: the
 //! writes, the temporary objects' cleanup and the run's record are one
@@ -11,10 +11,10 @@
 
 use crate::db::Database;
 use crate::executions::Status;
-use crate::fence::FencedPluginSql;
 use crate::load::LoadedPlugin;
 use crate::progress::Progress;
-use crate::services::{RunServices, RunTransaction};
+use crate::services::RunServices;
+use crate::transaction::{rollback, RunTransaction};
 use abi_stable::{sabi_trait::TD_Opaque, sabi_types::RMut};
 use anyhow::{Context as _, Result};
 use chrono::NaiveDate;
@@ -174,22 +174,6 @@ pub fn run(
     Ok(outcome)
 }
 
-/// Begins the run's transaction and fences its SQL as plugin SQL of
-/// `domain`; called at the pipeline's first database call. The run's writes
-/// go in a savepoint, so that a failed run can undo them and record its end
-/// while the transaction keeps the write lock. Waiting for another process's
-/// write lock ends on Ctrl-C (the CLI's busy handler).
-pub(crate) fn begin(db: &Database, domain: &str) -> Result<FencedPluginSql> {
-    if let Err(e) = db.conn.execute_batch("BEGIN IMMEDIATE; SAVEPOINT run") {
-        rollback(db)?;
-        return Err(e).context("starting the run's transaction");
-    }
-    db.fence_plugin_sql(domain).or_else(|e| {
-        rollback(db)?;
-        Err(e.context("fencing the run's SQL"))
-    })
-}
-
 /// Ends the run's savepoint with `sql`, drops the temporary objects the run
 /// created, records `outcome` in the run's transaction, and commits them.
 fn record_and_commit(
@@ -202,15 +186,6 @@ fn record_and_commit(
     db.drop_temporary_objects()?;
     record_end(outcome)?;
     db.conn.execute_batch("COMMIT")?;
-    Ok(())
-}
-
-fn rollback(db: &Database) -> Result<()> {
-    if !db.conn.is_autocommit() {
-        db.conn
-            .execute_batch("ROLLBACK")
-            .context("rolling back the run's transaction")?;
-    }
     Ok(())
 }
 

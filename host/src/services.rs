@@ -15,8 +15,8 @@
 //! `query`, go through rusqlite.
 
 use crate::db::Database;
-use crate::fence::FencedPluginSql;
 use crate::progress::Progress;
+use crate::transaction::{self, RunTransaction};
 use abi_stable::{
     sabi_types::RMut,
     std_types::{RResult, RSlice, RStr, RString},
@@ -38,18 +38,6 @@ pub struct RunServices<'r> {
     pub domain: &'r str,
     /// Where the run's transaction stands; the runner reads it after the run.
     pub transaction: RunTransaction,
-}
-
-/// The run's transaction, begun lazily by the first database call.
-pub enum RunTransaction {
-    /// The pipeline has not touched the database: no lock is held.
-    NotBegun,
-    /// Begun (`BEGIN IMMEDIATE; SAVEPOINT run`), the run's SQL fenced while
-    /// the guard lives.
-    Open(FencedPluginSql),
-    /// Beginning failed (the database stayed locked, or Ctrl-C while waiting
-    /// for it); the plugin was told, and nothing of the run was written.
-    Refused,
 }
 
 /// Binds an ABI value as a SQL parameter without copying text or blobs.
@@ -92,7 +80,7 @@ impl RunServices<'_> {
     }
 
     /// Begins the run's transaction at its first database call (see
-    /// [`crate::runner::begin`]); a no-op once begun. Fails with
+    /// [`transaction::begin`]); a no-op once begun. Fails with
     /// `host.cancelled` when Ctrl-C ended the wait for the write lock.
     #[allow(clippy::result_large_err)] // the error as the ABI hands it to the plugin
     fn begin(&mut self) -> Result<(), PluginError> {
@@ -106,7 +94,7 @@ impl RunServices<'_> {
             }
             RunTransaction::NotBegun => {}
         }
-        match crate::runner::begin(self.db, self.domain) {
+        match transaction::begin(self.db, self.domain) {
             Ok(fenced) => {
                 self.transaction = RunTransaction::Open(fenced);
                 Ok(())

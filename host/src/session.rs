@@ -7,6 +7,7 @@ use crate::db::Database;
 use crate::dispatcher::Dispatcher;
 use crate::error::usage;
 use crate::executions;
+use crate::load::LoadedPlugin;
 use crate::migrate::{self, MigrationSet};
 use crate::registry::Registry;
 use anyhow::{Context as _, Result};
@@ -55,7 +56,7 @@ impl Session {
         };
         // One plugin whose migrations cannot apply is refused like a bad
         // file; every other domain keeps working.
-        let refused = migrate::apply_each(&db, &registry.plugins);
+        let refused = migrate::apply_each(&db, &plugin_migrations(&registry.plugins));
         registry.refuse_domains(refused);
         let orphans = executions::fail_orphans(&db.conn)?;
         if orphans > 0 {
@@ -94,10 +95,29 @@ pub fn load_registry(config: &Config) -> Result<Registry> {
     };
     let mut registry = Registry::load(&config.plugins_dir, &established)
         .with_context(|| format!("loading plugins from {}", config.plugins_dir.display()))?;
-    let refused = migrate::judge(database.as_ref(), &registry.plugins)
+    let refused = migrate::judge(database.as_ref(), &plugin_migrations(&registry.plugins))
         .with_context(|| format!("checking migrations against {}", config.database_path.display()))?;
     registry.refuse_domains(refused);
     Ok(registry)
+}
+
+/// Each plugin's migrations, as one set per domain.
+pub fn plugin_migrations(plugins: &[LoadedPlugin]) -> Vec<MigrationSet> {
+    plugins
+        .iter()
+        .map(|plugin| MigrationSet {
+            domain: plugin.domain.clone(),
+            source: plugin.path.display().to_string(),
+            migrations: plugin.migrations.clone(),
+        })
+        .collect()
+}
+
+/// The host's own migrations followed by every plugin's.
+pub fn all_migrations(plugins: &[LoadedPlugin]) -> Vec<MigrationSet> {
+    std::iter::once(MigrationSet::core())
+        .chain(plugin_migrations(plugins))
+        .collect()
 }
 
 /// Refuses a database path where there is no database. Only `db init` and

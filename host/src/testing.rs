@@ -16,7 +16,7 @@ use crate::db::Database;
 use crate::dispatcher::{Dispatcher, Submission};
 use crate::executions::Execution;
 use crate::load::{self, LoadedPlugin};
-use crate::migrate::{self, MigrationSet};
+use crate::migrate;
 use crate::progress::Progress;
 use crate::registry::Registry;
 use anyhow::{anyhow, Context as _, Result};
@@ -57,7 +57,7 @@ impl TestHost {
             plugins: vec![loaded],
             refused: Vec::new(),
         };
-        migrate::apply_pending(&db, &MigrationSet::all(&registry.plugins))
+        migrate::apply_pending(&db, &crate::session::all_migrations(&registry.plugins))
             .with_context(|| format!("bringing database {} up to date", database.display()))?;
         Ok(Self {
             plugin,

@@ -1,7 +1,7 @@
 //! One function per command.
 
+use super::args::{Cli, Command, DbCommand, RunArgs};
 use super::output::{self, pipeline_listings, print_json, print_pipeline, print_pipelines, print_run, table};
-use super::{Command, DbCommand, RunArgs};
 use crate::config::Config;
 use crate::db::{Database, BUSY_TIMEOUT};
 use crate::dispatcher::Submission;
@@ -11,7 +11,7 @@ use crate::migrate::{self, MigrationSet};
 use crate::params::parse_assignment;
 use crate::progress::Progress;
 use crate::registry::Registry;
-use crate::session::{load_registry, require_plugins_folder, Session};
+use crate::session::{all_migrations, load_registry, plugin_migrations, require_plugins_folder, Session};
 use anyhow::{Context as _, Result};
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,7 +44,7 @@ fn db_init(config: Config) -> Result<ExitCode> {
         log::warn!("{missing}; only the host's own tables are created");
     }
     let session = Session::open(config)?;
-    let sets = MigrationSet::all(&session.registry.plugins);
+    let sets = all_migrations(&session.registry.plugins);
     let count: usize = sets.iter().map(|s| s.migrations.len()).sum();
     outln!(
         "database {} is up to date: {count} migration(s) across {} domain(s)",
@@ -96,7 +96,7 @@ fn confirm(question: &str) -> Result<bool> {
 /// refused, with the reason, below the others.
 fn db_status(config: Config) -> Result<ExitCode> {
     let registry = load_registry(&config)?;
-    let sets = MigrationSet::all(&registry.plugins);
+    let sets = all_migrations(&registry.plugins);
     let statuses = match crate::session::read_database(&config.database_path)? {
         Some(conn) => migrate::status(&conn, &sets)?,
         None => migrate::status(&migrate::scratch_database()?.conn, &sets)?,
@@ -288,7 +288,7 @@ fn wait_unless_cancelled(
 /// `run --help`, and with a pipeline (`run otc.ingest --help`) that
 /// pipeline's description and parameters after it.
 fn run_help(config: &Config, pipeline: Option<&str>) -> Result<ExitCode> {
-    let mut command = <super::Cli as clap::CommandFactory>::command();
+    let mut command = <Cli as clap::CommandFactory>::command();
     command.build(); // gives the subcommand its full name for the usage line
     let help = command
         .find_subcommand_mut("run")
@@ -358,7 +358,7 @@ fn check_plugin(config: &Config, file: &std::path::Path) -> Result<ExitCode> {
 /// the host's tables and the loaded plugins' (a migration may read another
 /// domain's table), under the fence; the reason they cannot apply, if so.
 fn dry_run_migrations(config: &Config, plugin: &crate::load::LoadedPlugin) -> Result<Option<String>> {
-    let others = match Registry::load(&config.plugins_dir, &Default::default()) {
+    let mut others = match Registry::load(&config.plugins_dir, &Default::default()) {
         Ok(registry) => registry.plugins,
         Err(e) => {
             log::warn!("the dry run of the migrations sees no other plugin: {e:#}");
@@ -367,8 +367,11 @@ fn dry_run_migrations(config: &Config, plugin: &crate::load::LoadedPlugin) -> Re
     };
     let scratch = migrate::scratch_database()?;
     migrate::apply_pending(&scratch, &[MigrationSet::core()])?;
-    migrate::apply_each(&scratch, others.iter().filter(|p| p.domain != plugin.domain));
-    Ok(migrate::apply_each(&scratch, [plugin])
-        .pop()
-        .map(|(_, reason)| reason))
+    others.retain(|other| other.domain != plugin.domain);
+    migrate::apply_each(&scratch, &plugin_migrations(&others));
+    Ok(
+        migrate::apply_each(&scratch, &plugin_migrations(std::slice::from_ref(plugin)))
+            .pop()
+            .map(|(_, reason)| reason),
+    )
 }

@@ -1,7 +1,7 @@
 //! `spine-host executions`: the run history, newest first, and one run whole.
 
+use super::args::{ExecutionsArgs, ExecutionsCommand};
 use super::output::{self, cell, duration, print_json, table};
-use super::{ExecutionsArgs, ExecutionsCommand};
 use crate::config::Config;
 use crate::error::{usage, ExitCode};
 use crate::executions::{self, Execution, Filter, Status};

@@ -8,6 +8,7 @@ mod error;
 #[doc(hidden)]
 pub mod export;
 pub(crate) mod migration;
+mod panic;
 mod params;
 mod plugin;
 mod value;
