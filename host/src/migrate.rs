@@ -12,16 +12,30 @@ use anyhow::{bail, Context as _, Result};
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 /// The domain name of the host's own migrations.
 pub const CORE_DOMAIN: &str = "core";
 
-/// One embedded SQL migration: the host's, or a plugin's.
+/// One embedded SQL migration: the host's, or a plugin's. Shown as its
+/// file is named: `001_core_executions`.
 #[derive(Debug, Clone)]
 pub struct Migration {
     pub version: u32,
     pub name: String,
     pub sql: String,
+}
+
+impl fmt::Display for Migration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_label(f, self.version, &self.name)
+    }
+}
+
+/// A migration's label, as its file is named: the version in three digits,
+/// then its name (`001_core_executions`).
+fn write_label(f: &mut fmt::Formatter<'_>, version: u32, name: &str) -> fmt::Result {
+    write!(f, "{version:03}_{name}")
 }
 
 /// The host's own migrations, embedded at compile time.
@@ -82,13 +96,19 @@ pub struct DomainStatus {
     pub pending: Vec<String>,
 }
 
-/// A migration recorded in the tracking table.
+/// A migration recorded in the tracking table; shown as [`Migration`] is.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AppliedMigration {
     pub version: u32,
     pub name: String,
     pub checksum: String,
     pub applied_at: String,
+}
+
+impl fmt::Display for AppliedMigration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_label(f, self.version, &self.name)
+    }
 }
 
 /// The checksum of a migration: SHA-256 of its exact SQL text, in lowercase hex.
@@ -193,7 +213,7 @@ fn check(conn: &Connection, set: &MigrationSet) -> Result<DomainStatus> {
         .migrations
         .iter()
         .filter(|m| !applied.iter().any(|a| a.version == m.version))
-        .map(|m| format!("{:03}_{}", m.version, m.name))
+        .map(Migration::to_string)
         .collect();
     Ok(DomainStatus {
         domain: set.domain.clone(),
@@ -335,7 +355,7 @@ pub fn apply_pending(db: &Database, sets: &[MigrationSet]) -> Result<Vec<String>
             .iter()
             .filter(|m| !status.applied.iter().any(|a| a.version == m.version));
         for migration in pending {
-            let label = format!("{}/{:03}_{}", set.domain, migration.version, migration.name);
+            let label = format!("{}/{migration}", set.domain);
             if apply_one(db, &set.domain, migration).with_context(|| format!("applying migration {label}"))? {
                 done.push(label);
             }
@@ -389,12 +409,7 @@ fn apply_one(db: &Database, domain: &str, migration: &Migration) -> Result<bool>
     } else {
         log::Level::Info
     };
-    log::log!(
-        level,
-        "applied migration {domain}/{:03}_{}",
-        migration.version,
-        migration.name
-    );
+    log::log!(level, "applied migration {domain}/{migration}");
     Ok(true)
 }
 
@@ -412,6 +427,18 @@ mod tests {
                 sql: sql.to_owned(),
             }],
         }
+    }
+
+    #[test]
+    fn a_migration_is_shown_as_its_file_is_named() {
+        let migration = |version| Migration {
+            version,
+            name: "acme_tables".to_owned(),
+            sql: String::new(),
+        };
+        assert_eq!(migration(1).to_string(), "001_acme_tables");
+        assert_eq!(migration(12).to_string(), "012_acme_tables");
+        assert_eq!(migration(1234).to_string(), "1234_acme_tables");
     }
 
     #[test]

@@ -103,10 +103,7 @@ fn db_status(config: Config) -> Result<ExitCode> {
     };
     let mut table = table(&["domain", "applied", "latest applied", "pending"]);
     for status in &statuses {
-        let latest = status
-            .applied
-            .last()
-            .map(|m| format!("{:03}_{} ({})", m.version, m.name, m.applied_at));
+        let latest = status.applied.last().map(|m| format!("{m} ({})", m.applied_at));
         table.add_row(vec![
             status.domain.clone(),
             status.applied.len().to_string(),
@@ -341,12 +338,7 @@ fn check_plugin(config: &Config, file: &std::path::Path) -> Result<ExitCode> {
     }
     outln!("migrations:");
     for m in &plugin.migrations {
-        outln!(
-            "  {:03}_{}  sha256 {}",
-            m.version,
-            m.name,
-            &migrate::checksum(&m.sql)[..12]
-        );
+        outln!("  {m}  sha256 {}", &migrate::checksum(&m.sql)[..12]);
     }
     if let Some(reason) = dry_run_migrations(config, &plugin)? {
         return Err(anyhow::anyhow!("{}: {reason}", file.display()));
