@@ -1,5 +1,7 @@
-//! The one SQLite connection, with the fence around plugin SQL installed
-//! (see [`crate::fence`] for what it allows).
+//! The one SQLite connection the host writes through: opened with WAL, a
+//! busy timeout (or the CLI's handler, which Ctrl-C stops) and the fence
+//! around plugin SQL installed (see [`crate::fence`] for what it allows),
+//! with the entry points that run plugin SQL under the fence.
 
 use crate::error::usage;
 use crate::fence::{Fence, FencedPluginSql};
@@ -11,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a writer waits for another process's write transaction.
 /// Long enough for another process's large ingest to finish first.
@@ -36,7 +38,18 @@ pub struct Database {
     fence: Arc<Fence>,
     /// True while the host waits for the write lock only to record a run's
     /// end (see [`Database::record_through_cancel`]).
-    pub recording_end: Arc<AtomicBool>,
+    recording_end: Arc<AtomicBool>,
+}
+
+/// Interrupts the SQL running on the connection, from another thread (the
+/// Ctrl-C handler); the statement fails with "interrupted".
+pub struct Interrupt(rusqlite::InterruptHandle);
+
+impl Interrupt {
+    /// Stops the statement running now, if any.
+    pub fn interrupt(&self) {
+        self.0.interrupt();
+    }
 }
 
 /// Marks a wait for the write lock as one that records a run's end; see
@@ -102,6 +115,20 @@ impl Database {
     pub fn record_through_cancel(&self) -> RecordingEnd {
         self.recording_end.store(true, Ordering::SeqCst);
         RecordingEnd(Arc::clone(&self.recording_end))
+    }
+
+    /// Lets the operator stop a wait: while another process holds the write
+    /// lock, the connection waits for it up to [`BUSY_TIMEOUT`], and gives
+    /// up as soon as `cancel` is set, except while a run's end is being
+    /// recorded (see [`Database::record_through_cancel`]). `on_long_wait`
+    /// is called once a wait has lasted a second. Returns what interrupts
+    /// the SQL in flight.
+    pub fn stop_waiting_on(&mut self, cancel: Arc<AtomicBool>, on_long_wait: fn()) -> Result<Interrupt> {
+        let recording_end = Arc::clone(&self.recording_end);
+        self.conn
+            .busy_handler(Some(wait_unless_cancelled(cancel, recording_end, on_long_wait)))
+            .context("installing the busy handler")?;
+        Ok(Interrupt(self.conn.get_interrupt_handle()))
     }
 
     /// The prepared statement of one statement of plugin SQL, from the cache
@@ -171,15 +198,7 @@ impl Database {
     /// Drops every temporary object on the connection: what a run or a
     /// migration created in `temp` never outlives it.
     pub fn drop_temporary_objects(&self) -> Result<()> {
-        let objects: Vec<(String, String)> = {
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT type, name FROM temp.sqlite_schema WHERE type IN ('table', 'view', 'trigger')
-                 ORDER BY type = 'table'",
-            )?;
-            let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
-        for (kind, name) in objects {
+        for (kind, name) in self.temporary_objects()? {
             let sql = format!(
                 "DROP {} IF EXISTS temp.\"{}\"",
                 kind.to_ascii_uppercase(),
@@ -191,6 +210,61 @@ impl Database {
         }
         Ok(())
     }
+
+    /// The temporary tables, views and triggers on the connection, as
+    /// (type, name), tables last.
+    pub fn temporary_objects(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT type, name FROM temp.sqlite_schema WHERE type IN ('table', 'view', 'trigger')
+             ORDER BY type = 'table'",
+        )?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// A busy handler: waits for another process's write lock like the default
+/// one, up to [`BUSY_TIMEOUT`], calls `on_long_wait` once a second has
+/// passed, and gives up as soon as `cancel` is set, except while
+/// `recording_end` is: a cancelled run that wrote nothing waits for the lock
+/// to record its end.
+fn wait_unless_cancelled(
+    cancel: Arc<AtomicBool>,
+    recording_end: Arc<AtomicBool>,
+    on_long_wait: fn(),
+) -> impl FnMut(i32) -> bool + Send + 'static {
+    const POLL: Duration = Duration::from_millis(5);
+    let mut since = Instant::now();
+    let mut said = false;
+    move |attempt| {
+        if attempt == 0 {
+            (since, said) = (Instant::now(), false);
+        }
+        let stop_waiting = cancel.load(Ordering::SeqCst) && !recording_end.load(Ordering::SeqCst);
+        if stop_waiting || since.elapsed() >= BUSY_TIMEOUT {
+            return false;
+        }
+        if !said && since.elapsed() >= Duration::from_secs(1) {
+            on_long_wait();
+            said = true;
+        }
+        std::thread::sleep(POLL);
+        true
+    }
+}
+
+/// Refuses a database path where there is no database. Only `db init` and
+/// `run` create one: a typo in `--db` must not leave an empty database
+/// behind a command that reports nothing.
+pub fn require_database(path: &Path) -> Result<()> {
+    refuse_a_folder(path)?;
+    if path.exists() {
+        return Ok(());
+    }
+    Err(usage(format!(
+        "no database at {}: check --db or SPINE_DATABASE_PATH (`spine-host db init` creates one there)",
+        path.display()
+    )))
 }
 
 /// A database path that names a folder is bad usage (SQLite would only say

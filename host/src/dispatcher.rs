@@ -54,15 +54,34 @@ impl Submission {
 
 /// Runs submissions against one registry and one database.
 pub struct Dispatcher<'a> {
-    pub registry: &'a Registry,
-    pub db: &'a Database,
-    pub data_dir: &'a Path,
+    registry: &'a Registry,
+    db: &'a Database,
+    data_dir: &'a Path,
     /// Today's date as plugins see it (see [`crate::config::today`]).
-    pub today: NaiveDate,
-    pub cancel: &'a AtomicBool,
+    today: NaiveDate,
+    /// Set by Ctrl-C: the run in progress stops.
+    cancel: &'a AtomicBool,
 }
 
-impl Dispatcher<'_> {
+impl<'a> Dispatcher<'a> {
+    /// A dispatcher of runs of `registry`'s pipelines on `db`; relative path
+    /// parameters are also looked up in `data_dir`.
+    pub(crate) fn new(
+        registry: &'a Registry,
+        db: &'a Database,
+        data_dir: &'a Path,
+        today: NaiveDate,
+        cancel: &'a AtomicBool,
+    ) -> Self {
+        Self {
+            registry,
+            db,
+            data_dir,
+            today,
+            cancel,
+        }
+    }
+
     /// Checks, records, runs and records the end of one execution. `Err` is
     /// for requests refused before anything ran (unknown pipeline, bad
     /// parameters, including values the factory refuses with a
@@ -185,9 +204,9 @@ pub struct Checked<'r> {
 
 /// Checks a request before anything is recorded: the pipeline exists (or
 /// its plugin was refused: exit 3), the parameters fit its spec, and the
-/// plugin's factory does not refuse them (a `<domain>.params` code). The
-/// `run` command also calls it before a database exists, so that a refused
-/// request creates nothing.
+/// plugin's factory does not refuse them (a `<domain>.params` code).
+/// [`crate::session::Session::open_to_run`] also calls it before a database
+/// exists, so that a refused request creates nothing.
 pub fn check<'r>(
     registry: &'r Registry,
     submission: &Submission,

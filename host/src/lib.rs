@@ -12,9 +12,10 @@
 //! - [`params`], [`services`] and [`runner`] run one pipeline in one
 //!   transaction ([`transaction`]); [`dispatcher`] and [`executions`] record every run, and
 //!   [`process`] tells whether a run's process is still alive;
-//! - [`session`] opens all of that from a [`config`]; [`error`] holds the
-//!   exit codes; [`progress`], [`logging`], [`text`] and `console` serve
-//!   the output;
+//! - [`session`] opens all of that from a [`config`], and is the CLI's one
+//!   way in to loading, storage and running; [`reader`] reads the database
+//!   without changing it; [`error`] holds the exit codes; [`progress`],
+//!   [`logging`], [`text`] and `console` serve the output;
 //! - [`testing`] runs a plugin value in-process through the same code, for
 //!   the `spine-plugin-test` harness.
 //!
@@ -42,6 +43,7 @@ pub mod params;
 pub mod process;
 pub mod progress;
 mod raw_sqlite;
+pub mod reader;
 pub mod registry;
 pub mod reset;
 pub mod runner;

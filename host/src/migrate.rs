@@ -26,6 +26,13 @@ pub struct Migration {
     pub sql: String,
 }
 
+impl Migration {
+    /// Its checksum: see [`checksum`].
+    pub fn checksum(&self) -> String {
+        checksum(&self.sql)
+    }
+}
+
 impl fmt::Display for Migration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_label(f, self.version, &self.name)
@@ -195,7 +202,7 @@ fn check(conn: &Connection, set: &MigrationSet) -> Result<DomainStatus> {
                 set.migrations.len()
             );
         };
-        let now = checksum(&known.sql);
+        let now = known.checksum();
         if now != row.checksum {
             bail!(
                 "migration {} ({}) of domain `{}` changed after it was applied: checksum {} in the \
@@ -399,7 +406,7 @@ fn apply_one(db: &Database, domain: &str, migration: &Migration) -> Result<bool>
     db.drop_temporary_objects()?;
     tx.execute(
         "INSERT INTO main.core_migrations (domain, version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![domain, migration.version, migration.name, checksum(&migration.sql), crate::executions::now()],
+        params![domain, migration.version, migration.name, migration.checksum(), crate::executions::now()],
     )?;
     tx.commit()?;
     // On a scratch database (a dry run of `list`, `plugins`, `db status`)

@@ -225,7 +225,7 @@ impl Registry {
     pub fn unknown_pipeline(&self, name: &str) -> String {
         let names = self.pipeline_names();
         let mut message = format!("no pipeline named `{name}`");
-        if let Some(suggestion) = crate::params::did_you_mean(name, names.iter().copied()) {
+        if let Some(suggestion) = crate::text::did_you_mean(name, names.iter().copied()) {
             message.push_str(&format!("; did you mean `{suggestion}`?"));
         }
         if names.is_empty() {

@@ -90,13 +90,7 @@ impl TestHost {
     /// is what `spine-host run` refuses before anything runs (its exit code:
     /// [`crate::error::exit_code_for`]) or a failure of the host itself.
     pub fn run(&self, pipeline: &str, params: &[(&str, &str)]) -> Result<Execution> {
-        let dispatcher = Dispatcher {
-            registry: &self.registry,
-            db: &self.db,
-            data_dir: &self.data_dir,
-            today: self.today,
-            cancel: &self.cancel,
-        };
+        let dispatcher = Dispatcher::new(&self.registry, &self.db, &self.data_dir, self.today, &self.cancel);
         in_process::serve(&self.plugin, || {
             dispatcher.submit(&Submission::new(pipeline, params), &Progress::silent())
         })
@@ -105,9 +99,9 @@ impl TestHost {
     /// The rows of one read-only statement, as `spine-host query --format
     /// json` prints them: one object per row, keyed by column name.
     pub fn query(&self, sql: &str) -> Result<Vec<serde_json::Value>> {
-        let conn = crate::session::open_read_only(&self.db.path)?;
+        let reader = crate::reader::Reader::open(&self.db.path)?;
         let mut json = Vec::new();
-        crate::cli::query::run(&conn, sql, crate::cli::query::Format::Json, &mut json)?;
+        crate::cli::query::run(&reader, sql, crate::cli::query::Format::Json, &mut json)?;
         serde_json::from_slice(&json).context("reading the rows of the query back")
     }
 }

@@ -70,6 +70,16 @@ pub fn width(text: &str) -> usize {
     unicode_width::UnicodeWidthStr::width(text)
 }
 
+/// The closest of `candidates` to `wanted`, if any is close enough to suggest.
+pub fn did_you_mean<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(wanted, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -87,5 +97,12 @@ mod tests {
             super::escape_controls("\u{1b}[31mX\nY\u{7f}é"),
             "\\u{1b}[31mX\\nY\\u{7f}é"
         );
+    }
+
+    #[test]
+    fn suggests_only_a_close_name() {
+        let names = ["otc.ingest", "otc.normalize"];
+        assert_eq!(super::did_you_mean("otc.injest", names), Some("otc.ingest"));
+        assert_eq!(super::did_you_mean("example.hello", names), None);
     }
 }

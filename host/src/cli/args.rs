@@ -1,7 +1,10 @@
-//! The arguments: every command, flag and help text, as clap reads them.
+//! The arguments: every command, flag and help text, as clap reads them,
+//! and the `key=value` form of a pipeline parameter.
 
 use super::query;
+use crate::error::usage;
 use crate::executions::{Lane, TriggerSource};
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -195,4 +198,25 @@ pub enum ExecutionsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Splits `key=value`; the value may itself contain `=`.
+pub fn parse_assignment(text: &str) -> Result<(String, String)> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
+        _ => Err(usage(format!(
+            "parameter `{text}` is not of the form key=value (for example -p name=Bob)"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn assignment_needs_an_equals_sign() {
+        use super::parse_assignment;
+        assert_eq!(parse_assignment("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert!(parse_assignment("novalue").is_err());
+        assert!(parse_assignment("=x").is_err());
+    }
 }
