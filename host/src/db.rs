@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 /// How long a writer waits for another process's write transaction.
 /// Long enough for another process's large ingest to finish first.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(600);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The page size of new databases.
 const PAGE_SIZE: i64 = 64 * 1024;
@@ -26,15 +26,15 @@ const PAGE_SIZE: i64 = 64 * 1024;
 const STATEMENT_CACHE_CAPACITY: usize = 128;
 
 /// An open database: the connection plus the plugin-SQL fence.
-pub struct Database {
+pub(crate) struct Database {
     /// Plugin statements for `execute` and `execute_many`. Declared before
     /// `conn`, so that the statements are finalized before the connection
     /// closes.
     plugin_statements: RawStatements,
     /// The domain whose fence the cached statements were prepared under.
     statements_authorized_for: RefCell<Option<String>>,
-    pub conn: Connection,
-    pub path: PathBuf,
+    pub(crate) conn: Connection,
+    pub(crate) path: PathBuf,
     fence: Arc<Fence>,
     /// True while the host waits for the write lock only to record a run's
     /// end (see [`Database::record_through_cancel`]).
@@ -43,18 +43,18 @@ pub struct Database {
 
 /// Interrupts the SQL running on the connection, from another thread (the
 /// Ctrl-C handler); the statement fails with "interrupted".
-pub struct Interrupt(rusqlite::InterruptHandle);
+pub(crate) struct Interrupt(rusqlite::InterruptHandle);
 
 impl Interrupt {
     /// Stops the statement running now, if any.
-    pub fn interrupt(&self) {
+    pub(crate) fn interrupt(&self) {
         self.0.interrupt();
     }
 }
 
 /// Marks a wait for the write lock as one that records a run's end; see
 /// [`Database::record_through_cancel`].
-pub struct RecordingEnd(Arc<AtomicBool>);
+pub(crate) struct RecordingEnd(Arc<AtomicBool>);
 
 impl Drop for RecordingEnd {
     fn drop(&mut self) {
@@ -65,7 +65,7 @@ impl Drop for RecordingEnd {
 impl Database {
     /// Opens (creating if needed) the database at `path` with WAL, a busy
     /// timeout and foreign keys on.
-    pub fn open(path: &Path) -> Result<Self> {
+    pub(crate) fn open(path: &Path) -> Result<Self> {
         refuse_a_folder(path)?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             if !parent.is_dir() {
@@ -112,7 +112,7 @@ impl Database {
     /// before its first database call) still needs the lock to record how it
     /// ended. The CLI's busy handler keeps waiting then, through the first
     /// Ctrl-C that cancelled the run; a second one exits at once.
-    pub fn record_through_cancel(&self) -> RecordingEnd {
+    pub(crate) fn record_through_cancel(&self) -> RecordingEnd {
         self.recording_end.store(true, Ordering::SeqCst);
         RecordingEnd(Arc::clone(&self.recording_end))
     }
@@ -123,7 +123,11 @@ impl Database {
     /// recorded (see [`Database::record_through_cancel`]). `on_long_wait`
     /// is called once a wait has lasted a second. Returns what interrupts
     /// the SQL in flight.
-    pub fn stop_waiting_on(&mut self, cancel: Arc<AtomicBool>, on_long_wait: fn()) -> Result<Interrupt> {
+    pub(crate) fn stop_waiting_on(
+        &mut self,
+        cancel: Arc<AtomicBool>,
+        on_long_wait: fn(),
+    ) -> Result<Interrupt> {
         let recording_end = Arc::clone(&self.recording_end);
         self.conn
             .busy_handler(Some(wait_unless_cancelled(cancel, recording_end, on_long_wait)))
@@ -142,7 +146,7 @@ impl Database {
     /// of `domain`. SQLite authorizes a statement when it is prepared, so
     /// statements cached for another domain are finalized first: a cached
     /// statement is never run for a domain it was not authorized for.
-    pub fn fence_plugin_sql(&self, domain: &str) -> Result<FencedPluginSql> {
+    pub(crate) fn fence_plugin_sql(&self, domain: &str) -> Result<FencedPluginSql> {
         let mut cached_for = self.statements_authorized_for.borrow_mut();
         if cached_for.as_deref() != Some(domain) {
             self.plugin_statements.clear();
@@ -169,7 +173,7 @@ impl Database {
     }
 
     /// Why the fence last refused a plugin statement, taken once.
-    pub fn take_fence_refusal(&self) -> Option<String> {
+    pub(crate) fn take_fence_refusal(&self) -> Option<String> {
         self.fence.take_refusal()
     }
 
@@ -197,7 +201,7 @@ impl Database {
 
     /// Drops every temporary object on the connection: what a run or a
     /// migration created in `temp` never outlives it.
-    pub fn drop_temporary_objects(&self) -> Result<()> {
+    pub(crate) fn drop_temporary_objects(&self) -> Result<()> {
         for (kind, name) in self.temporary_objects()? {
             let sql = format!(
                 "DROP {} IF EXISTS temp.\"{}\"",
@@ -213,7 +217,7 @@ impl Database {
 
     /// The temporary tables, views and triggers on the connection, as
     /// (type, name), tables last.
-    pub fn temporary_objects(&self) -> Result<Vec<(String, String)>> {
+    pub(crate) fn temporary_objects(&self) -> Result<Vec<(String, String)>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT type, name FROM temp.sqlite_schema WHERE type IN ('table', 'view', 'trigger')
              ORDER BY type = 'table'",
@@ -256,7 +260,7 @@ fn wait_unless_cancelled(
 /// Refuses a database path where there is no database. Only `db init` and
 /// `run` create one: a typo in `--db` must not leave an empty database
 /// behind a command that reports nothing.
-pub fn require_database(path: &Path) -> Result<()> {
+pub(crate) fn require_database(path: &Path) -> Result<()> {
     refuse_a_folder(path)?;
     if path.exists() {
         return Ok(());
@@ -269,7 +273,7 @@ pub fn require_database(path: &Path) -> Result<()> {
 
 /// A database path that names a folder is bad usage (SQLite would only say
 /// "unable to open database file").
-pub fn refuse_a_folder(path: &Path) -> Result<()> {
+pub(crate) fn refuse_a_folder(path: &Path) -> Result<()> {
     if path.is_dir() {
         return Err(usage(format!(
             "database {} is a folder, not a file",

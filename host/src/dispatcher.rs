@@ -28,12 +28,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// A request to run one pipeline.
 #[derive(Debug, Clone)]
 pub struct Submission {
-    pub pipeline: String,
+    pub(crate) pipeline: String,
     /// `key=value` pairs as given; checked against the pipeline's spec.
-    pub params: Vec<(String, String)>,
-    pub lane: Lane,
-    pub trigger: TriggerSource,
-    pub logical_key: Option<String>,
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) lane: Lane,
+    pub(crate) trigger: TriggerSource,
+    pub(crate) logical_key: Option<String>,
 }
 
 impl Submission {
@@ -193,7 +193,7 @@ impl<'a> Dispatcher<'a> {
 }
 
 /// A request that passed every check made before anything is recorded.
-pub struct Checked<'r> {
+pub(crate) struct Checked<'r> {
     plugin: &'r LoadedPlugin,
     spec: &'r PipelineSpec,
     params: serde_json::Map<String, serde_json::Value>,
@@ -207,7 +207,7 @@ pub struct Checked<'r> {
 /// plugin's factory does not refuse them (a `<domain>.params` code).
 /// [`crate::session::Session::open_to_run`] also calls it before a database
 /// exists, so that a refused request creates nothing.
-pub fn check<'r>(
+pub(crate) fn check<'r>(
     registry: &'r Registry,
     submission: &Submission,
     data_dir: &Path,

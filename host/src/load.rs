@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// A plugin that passed every check.
-pub struct LoadedPlugin {
+pub(crate) struct LoadedPlugin {
     pub path: PathBuf,
     pub domain: String,
     pub version: String,
@@ -37,7 +37,7 @@ pub struct LoadedPlugin {
 
 /// A pipeline as the plugin declared it.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct PipelineSpec {
+pub(crate) struct PipelineSpec {
     pub name: String,
     pub description: String,
     pub params: Vec<ParamSpec>,
@@ -45,7 +45,7 @@ pub struct PipelineSpec {
 
 /// A parameter as the plugin declared it.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct ParamSpec {
+pub(crate) struct ParamSpec {
     pub name: String,
     pub kind: String,
     pub required: bool,
@@ -57,10 +57,10 @@ pub struct ParamSpec {
 const RESERVED_DOMAIN_PREFIXES: &[&str] = &[CORE_DOMAIN, "sqlite"];
 
 /// The parameter kinds this host can check; anything else is refused at load.
-pub const PARAM_KINDS: &[&str] = &["string", "integer", "number", "boolean", "date", "path"];
+pub(crate) const PARAM_KINDS: &[&str] = &["string", "integer", "number", "boolean", "date", "path"];
 
 /// Runs every check on `path` and loads the plugin, or says in one line why not.
-pub fn load_plugin(path: &Path) -> Result<LoadedPlugin, String> {
+pub(crate) fn load_plugin(path: &Path) -> Result<LoadedPlugin, String> {
     crate::elf::check_library(open_regular_file(path)?)?;
     let mapped_before = crate::elf::mapped_files();
     let plugin = initialise(path)?;
@@ -72,7 +72,7 @@ pub fn load_plugin(path: &Path) -> Result<LoadedPlugin, String> {
 /// Opens `path` for reading if it is a regular file, without opening
 /// anything else: opening a FIFO waits for a writer, and a device may never
 /// end.
-pub fn open_regular_file(path: &Path) -> Result<std::fs::File, String> {
+pub(crate) fn open_regular_file(path: &Path) -> Result<std::fs::File, String> {
     use std::os::unix::fs::OpenOptionsExt;
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot be read: {e}"))?;
     if let Some(reason) = crate::discover::not_regular(&meta) {

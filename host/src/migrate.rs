@@ -15,20 +15,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// The domain name of the host's own migrations.
-pub const CORE_DOMAIN: &str = "core";
+pub(crate) const CORE_DOMAIN: &str = "core";
 
 /// One embedded SQL migration: the host's, or a plugin's. Shown as its
 /// file is named: `001_core_executions`.
 #[derive(Debug, Clone)]
-pub struct Migration {
-    pub version: u32,
-    pub name: String,
-    pub sql: String,
+pub(crate) struct Migration {
+    pub(crate) version: u32,
+    pub(crate) name: String,
+    pub(crate) sql: String,
 }
 
 impl Migration {
     /// Its checksum: see [`checksum`].
-    pub fn checksum(&self) -> String {
+    pub(crate) fn checksum(&self) -> String {
         checksum(&self.sql)
     }
 }
@@ -46,7 +46,7 @@ fn write_label(f: &mut fmt::Formatter<'_>, version: u32, name: &str) -> fmt::Res
 }
 
 /// The host's own migrations, embedded at compile time.
-pub fn core_migrations() -> Vec<Migration> {
+pub(crate) fn core_migrations() -> Vec<Migration> {
     vec![
         Migration {
             version: 1,
@@ -62,15 +62,15 @@ pub fn core_migrations() -> Vec<Migration> {
 }
 
 /// One domain's migrations and where they came from (for messages).
-pub struct MigrationSet {
-    pub domain: String,
-    pub source: String,
-    pub migrations: Vec<Migration>,
+pub(crate) struct MigrationSet {
+    pub(crate) domain: String,
+    pub(crate) source: String,
+    pub(crate) migrations: Vec<Migration>,
 }
 
 impl MigrationSet {
     /// The host's own set.
-    pub fn core() -> MigrationSet {
+    pub(crate) fn core() -> MigrationSet {
         MigrationSet {
             domain: CORE_DOMAIN.to_owned(),
             source: "the spine-host binary".to_owned(),
@@ -81,7 +81,7 @@ impl MigrationSet {
 
 /// How many migrations each domain has applied; empty when the database has
 /// no tracking table yet (it is read, never created).
-pub fn applied_counts(conn: &Connection) -> Result<BTreeMap<String, i64>> {
+pub(crate) fn applied_counts(conn: &Connection) -> Result<BTreeMap<String, i64>> {
     if !is_tracked(conn)? {
         return Ok(BTreeMap::new());
     }
@@ -91,25 +91,25 @@ pub fn applied_counts(conn: &Connection) -> Result<BTreeMap<String, i64>> {
 }
 
 /// The domains with migrations applied in the database: the established ones.
-pub fn established_domains(conn: &Connection) -> Result<BTreeSet<String>> {
+pub(crate) fn established_domains(conn: &Connection) -> Result<BTreeSet<String>> {
     Ok(applied_counts(conn)?.into_keys().collect())
 }
 
 /// Where one domain stands.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct DomainStatus {
-    pub domain: String,
-    pub applied: Vec<AppliedMigration>,
-    pub pending: Vec<String>,
+pub(crate) struct DomainStatus {
+    pub(crate) domain: String,
+    pub(crate) applied: Vec<AppliedMigration>,
+    pub(crate) pending: Vec<String>,
 }
 
 /// A migration recorded in the tracking table; shown as [`Migration`] is.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct AppliedMigration {
-    pub version: u32,
-    pub name: String,
-    pub checksum: String,
-    pub applied_at: String,
+pub(crate) struct AppliedMigration {
+    pub(crate) version: u32,
+    pub(crate) name: String,
+    pub(crate) checksum: String,
+    pub(crate) applied_at: String,
 }
 
 impl fmt::Display for AppliedMigration {
@@ -171,7 +171,7 @@ fn applied(conn: &Connection, domain: &str) -> Result<Vec<AppliedMigration>> {
 }
 
 /// Migrations must be numbered 1, 2, 3, … in order, with no gap.
-pub fn check_numbering(migrations: &[Migration]) -> Result<(), String> {
+pub(crate) fn check_numbering(migrations: &[Migration]) -> Result<(), String> {
     for (index, migration) in migrations.iter().enumerate() {
         let expected = index as u32 + 1;
         if migration.version != expected {
@@ -235,7 +235,7 @@ fn short(checksum: &str) -> &str {
 
 /// Where every domain stands, refusing drift as `apply_pending` would; reads
 /// the database only.
-pub fn status(conn: &Connection, sets: &[MigrationSet]) -> Result<Vec<DomainStatus>> {
+pub(crate) fn status(conn: &Connection, sets: &[MigrationSet]) -> Result<Vec<DomainStatus>> {
     sets.iter().map(|set| check(conn, set)).collect()
 }
 
@@ -243,7 +243,7 @@ pub fn status(conn: &Connection, sets: &[MigrationSet]) -> Result<Vec<DomainStat
 /// migrations cannot apply (refused by the fence, failing SQL, checksum
 /// drift, a database ahead of it) is returned with the reason, and the
 /// others' are applied all the same.
-pub fn apply_each<'s>(
+pub(crate) fn apply_each<'s>(
     db: &Database,
     sets: impl IntoIterator<Item = &'s MigrationSet>,
 ) -> Vec<(String, String)> {
@@ -265,7 +265,7 @@ fn cannot_apply(error: &anyhow::Error) -> String {
 /// exists): what [`apply_each`] would refuse. Drift and a database ahead
 /// are read from the tracking table; pending migrations are tried on a
 /// scratch in-memory copy of the database's schema, under the fence.
-pub fn judge(database: Option<&Connection>, sets: &[MigrationSet]) -> Result<Vec<(String, String)>> {
+pub(crate) fn judge(database: Option<&Connection>, sets: &[MigrationSet]) -> Result<Vec<(String, String)>> {
     let mut refusals = Vec::new();
     let mut pending = Vec::new();
     for set in sets {
@@ -308,7 +308,7 @@ fn sqlite_message(error: &rusqlite::Error) -> String {
 }
 
 /// A database in memory, fenced like the real one, for dry runs.
-pub fn scratch_database() -> Result<Database> {
+pub(crate) fn scratch_database() -> Result<Database> {
     Database::open(std::path::Path::new(":memory:")).context("opening a scratch database in memory")
 }
 
@@ -352,7 +352,7 @@ fn copy_schema(from: &Connection, into: &Database) -> Result<()> {
 }
 
 /// Applies every pending migration; returns the ones applied (`domain/NNN_name`).
-pub fn apply_pending(db: &Database, sets: &[MigrationSet]) -> Result<Vec<String>> {
+pub(crate) fn apply_pending(db: &Database, sets: &[MigrationSet]) -> Result<Vec<String>> {
     ensure_tracking_table(&db.conn)?;
     let mut done = Vec::new();
     for set in sets {

@@ -13,7 +13,7 @@ use std::path::Path;
 /// the plugin receives. Relative paths that do not exist from the working
 /// folder are looked up in `data_dir`; a path naming `database` or its `-wal`
 /// or `-shm` is refused.
-pub fn validate(
+pub(crate) fn validate(
     spec: &PipelineSpec,
     given: &[(String, String)],
     data_dir: &Path,

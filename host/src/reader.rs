@@ -11,20 +11,20 @@ use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 
 /// One value of a row, borrowed from SQLite while the row is read.
-pub use rusqlite::types::ValueRef;
+pub(crate) use rusqlite::types::ValueRef;
 
 /// Every table and view of the database, by name (the shell's `.tables`).
-pub const TABLES: &str = "SELECT name, type FROM main.sqlite_schema WHERE type IN ('table', 'view') \
+pub(crate) const TABLES: &str = "SELECT name, type FROM main.sqlite_schema WHERE type IN ('table', 'view') \
                           AND name NOT LIKE 'sqlite_%' ORDER BY name";
 
 /// A read-only connection to the database.
-pub struct Reader {
+pub(crate) struct Reader {
     pub(crate) conn: Connection,
 }
 
 impl Reader {
     /// Opens the database at `path` read-only; it must exist.
-    pub fn open(path: &Path) -> Result<Self> {
+    pub(crate) fn open(path: &Path) -> Result<Self> {
         require_database(path)?;
         let conn = Connection::open_with_flags(
             path,
@@ -37,7 +37,7 @@ impl Reader {
 
     /// Like [`Reader::open`], or `None` when there is no database at `path`
     /// yet.
-    pub fn open_if_exists(path: &Path) -> Result<Option<Self>> {
+    pub(crate) fn open_if_exists(path: &Path) -> Result<Option<Self>> {
         if !path.exists() {
             return Ok(None);
         }
@@ -47,7 +47,7 @@ impl Reader {
     /// Runs one read-only statement: `columns` gets the column names and
     /// makes what receives the rows, then `row` gets each row's values as
     /// they come. A statement that would write is refused before it runs.
-    pub fn query<W>(
+    pub(crate) fn query<W>(
         &self,
         sql: &str,
         columns: impl FnOnce(&[String]) -> Result<W>,
@@ -77,7 +77,7 @@ impl Reader {
 
     /// The `CREATE` statements of `table` and its indexes and triggers, or
     /// of every object when `table` is `None` (the shell's `.schema`).
-    pub fn schema(&self, table: Option<&str>) -> Result<Vec<String>> {
+    pub(crate) fn schema(&self, table: Option<&str>) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare(
             "SELECT sql FROM main.sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'
              AND (?1 IS NULL OR tbl_name = ?1) ORDER BY tbl_name, type DESC, name",

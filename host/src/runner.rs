@@ -23,14 +23,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How a run ended (its timestamps and duration are kept on the [`Execution`](crate::executions::Execution)).
 #[derive(Debug, Clone)]
-pub struct PipelineResult {
+pub(crate) struct PipelineResult {
     pub status: Status,
     pub metrics: Option<serde_json::Value>,
     pub error: Option<String>,
 }
 
 /// Everything one run needs besides the pipeline itself.
-pub struct RunRequest<'r> {
+pub(crate) struct RunRequest<'r> {
     pub plugin: &'r LoadedPlugin,
     /// The pipeline's name.
     pub pipeline: &'r str,
@@ -45,7 +45,7 @@ pub struct RunRequest<'r> {
 }
 
 /// One line for a plugin's error: `location: message (help: …)`.
-pub fn describe_plugin_error(error: &PluginError) -> String {
+pub(crate) fn describe_plugin_error(error: &PluginError) -> String {
     let mut text = String::new();
     if let Some(location) = error.location.as_ref().into_option() {
         text.push_str(&format!("{location}: "));
@@ -61,7 +61,7 @@ pub fn describe_plugin_error(error: &PluginError) -> String {
 /// checked against its spec. The factory checks what a spec cannot say (a
 /// date that must be a Friday, a file that must exist); nothing runs yet.
 #[allow(clippy::result_large_err)] // the error as the ABI hands it over, once per run
-pub fn create(
+pub(crate) fn create(
     plugin: &LoadedPlugin,
     name: &str,
     params: &serde_json::Map<String, serde_json::Value>,
@@ -76,7 +76,7 @@ pub fn create(
 /// value of the wrong kind: exit code 2, and nothing is recorded. Any other
 /// factory error (`otc.ingest.not_found`, the SDK's `sdk.params.*`, which
 /// mean the plugin's code and spec disagree) is a failed run.
-pub fn refuses_params(domain: &str, error: &PluginError) -> bool {
+pub(crate) fn refuses_params(domain: &str, error: &PluginError) -> bool {
     error
         .code
         .as_str()
@@ -86,7 +86,7 @@ pub fn refuses_params(domain: &str, error: &PluginError) -> bool {
 }
 
 /// The outcome of a run whose pipeline the factory would not create.
-pub fn not_created(error: &PluginError) -> PipelineResult {
+pub(crate) fn not_created(error: &PluginError) -> PipelineResult {
     failed(describe_plugin_error(error))
 }
 
@@ -99,7 +99,7 @@ pub fn not_created(error: &PluginError) -> PipelineResult {
 ///
 /// An `Err` means the host itself could not run the pipeline or record its
 /// end (for example, the database stayed locked); nothing it wrote is kept.
-pub fn run(
+pub(crate) fn run(
     db: &Database,
     request: &RunRequest<'_>,
     mut pipeline: PipelineBox,

@@ -27,17 +27,17 @@ use spine_plugin_api::abi::{HostServices, LogLevel, PluginError, RowSink_TO, Val
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What the host lends one pipeline run.
-pub struct RunServices<'r> {
-    pub db: &'r Database,
-    pub progress: &'r Progress,
-    pub cancel: &'r AtomicBool,
+pub(crate) struct RunServices<'r> {
+    pub(crate) db: &'r Database,
+    pub(crate) progress: &'r Progress,
+    pub(crate) cancel: &'r AtomicBool,
     /// Answers the `execution.info` service: id, pipeline, parameters,
     /// today's date and the data folder (`execution_id`, `pipeline`,
     /// `params`, `today`, `data_dir`).
-    pub execution_info: serde_json::Value,
-    pub domain: &'r str,
+    pub(crate) execution_info: serde_json::Value,
+    pub(crate) domain: &'r str,
     /// Where the run's transaction stands; the runner reads it after the run.
-    pub transaction: RunTransaction,
+    pub(crate) transaction: RunTransaction,
 }
 
 /// Binds an ABI value as a SQL parameter without copying text or blobs.

@@ -2,7 +2,7 @@
 //! harness (`spine-plugin-test`) runs a plugin given as a
 //! [`spine_plugin_api::Plugin`] value, with no library and no binary, through
 //! the same code the binary runs. The plugin's manifest gets the loader's
-//! checks ([`crate::load`]), its migrations the migrator ([`crate::migrate`]),
+//! checks (`load.rs`), its migrations the migrator ([`crate::migrate`]),
 //! and every run goes through [`Dispatcher::submit`]: parameter validation,
 //! the factory, the execution record, one transaction and the fence.
 //!
@@ -15,7 +15,7 @@
 use crate::db::Database;
 use crate::dispatcher::{Dispatcher, Submission};
 use crate::executions::Execution;
-use crate::load::{self, LoadedPlugin};
+use crate::load;
 use crate::migrate;
 use crate::progress::Progress;
 use crate::registry::Registry;
@@ -78,11 +78,6 @@ impl TestHost {
     /// folder are looked up (the binary's `--data-dir`).
     pub fn set_data_dir(&mut self, data_dir: PathBuf) {
         self.data_dir = data_dir;
-    }
-
-    /// The plugin as the loader would list it.
-    pub fn plugin(&self) -> &LoadedPlugin {
-        &self.registry.plugins[0]
     }
 
     /// Runs `pipeline` with `params` (`name`, `value` as on the command line)

@@ -10,7 +10,7 @@ use crate::fence::FencedPluginSql;
 use anyhow::{Context as _, Result};
 
 /// Where the run's transaction stands, begun lazily by the first database call.
-pub enum RunTransaction {
+pub(crate) enum RunTransaction {
     /// The pipeline has not touched the database: no lock is held.
     NotBegun,
     /// Begun (`BEGIN IMMEDIATE; SAVEPOINT run`), the run's SQL fenced while

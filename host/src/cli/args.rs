@@ -20,7 +20,7 @@ use std::path::PathBuf;
                   Exit codes: 0 success, 1 pipeline failed, 2 bad usage, 3 environment (database, \
                   migrations, plugins), 4 logical key busy, 130 cancelled (Ctrl-C)."
 )]
-pub struct Cli {
+pub(super) struct Cli {
     /// SQLite database file
     #[arg(
         long = "db",
@@ -48,7 +48,7 @@ fn parse_level(text: &str) -> Result<log::LevelFilter, String> {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(super) enum Command {
     /// Create, reset or inspect the database and its migrations
     #[command(subcommand)]
     Db(DbCommand),
@@ -121,7 +121,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum DbCommand {
+pub(super) enum DbCommand {
     /// Create the database and apply every migration
     #[command(after_help = "Example:\n  spine-host --db market.db db init")]
     Init,
@@ -143,7 +143,7 @@ pub enum DbCommand {
 
 #[derive(Debug, Args)]
 #[command(disable_help_flag = true)]
-pub struct RunArgs {
+pub(super) struct RunArgs {
     /// Pipeline name, such as otc.ingest
     #[arg(required_unless_present = "help")]
     pub pipeline: Option<String>,
@@ -169,7 +169,7 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
-pub struct ExecutionsArgs {
+pub(super) struct ExecutionsArgs {
     #[command(subcommand)]
     pub show: Option<ExecutionsCommand>,
     /// Only this pipeline
@@ -190,7 +190,7 @@ pub struct ExecutionsArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ExecutionsCommand {
+pub(super) enum ExecutionsCommand {
     /// Everything stored about one execution (a unique id prefix is enough)
     Show {
         id: String,
@@ -201,7 +201,7 @@ pub enum ExecutionsCommand {
 }
 
 /// Splits `key=value`; the value may itself contain `=`.
-pub fn parse_assignment(text: &str) -> Result<(String, String)> {
+pub(super) fn parse_assignment(text: &str) -> Result<(String, String)> {
     match text.split_once('=') {
         Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
         _ => Err(usage(format!(

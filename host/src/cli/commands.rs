@@ -16,7 +16,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-pub fn dispatch(config: Config, command: Command) -> Result<ExitCode> {
+pub(super) fn dispatch(config: Config, command: Command) -> Result<ExitCode> {
     match command {
         Command::Db(DbCommand::Init) => db_init(config),
         Command::Db(DbCommand::Reset { yes }) => db_reset(config, yes),

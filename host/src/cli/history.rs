@@ -10,7 +10,7 @@ use crate::text;
 use anyhow::Result;
 use comfy_table::Cell;
 
-pub fn executions(config: Config, args: ExecutionsArgs) -> Result<ExitCode> {
+pub(super) fn executions(config: Config, args: ExecutionsArgs) -> Result<ExitCode> {
     let filter = Filter {
         pipeline: args.pipeline,
         status: args.status.as_deref().map(checked_status).transpose()?,

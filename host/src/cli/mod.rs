@@ -1,5 +1,5 @@
-//! The command line: [`main`] reads the arguments ([`args`]), runs one
-//! command ([`commands`]), and prints any error once.
+//! The command line: [`main`] reads the arguments (`args`), runs one
+//! command (`commands`), and prints any error once.
 //!
 //! Output: human tables on stdout, logs and errors on stderr, `--json` for
 //! scripts. Exit codes are [`ExitCode`]'s, documented in the README.

@@ -12,7 +12,7 @@ use std::io::Write;
 
 /// Output formats of `query`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     Table,
     Csv,
     Json,
@@ -22,7 +22,7 @@ pub enum Format {
 const TABLE_BLOCK_ROWS: usize = 1000;
 
 /// Runs one read-only statement and writes its rows to `out`.
-pub fn run(reader: &Reader, sql: &str, format: Format, out: &mut dyn Write) -> Result<()> {
+pub(crate) fn run(reader: &Reader, sql: &str, format: Format, out: &mut dyn Write) -> Result<()> {
     reader
         .query(
             sql,

@@ -60,7 +60,7 @@ fn history_file() -> Option<std::path::PathBuf> {
     std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".spine_history"))
 }
 
-pub fn run(config: Config) -> Result<ExitCode> {
+pub(super) fn run(config: Config) -> Result<ExitCode> {
     let session = Session::open_existing(config)?;
     let reader = session.reader()?;
     let mut input = if std::io::stdin().is_terminal() {
