@@ -5,7 +5,8 @@
 //! - `discover` and `load` find plugin files and run the load checks
 //!   (`elf` reads a library without loading it); `registry` holds what
 //!   loaded and what was refused;
-//! - `db` opens the one SQLite connection; `fence` judges plugin SQL;
+//! - `db` opens the one SQLite connection, and `lock_wait` says how long
+//!   it waits for another process's write lock; `fence` judges plugin SQL;
 //!   `raw_sqlite` runs plugin statements through SQLite's C API;
 //!   [`migrate`] applies core and per-domain migrations; `reset` empties
 //!   an idle database in place; `reader` reads it without changing it;
@@ -46,6 +47,7 @@ mod discover;
 mod elf;
 mod fence;
 mod load;
+mod lock_wait;
 mod logging;
 mod params;
 mod process;

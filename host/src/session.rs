@@ -9,10 +9,11 @@
 //! storage together, so that any of them can change without the CLI.
 
 use crate::config::Config;
-use crate::db::{Database, Interrupt};
+use crate::db::Database;
 use crate::dispatcher::{self, Dispatcher, Submission};
 use crate::executions::{self, Execution, Filter};
 use crate::load::{self, LoadedPlugin};
+use crate::lock_wait::Interrupt;
 use crate::migrate::{self, DomainStatus, MigrationSet};
 use crate::reader::Reader;
 use crate::registry::Registry;
