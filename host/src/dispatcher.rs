@@ -21,7 +21,8 @@ use crate::registry::Registry;
 use crate::runner::{self, RunRequest};
 use anyhow::{Context as _, Result};
 use chrono::NaiveDate;
-use spine_plugin_api::abi::{PipelineBox, PluginError};
+use spine_plugin_api::host::PluginPipeline;
+use spine_plugin_api::Error as PluginError;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -199,7 +200,7 @@ pub(crate) struct Checked<'r> {
     params: serde_json::Map<String, serde_json::Value>,
     /// What the plugin's factory made of the parameters; an error other
     /// than a refused parameter is the run's failure, recorded.
-    created: Result<PipelineBox, PluginError>,
+    created: Result<PluginPipeline, PluginError>,
 }
 
 /// Checks a request before anything is recorded: the pipeline exists (or
@@ -231,7 +232,7 @@ pub(crate) fn check<'r>(
     let created = runner::create(plugin, &spec.name, &params);
     if let Err(error) = &created {
         if runner::refuses_params(&plugin.domain, error) {
-            return Err(usage(runner::describe_plugin_error(error)));
+            return Err(usage(error.to_string()));
         }
     }
     Ok(Checked {

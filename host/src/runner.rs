@@ -15,10 +15,10 @@ use crate::load::LoadedPlugin;
 use crate::progress::Progress;
 use crate::services::RunServices;
 use crate::transaction::{rollback, RunTransaction};
-use abi_stable::{sabi_trait::TD_Opaque, sabi_types::RMut};
 use anyhow::{Context as _, Result};
 use chrono::NaiveDate;
-use spine_plugin_api::abi::{HostServices_TO, PipelineBox, PluginError};
+use spine_plugin_api::host::PluginPipeline;
+use spine_plugin_api::Error as PluginError;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How a run ended (its timestamps and duration are kept on the [`Execution`](crate::executions::Execution)).
@@ -44,30 +44,16 @@ pub(crate) struct RunRequest<'r> {
     pub cancel: &'r AtomicBool,
 }
 
-/// One line for a plugin's error: `location: message (help: …)`.
-pub(crate) fn describe_plugin_error(error: &PluginError) -> String {
-    let mut text = String::new();
-    if let Some(location) = error.location.as_ref().into_option() {
-        text.push_str(&format!("{location}: "));
-    }
-    text.push_str(&error.message);
-    if let Some(help) = error.help.as_ref().into_option() {
-        text.push_str(&format!(" (help: {help})"));
-    }
-    text
-}
-
 /// Asks the plugin's factory for pipeline `name`, with parameters already
 /// checked against its spec. The factory checks what a spec cannot say (a
 /// date that must be a Friday, a file that must exist); nothing runs yet.
-#[allow(clippy::result_large_err)] // the error as the ABI hands it over, once per run
 pub(crate) fn create(
     plugin: &LoadedPlugin,
     name: &str,
     params: &serde_json::Map<String, serde_json::Value>,
-) -> Result<PipelineBox, PluginError> {
+) -> Result<PluginPipeline, PluginError> {
     let params_json = serde_json::Value::Object(params.clone()).to_string();
-    (plugin.module.create_pipeline())(name.into(), params_json.as_str().into()).into_result()
+    plugin.module.create_pipeline(name, &params_json)
 }
 
 /// True when a factory's error refuses the parameters' values: its code is
@@ -87,7 +73,7 @@ pub(crate) fn refuses_params(domain: &str, error: &PluginError) -> bool {
 
 /// The outcome of a run whose pipeline the factory would not create.
 pub(crate) fn not_created(error: &PluginError) -> PipelineResult {
-    failed(describe_plugin_error(error))
+    failed(error.to_string())
 }
 
 /// Runs `pipeline` in one transaction and records how it ended through
@@ -102,7 +88,7 @@ pub(crate) fn not_created(error: &PluginError) -> PipelineResult {
 pub(crate) fn run(
     db: &Database,
     request: &RunRequest<'_>,
-    mut pipeline: PipelineBox,
+    mut pipeline: PluginPipeline,
     record_end: &mut dyn FnMut(&PipelineResult) -> Result<()>,
 ) -> Result<PipelineResult> {
     let mut services = RunServices {
@@ -119,7 +105,7 @@ pub(crate) fn run(
         domain: &request.plugin.domain,
         transaction: RunTransaction::NotBegun,
     };
-    let result = pipeline.run(HostServices_TO::from_ptr(RMut::new(&mut services), TD_Opaque));
+    let result = pipeline.run(&mut services);
     let escaped = match std::mem::replace(&mut services.transaction, RunTransaction::NotBegun) {
         RunTransaction::Open(fenced) => fenced
             .schema_escape(&db.conn)
@@ -138,17 +124,15 @@ pub(crate) fn run(
     request.progress.finish();
 
     let cancelled = request.cancel.load(Ordering::SeqCst);
-    let outcome = match result.into_result() {
+    let outcome = match result {
         Ok(_) | Err(_) if cancelled => cancelled_outcome(),
         Ok(_) if escaped.is_some() => failed(escaped.unwrap_or_default()),
         Ok(metrics) => PipelineResult {
             status: Status::Completed,
-            metrics: Some(
-                serde_json::from_str(&metrics).unwrap_or(serde_json::Value::String(metrics.into())),
-            ),
+            metrics: Some(serde_json::from_str(&metrics).unwrap_or(serde_json::Value::String(metrics))),
             error: None,
         },
-        Err(error) => failed(describe_plugin_error(&error)),
+        Err(error) => failed(error.to_string()),
     };
     if outcome.status == Status::Completed {
         match record_and_commit(db, "RELEASE run", &outcome, record_end) {
@@ -211,12 +195,7 @@ mod tests {
 
     #[test]
     fn only_the_domains_own_params_codes_refuse_the_request() {
-        let error = |code: &str| PluginError {
-            code: code.into(),
-            message: "m".into(),
-            help: None.into(),
-            location: None.into(),
-        };
+        let error = |code: &str| PluginError::new(code, "m");
         for code in [
             "otc.params",
             "otc.params.week_ending_not_friday",

@@ -22,7 +22,7 @@ use crate::registry::Registry;
 use anyhow::{anyhow, Context as _, Result};
 use chrono::NaiveDate;
 use spine_plugin_api::__private::in_process;
-use spine_plugin_api::abi::API_VERSION;
+use spine_plugin_api::host::API_VERSION;
 use spine_plugin_api::Plugin;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;

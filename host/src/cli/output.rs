@@ -135,10 +135,32 @@ pub(super) fn cell(value: &serde_json::Value) -> String {
 pub(super) struct PipelineListing<'a> {
     name: &'a str,
     description: &'a str,
-    params: &'a [crate::load::ParamSpec],
+    params: Vec<ParamListing<'a>>,
     domain: &'a str,
     plugin_version: &'a str,
     plugin_file: String,
+}
+
+/// One parameter as `list` shows it.
+#[derive(serde::Serialize)]
+struct ParamListing<'a> {
+    name: &'a str,
+    kind: &'a str,
+    required: bool,
+    default: Option<&'a str>,
+    help: &'a str,
+}
+
+impl<'a> From<&'a crate::load::ParamSpec> for ParamListing<'a> {
+    fn from(param: &'a crate::load::ParamSpec) -> Self {
+        Self {
+            name: &param.name,
+            kind: &param.kind,
+            required: param.required,
+            default: param.default.as_deref(),
+            help: &param.help,
+        }
+    }
 }
 
 /// Every pipeline of every loaded plugin, by name.
@@ -150,7 +172,7 @@ pub(super) fn pipeline_listings(registry: &Registry) -> Vec<PipelineListing<'_>>
             plugin.pipelines.iter().map(move |spec| PipelineListing {
                 name: &spec.name,
                 description: &spec.description,
-                params: &spec.params,
+                params: spec.params.iter().map(ParamListing::from).collect(),
                 domain: &plugin.domain,
                 plugin_version: &plugin.version,
                 plugin_file: plugin.path.display().to_string(),
@@ -174,7 +196,7 @@ pub(super) fn print_pipelines(registry: &Registry) {
             .params
             .iter()
             .map(|p| {
-                let default = p.default.as_ref().map(|d| format!("={d}")).unwrap_or_default();
+                let default = p.default.map(|d| format!("={d}")).unwrap_or_default();
                 let required = if p.required { " (required)" } else { "" };
                 format!("{}{default}{required}", p.name)
             })

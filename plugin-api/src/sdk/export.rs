@@ -16,6 +16,7 @@ use crate::abi::{
     HostServices_TO, Manifest, MigrationDef, PipelineBox, PipelineObject, PipelineObject_TO, PluginError,
     SpinePlugin, SpinePluginRef,
 };
+use crate::host::PluginModule;
 use abi_stable::{
     prefix_type::PrefixTypeTrait,
     sabi_trait::TD_Opaque,
@@ -111,9 +112,9 @@ pub mod in_process {
 
     /// The root module of every in-process plugin; its entry points serve
     /// the plugin that [`serve`] lends the calling thread.
-    pub fn module() -> SpinePluginRef {
+    pub fn module() -> PluginModule {
         static MODULE: OnceLock<SpinePluginRef> = OnceLock::new();
-        *MODULE.get_or_init(super::module::<InProcess>)
+        PluginModule::new(*MODULE.get_or_init(super::module::<InProcess>))
     }
 
     /// Runs `host_call` with `plugin` behind [`module`] on this thread, and
@@ -184,22 +185,19 @@ mod tests {
     #[test]
     fn the_in_process_module_serves_the_plugin_lent_to_the_thread() {
         let module = in_process::module();
-        let not_served = outcome(module.manifest()()).unwrap_err();
+        let not_served = module.manifest().unwrap_err();
         assert_eq!(not_served.code, "sdk.not_loaded");
         let plugin =
             Arc::new(Plugin::new("acme", "1.2.3", "d").migration(1, "acme_t", "CREATE TABLE acme_t (x)"));
         let (manifest, migrations) = in_process::serve(&plugin, || {
-            (
-                outcome(module.manifest()()).unwrap(),
-                outcome(module.migrations()()).unwrap(),
-            )
+            (module.manifest().unwrap(), module.migrations().unwrap())
         });
         assert_eq!(
             (manifest.domain.as_str(), manifest.version.as_str()),
             ("acme", "1.2.3")
         );
         assert_eq!(migrations.len(), 1);
-        assert_eq!(migrations[0].name.as_str(), "acme_t");
-        assert_eq!(outcome(module.manifest()()).unwrap_err().code, "sdk.not_loaded");
+        assert_eq!(migrations[0].name(), "acme_t");
+        assert_eq!(module.manifest().unwrap_err().code, "sdk.not_loaded");
     }
 }
