@@ -1,6 +1,9 @@
 //! Migrations: the host's core set (embedded from `migrations/`) and each
 //! plugin's own, tracked per domain in `core_migrations`.
 //!
+//! The files of the core set, and why an applied one is never edited: see
+//! `migrations/README.md`.
+//!
 //! The recipe: ensure the tracking table; read what is applied; refuse a
 //! changed checksum, a database ahead of the code, or a gap in the numbering;
 //! apply each pending migration in its own transaction together with its
@@ -48,6 +51,9 @@ fn write_label(f: &mut fmt::Formatter<'_>, version: u32, name: &str) -> fmt::Res
 /// The host's own migrations, embedded at compile time.
 pub(crate) fn core_migrations() -> Vec<Migration> {
     vec![
+        // Its opening comment is out of date (the end of a run is recorded
+        // in the run's own transaction); applied migrations never change, so
+        // migrations/README.md carries the correction.
         Migration {
             version: 1,
             name: "core_executions".to_owned(),
