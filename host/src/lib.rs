@@ -27,7 +27,6 @@
 //! libraries. It never unloads a library: see `load`.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)] // see console.rs
-#![warn(unreachable_pub)]
 
 // First, so that its macros (`outln!`, `errln!`) are in scope in every module.
 #[macro_use]

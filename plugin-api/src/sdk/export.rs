@@ -157,11 +157,7 @@ impl PipelineObject for BoxedPipeline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sdk::panic::last_panic;
-
-    fn outcome<T: std::fmt::Debug>(result: RResult<T, PluginError>) -> std::result::Result<T, Error> {
-        result.into_result().map_err(Error::from)
-    }
+    use crate::sdk::panic::{last_panic, outcome};
 
     /// With the hook the in-process module installs, the message also says
     /// where the panic happened, and the next panic does not inherit it.

@@ -6,7 +6,7 @@
 mod context;
 mod error;
 #[doc(hidden)]
-pub mod export;
+pub(crate) mod export;
 pub(crate) mod migration;
 mod panic;
 mod params;

@@ -50,13 +50,15 @@ pub(crate) fn last_panic() -> Option<String> {
     LAST_PANIC.with(|last| last.borrow().clone())
 }
 
+/// What a caught body came to, as the SDK's error.
+#[cfg(test)]
+pub(crate) fn outcome<T>(result: RResult<T, PluginError>) -> Result<T> {
+    result.into_result().map_err(Error::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn outcome<T: std::fmt::Debug>(result: RResult<T, PluginError>) -> std::result::Result<T, Error> {
-        result.into_result().map_err(Error::from)
-    }
 
     #[test]
     fn values_and_errors_pass_through_unchanged() {
