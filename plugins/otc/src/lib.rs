@@ -50,6 +50,11 @@ pub fn plugin() -> Plugin {
         "otc_publications",
         include_str!("../migrations/002_otc_publications.sql"),
     )
+    .migration(
+        3,
+        "otc_analytics",
+        include_str!("../migrations/003_otc_analytics.sql"),
+    )
     .pipeline(
         with_file_params(PipelineDef::new(
             "otc.ingest",
