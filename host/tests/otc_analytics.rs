@@ -475,3 +475,46 @@ fn strict_coverage_of_an_empty_database_fails_saying_nothing_is_loaded() {
         "{stderr}"
     );
 }
+
+#[test]
+fn otc_load_leaves_the_analytics_as_the_stages_run_one_by_one_do() {
+    let by_stage = TestEnv::with_plugins(&["spine_otc"]);
+    load_weeks(&by_stage);
+    run_ok(&by_stage, "otc.analytics", &[]);
+    // The same files in one otc.load: each file's week is inferred from its
+    // first-publication lastUpdateDate, the week it was ingested under above.
+    let loaded = TestEnv::with_plugins(&["spine_otc"]);
+    let load = run_ok(
+        &loaded,
+        "otc.load",
+        &[format!("file_path={}", by_stage.dir.path().display())],
+    );
+    assert_eq!(load["analytics"]["weeks"], 9, "{load}");
+    assert_eq!(all_analytics(&loaded), all_analytics(&by_stage));
+
+    // The README's example queries run, each printing rows.
+    run_ok(&loaded, "otc.coverage", &["as_of=2025-11-10".to_owned()]);
+    let readme = std::fs::read_to_string(common::workspace_root().join("README.md")).unwrap();
+    let block = readme
+        .split("<!-- otc analytics queries")
+        .nth(1)
+        .and_then(|rest| rest.split("```sh\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("README: the block of analytics queries");
+    let queries: Vec<&str> = block
+        .split("spine-host query \"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert_eq!(queries.len(), 5, "{block}");
+    for sql in queries {
+        let output = loaded
+            .cmd()
+            .args(["query", sql, "--format", "csv"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{sql}: {}", stderr_of(&output));
+        let printed = String::from_utf8_lossy(&output.stdout).lines().count();
+        assert!(printed > 1, "{sql}: no rows");
+    }
+}

@@ -8,7 +8,7 @@
 //!   revisions,
 //! - `otc.summarize` recomputes changed weeks' `otc_symbol_summary`,
 //!   `otc_venue_share` and `otc_symbol_offexchange`,
-//! - `otc.load` runs the three in one go,
+//! - `otc.load` runs those three and `otc.analytics` in one go,
 //! - `otc.fetch` downloads weeks from FINRA's API into an archive of files,
 //!   then ingests them,
 //! - `otc.analytics` computes concentration and movers of changed weeks,
@@ -90,7 +90,7 @@ pub fn plugin() -> Plugin {
     .pipeline(
         with_file_params(PipelineDef::new(
             "otc.load",
-            "Ingest, normalize and summarize in one run: files in, summaries out",
+            "Ingest, normalize, summarize and analytics in one run: files in, summaries and analytics out",
         )),
         load::Load::from_params,
     )

@@ -1,8 +1,10 @@
-//! `otc.load`: `otc.ingest`, `otc.normalize` and `otc.summarize` in one run,
-//! for the common case. One transaction: the files load, normalize and
-//! summarize together or not at all. The metrics hold each stage's, under
-//! its name.
+//! `otc.load`: `otc.ingest`, `otc.normalize`, `otc.summarize` and
+//! `otc.analytics` in one run, for the common case. One transaction: the
+//! files load, normalize, summarize and analyse together or not at all, so
+//! the analytics tables are never behind the summaries after a load. The
+//! metrics hold each stage's, under its name.
 
+use crate::analytics::Analytics;
 use crate::ingest::Ingest;
 use crate::normalize::Normalize;
 use crate::summarize::Summarize;
@@ -28,9 +30,11 @@ impl Pipeline for Load {
         let ingest = self.ingest.stage(ctx)?;
         let normalize = Normalize.stage(ctx)?;
         let summarize = Summarize::changed_weeks().stage(ctx)?;
+        let analytics = Analytics::changed_weeks().stage(ctx)?;
         Ok(Metrics::new()
             .with("ingest", Json::Object(ingest))
             .with("normalize", Json::Object(normalize))
-            .with("summarize", Json::Object(summarize)))
+            .with("summarize", Json::Object(summarize))
+            .with("analytics", Json::Object(analytics)))
     }
 }
