@@ -477,20 +477,23 @@ fn strict_coverage_of_an_empty_database_fails_saying_nothing_is_loaded() {
 }
 
 #[test]
-fn otc_load_leaves_the_analytics_as_the_stages_run_one_by_one_do() {
+fn otc_load_with_analytics_leaves_them_as_the_stages_run_one_by_one_do() {
     let by_stage = TestEnv::with_plugins(&["spine_otc"]);
     load_weeks(&by_stage);
     run_ok(&by_stage, "otc.analytics", &[]);
     // The same files in one otc.load: each file's week is inferred from its
     // first-publication lastUpdateDate, the week it was ingested under above.
+    let files = format!("file_path={}", by_stage.dir.path().display());
+    let plain = TestEnv::with_plugins(&["spine_otc"]);
+    let load = run_ok(&plain, "otc.load", std::slice::from_ref(&files));
+    assert!(load.get("analytics").is_none(), "{load}");
+    assert_eq!(rows(&plain, "SELECT count(*) FROM otc_concentration"), [["0"]]);
+    assert_eq!(rows(&plain, "SELECT count(*) FROM otc_analytics_queue"), [["9"]]);
     let loaded = TestEnv::with_plugins(&["spine_otc"]);
-    let load = run_ok(
-        &loaded,
-        "otc.load",
-        &[format!("file_path={}", by_stage.dir.path().display())],
-    );
+    let load = run_ok(&loaded, "otc.load", &[files, "analytics=true".to_owned()]);
     assert_eq!(load["analytics"]["weeks"], 9, "{load}");
     assert_eq!(all_analytics(&loaded), all_analytics(&by_stage));
+    assert_eq!(rows(&loaded, "SELECT count(*) FROM otc_analytics_queue"), [["0"]]);
 
     // The README's example queries run, each printing rows.
     run_ok(&loaded, "otc.coverage", &["as_of=2025-11-10".to_owned()]);

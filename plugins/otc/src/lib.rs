@@ -8,7 +8,7 @@
 //!   revisions,
 //! - `otc.summarize` recomputes changed weeks' `otc_symbol_summary`,
 //!   `otc_venue_share` and `otc_symbol_offexchange`,
-//! - `otc.load` runs those three and `otc.analytics` in one go,
+//! - `otc.load` runs the three in one go (and `otc.analytics` when asked),
 //! - `otc.fetch` downloads weeks from FINRA's API into an archive of files,
 //!   then ingests them,
 //! - `otc.analytics` computes concentration and movers of changed weeks,
@@ -90,7 +90,11 @@ pub fn plugin() -> Plugin {
     .pipeline(
         with_file_params(PipelineDef::new(
             "otc.load",
-            "Ingest, normalize, summarize and analytics in one run: files in, summaries and analytics out",
+            "Ingest, normalize and summarize in one run: files in, summaries out",
+        ))
+        .param(Param::new("analytics", ParamKind::Boolean).default("false").help(
+            "also run otc.analytics in the same transaction (about a fifth more time), so the analytics \
+             tables are current after the load",
         )),
         load::Load::from_params,
     )
