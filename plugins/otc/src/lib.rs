@@ -93,7 +93,7 @@ pub fn plugin() -> Plugin {
             "Ingest, normalize and summarize in one run: files in, summaries out",
         ))
         .param(Param::new("analytics", ParamKind::Boolean).default("false").help(
-            "also run otc.analytics in the same transaction (about a fifth more time), so the analytics \
+            "also run otc.analytics in the same transaction (a load about 40% longer), so the analytics \
              tables are current after the load",
         )),
         load::Load::from_params,

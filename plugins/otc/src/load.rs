@@ -5,9 +5,10 @@
 //!
 //! Why analytics is not run by default: it reads every row of the weeks
 //! loaded again and writes a row per symbol and week to two tables, which
-//! measured as a fifth more than the three stages' time on a million rows
-//! (README, Performance). A load that asks for it leaves the analytics
-//! current; one that does not leaves the weeks queued for `otc.analytics`.
+//! made a load of a million rows about 40% longer (README, Performance),
+//! far past the few percent a load may grow by. A load that asks for it
+//! leaves the analytics current; one that does not leaves the weeks queued
+//! for `otc.analytics`.
 
 use crate::analytics::Analytics;
 use crate::ingest::Ingest;
