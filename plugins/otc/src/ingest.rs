@@ -98,6 +98,7 @@ impl Ingest {
             hasher: RecordHasher::default(),
             weeks: BTreeSet::new(),
             publications: BTreeSet::new(),
+            last_publication: None,
             current_week: (NaiveDate::MIN, String::new()),
             mismatch: WeekMismatch::default(),
             events,
@@ -205,6 +206,8 @@ struct Reader {
     hasher: RecordHasher,
     weeks: BTreeSet<NaiveDate>,
     publications: BTreeSet<Publication>,
+    /// The publication of the previous line.
+    last_publication: Option<Publication>,
     /// The week of the previous line and its text, formatted once per run of
     /// lines in the same week (files come in such runs).
     current_week: (NaiveDate, String),
@@ -311,13 +314,18 @@ impl Reader {
             self.mismatch.check(given, tier, line.last_update);
         }
         if let Some(tier) = tier {
-            // A set of a few entries per file: one look-up per line.
-            self.publications.insert((
+            let publication = (
                 week_ending,
                 tier.canonical(),
                 Venue::of(line.mpid, line.venue_name).venue_type(),
                 line.last_update,
-            ));
+            );
+            // Files hold one publication, or a few in runs of lines: the set
+            // is looked up when the publication changes, not on every line.
+            if self.last_publication != Some(publication) {
+                self.publications.insert(publication);
+                self.last_publication = Some(publication);
+            }
         }
         if self.current_week.0 != week_ending {
             self.weeks.insert(week_ending);
