@@ -77,10 +77,22 @@ fn assert_refused_while_others_work(
         }]),
         "{report}"
     );
-    for args in [&["db", "status"][..], &["db", "init"]] {
+    // `db status` reports; `db init` could not do its job for that domain,
+    // so it says so and exits 3 rather than "up to date".
+    for (args, code) in [(&["db", "status"][..], 0), (&["db", "init"], 3)] {
         let output = cmd().args(args).output().unwrap();
-        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr_of(&output));
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            stderr_of(&output)
+        );
         let stdout = stdout_of(&output);
+        assert_eq!(
+            code == 0,
+            !stdout.contains("could not be brought up to date"),
+            "{stdout}"
+        );
         assert!(
             stdout
                 .lines()

@@ -122,7 +122,7 @@ pub(super) enum Command {
 
 #[derive(Debug, Subcommand)]
 pub(super) enum DbCommand {
-    /// Create the database and apply every migration
+    /// Create the database and apply every migration (exit 3 when a plugin's domain was refused)
     #[command(after_help = "Example:\n  spine-host --db market.db db init")]
     Init,
     /// Empty the database in place and apply every migration again

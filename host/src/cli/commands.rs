@@ -9,7 +9,7 @@ use crate::executions::Status;
 use crate::load::LoadedPlugin;
 use crate::progress::Progress;
 use crate::reader::Reader;
-use crate::registry::Registry;
+use crate::registry::{Refusal, Registry};
 use crate::session::{self, load_registry, require_plugins_folder, Session};
 use anyhow::{Context as _, Result};
 use std::io::{BufRead, IsTerminal, Write};
@@ -43,20 +43,34 @@ fn db_init(config: Config) -> Result<ExitCode> {
     }
     let session = Session::open(config)?;
     let (migrations, domains) = session.migration_count();
+    let database = session.config().database_path.display();
+    let refused = refused_domains(session.registry()).count();
+    if refused == 0 {
+        outln!("database {database} is up to date: {migrations} migration(s) across {domains} domain(s)");
+        return Ok(ExitCode::Success);
+    }
+    // A refused domain's tables are not there (or not its latest): saying
+    // "up to date" and exiting 0 would let a deployment script carry on.
     outln!(
-        "database {} is up to date: {migrations} migration(s) across {domains} domain(s)",
-        session.config().database_path.display(),
+        "database {database} has {migrations} migration(s) across {domains} domain(s), \
+         but {refused} refused domain(s) could not be brought up to date:"
     );
     print_refused_domains(session.registry());
-    Ok(ExitCode::Success)
+    Ok(ExitCode::Environment)
+}
+
+/// The refused plugins whose domain is known (their manifest was read).
+fn refused_domains(registry: &Registry) -> impl Iterator<Item = (&str, &Refusal)> {
+    registry
+        .refused
+        .iter()
+        .filter_map(|refusal| Some((refusal.domain.as_deref()?, refusal)))
 }
 
 /// One line per refused plugin whose domain is known, with the reason.
 fn print_refused_domains(registry: &Registry) {
-    for refusal in &registry.refused {
-        if let Some(domain) = &refusal.domain {
-            outln!("refused domain `{domain}`: {refusal}");
-        }
+    for (domain, refusal) in refused_domains(registry) {
+        outln!("refused domain `{domain}`: {refusal}");
     }
 }
 
