@@ -9,6 +9,7 @@
 //! - `otc.summarize` recomputes changed weeks' `otc_symbol_summary`,
 //!   `otc_venue_share` and `otc_symbol_offexchange`,
 //! - `otc.load` runs the three in one go,
+//! - `otc.report` writes one week's report as a self-contained HTML file,
 //! - `otc.fetch` downloads weeks from FINRA's API into an archive of files,
 //!   then ingests them.
 //!
@@ -27,6 +28,7 @@ mod load;
 pub mod normalize;
 pub mod parse;
 mod rejects;
+mod report;
 mod run;
 mod sources;
 pub mod summarize;
@@ -83,6 +85,7 @@ pub fn plugin() -> Plugin {
         )),
         load::Load::from_params,
     )
+    .pipeline(report::definition(), report::Report::from_params)
     .pipeline(fetch_def(), fetch::Fetch::from_params)
 }
 
