@@ -3,8 +3,9 @@
 # and the plugins (release), installs the plugins, starts a fresh database and
 # runs otc.load (ingest, normalize and summarize in one run), then prints the
 # latest complete week's top symbols, their ATS against their non-ATS volume,
-# and the ATS and non-ATS market shares. (The latest week may hold only NMS
-# Tier 1: the other tiers come two weeks later.)
+# and the ATS and non-ATS market shares, and writes that week's HTML report
+# (otc.report) and prints its path. (The latest week may hold only NMS Tier 1:
+# the other tiers come two weeks later.)
 #
 # Usage: scripts/demo.sh            (database: demo.db, or $SPINE_DATABASE_PATH)
 set -euo pipefail
@@ -50,3 +51,10 @@ echo "ATS against non-ATS volume of the top symbols in the latest complete week,
                       iif(non_ats_avg_trade_size IS NULL, NULL, printf('%.2f', non_ats_avg_trade_size)) AS non_ats_avg_trade_size
                FROM otc_symbol_offexchange WHERE week_ending = $complete AND tier = 'ALL'
                ORDER BY ats_volume + non_ats_volume DESC, symbol LIMIT 10"
+echo
+echo "The latest complete week's report (one HTML file; it opens offline):"
+report_run="$("$host" run otc.report)"
+echo "$report_run"
+report="$(awk '$1 == "out" { print $2 }' <<<"$report_run")"
+echo
+echo "Report: $root/$report"
