@@ -20,7 +20,7 @@ pub struct Config {
 }
 
 /// Loads `.env` from the working folder, if there is one.
-pub fn load_dotenv() -> anyhow::Result<()> {
+pub(crate) fn load_dotenv() -> anyhow::Result<()> {
     match dotenvy::from_path(".env") {
         Ok(()) => Ok(()),
         Err(error) if error.not_found() => Ok(()),
@@ -32,7 +32,7 @@ pub fn load_dotenv() -> anyhow::Result<()> {
 /// date. Plugins take it rather than reading the clock, so that a rule that
 /// depends on the date (otc refuses a `lastUpdateDate` more than a year
 /// ahead) gives the same answer in tests on every day.
-pub fn today() -> anyhow::Result<NaiveDate> {
+pub(crate) fn today() -> anyhow::Result<NaiveDate> {
     match std::env::var_os("SPINE_TODAY") {
         None => Ok(utc_today()),
         Some(value) => {

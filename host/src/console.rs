@@ -18,7 +18,7 @@ static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
 static STDOUT_ERROR: Mutex<Option<std::io::Error>> = Mutex::new(None);
 
 /// Writes to stdout; after a failed write, nothing.
-pub fn write_stdout(args: fmt::Arguments<'_>) {
+pub(crate) fn write_stdout(args: fmt::Arguments<'_>) {
     if STDOUT_GONE.load(Ordering::Relaxed) {
         return;
     }
@@ -33,13 +33,13 @@ pub fn write_stdout(args: fmt::Arguments<'_>) {
 }
 
 /// Writes to stderr, ignoring failure.
-pub fn write_stderr(args: fmt::Arguments<'_>) {
+pub(crate) fn write_stderr(args: fmt::Arguments<'_>) {
     let _ = std::io::stderr().lock().write_fmt(args);
 }
 
 /// A write to stdout that failed for another reason than a closed pipe: the
 /// output is incomplete, and the command must not report success.
-pub fn output_error() -> Option<std::io::Error> {
+pub(crate) fn output_error() -> Option<std::io::Error> {
     let _ = std::io::stdout().lock().flush().map_err(|error| {
         if !is_closed_pipe(&error) {
             if let Ok(mut first) = STDOUT_ERROR.lock() {
@@ -51,7 +51,7 @@ pub fn output_error() -> Option<std::io::Error> {
 }
 
 /// Whether `error` says the reader of a pipe went away.
-pub fn is_closed_pipe(error: &std::io::Error) -> bool {
+pub(crate) fn is_closed_pipe(error: &std::io::Error) -> bool {
     error.kind() == std::io::ErrorKind::BrokenPipe
 }
 

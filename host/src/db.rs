@@ -1,5 +1,7 @@
-//! The one SQLite connection, with the fence around plugin SQL installed
-//! (see [`crate::fence`] for what it allows).
+//! The one SQLite connection the host writes through: opened with WAL, a
+//! busy timeout (see `lock_wait.rs` for how Ctrl-C ends a wait) and the
+//! fence around plugin SQL installed (see `fence.rs` for what it allows),
+//! with the entry points that run plugin SQL under the fence.
 
 use crate::error::usage;
 use crate::fence::{Fence, FencedPluginSql};
@@ -9,13 +11,13 @@ use rusqlite::{Connection, OpenFlags};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a writer waits for another process's write transaction.
 /// Long enough for another process's large ingest to finish first.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(600);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The page size of new databases.
 const PAGE_SIZE: i64 = 64 * 1024;
@@ -24,35 +26,25 @@ const PAGE_SIZE: i64 = 64 * 1024;
 const STATEMENT_CACHE_CAPACITY: usize = 128;
 
 /// An open database: the connection plus the plugin-SQL fence.
-pub struct Database {
+pub(crate) struct Database {
     /// Plugin statements for `execute` and `execute_many`. Declared before
     /// `conn`, so that the statements are finalized before the connection
     /// closes.
     plugin_statements: RawStatements,
     /// The domain whose fence the cached statements were prepared under.
     statements_authorized_for: RefCell<Option<String>>,
-    pub conn: Connection,
-    pub path: PathBuf,
+    pub(crate) conn: Connection,
+    pub(crate) path: PathBuf,
     fence: Arc<Fence>,
     /// True while the host waits for the write lock only to record a run's
-    /// end (see [`Database::record_through_cancel`]).
-    pub recording_end: Arc<AtomicBool>,
-}
-
-/// Marks a wait for the write lock as one that records a run's end; see
-/// [`Database::record_through_cancel`].
-pub struct RecordingEnd(Arc<AtomicBool>);
-
-impl Drop for RecordingEnd {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::SeqCst);
-    }
+    /// end (see `lock_wait.rs`).
+    pub(crate) recording_end: Arc<AtomicBool>,
 }
 
 impl Database {
     /// Opens (creating if needed) the database at `path` with WAL, a busy
     /// timeout and foreign keys on.
-    pub fn open(path: &Path) -> Result<Self> {
+    pub(crate) fn open(path: &Path) -> Result<Self> {
         refuse_a_folder(path)?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             if !parent.is_dir() {
@@ -94,16 +86,6 @@ impl Database {
         })
     }
 
-    /// While the guard lives, a wait for the write lock is one to record a
-    /// run's end: a run that wrote nothing (it was cancelled, or failed,
-    /// before its first database call) still needs the lock to record how it
-    /// ended. The CLI's busy handler keeps waiting then, through the first
-    /// Ctrl-C that cancelled the run; a second one exits at once.
-    pub fn record_through_cancel(&self) -> RecordingEnd {
-        self.recording_end.store(true, Ordering::SeqCst);
-        RecordingEnd(Arc::clone(&self.recording_end))
-    }
-
     /// The prepared statement of one statement of plugin SQL, from the cache
     /// or prepared now; `None` for SQL it does not hold exactly one statement
     /// of, which the caller runs through rusqlite instead (for its errors).
@@ -115,7 +97,7 @@ impl Database {
     /// of `domain`. SQLite authorizes a statement when it is prepared, so
     /// statements cached for another domain are finalized first: a cached
     /// statement is never run for a domain it was not authorized for.
-    pub fn fence_plugin_sql(&self, domain: &str) -> Result<FencedPluginSql> {
+    pub(crate) fn fence_plugin_sql(&self, domain: &str) -> Result<FencedPluginSql> {
         let mut cached_for = self.statements_authorized_for.borrow_mut();
         if cached_for.as_deref() != Some(domain) {
             self.plugin_statements.clear();
@@ -142,7 +124,7 @@ impl Database {
     }
 
     /// Why the fence last refused a plugin statement, taken once.
-    pub fn take_fence_refusal(&self) -> Option<String> {
+    pub(crate) fn take_fence_refusal(&self) -> Option<String> {
         self.fence.take_refusal()
     }
 
@@ -170,16 +152,8 @@ impl Database {
 
     /// Drops every temporary object on the connection: what a run or a
     /// migration created in `temp` never outlives it.
-    pub fn drop_temporary_objects(&self) -> Result<()> {
-        let objects: Vec<(String, String)> = {
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT type, name FROM temp.sqlite_schema WHERE type IN ('table', 'view', 'trigger')
-                 ORDER BY type = 'table'",
-            )?;
-            let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
-        for (kind, name) in objects {
+    pub(crate) fn drop_temporary_objects(&self) -> Result<()> {
+        for (kind, name) in self.temporary_objects()? {
             let sql = format!(
                 "DROP {} IF EXISTS temp.\"{}\"",
                 kind.to_ascii_uppercase(),
@@ -191,11 +165,36 @@ impl Database {
         }
         Ok(())
     }
+
+    /// The temporary tables, views and triggers on the connection, as
+    /// (type, name), tables last.
+    pub(crate) fn temporary_objects(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT type, name FROM temp.sqlite_schema WHERE type IN ('table', 'view', 'trigger')
+             ORDER BY type = 'table'",
+        )?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// Refuses a database path where there is no database. Only `db init` and
+/// `run` create one: a typo in `--db` must not leave an empty database
+/// behind a command that reports nothing.
+pub(crate) fn require_database(path: &Path) -> Result<()> {
+    refuse_a_folder(path)?;
+    if path.exists() {
+        return Ok(());
+    }
+    Err(usage(format!(
+        "no database at {}: check --db or SPINE_DATABASE_PATH (`spine-host db init` creates one there)",
+        path.display()
+    )))
 }
 
 /// A database path that names a folder is bad usage (SQLite would only say
 /// "unable to open database file").
-pub fn refuse_a_folder(path: &Path) -> Result<()> {
+pub(crate) fn refuse_a_folder(path: &Path) -> Result<()> {
     if path.is_dir() {
         return Err(usage(format!(
             "database {} is a folder, not a file",

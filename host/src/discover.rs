@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use walkdir::{DirEntry, WalkDir};
 
 /// Candidate library files under `dir`, sorted by path.
-pub fn candidates(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn candidates(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     let walker = WalkDir::new(dir)
         .min_depth(1)
@@ -31,7 +31,7 @@ pub fn candidates(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// Refuses a plugins folder that anyone may write to: loading a library runs
 /// its code, so such a folder would let any local user run code as us.
-pub fn check_folder_is_safe(dir: &Path) -> Result<()> {
+pub(crate) fn check_folder_is_safe(dir: &Path) -> Result<()> {
     if is_world_writable(dir).with_context(|| format!("reading plugins folder {}", dir.display()))? {
         bail!(
             "plugins folder {} is writable by every user, and loading a plugin runs its code; \
@@ -45,7 +45,7 @@ pub fn check_folder_is_safe(dir: &Path) -> Result<()> {
 
 /// Why a file of these metadata is never read as a library: it is not a
 /// regular file (a FIFO, a device, a socket, a folder).
-pub fn not_regular(meta: &std::fs::Metadata) -> Option<String> {
+pub(crate) fn not_regular(meta: &std::fs::Metadata) -> Option<String> {
     use std::os::unix::fs::FileTypeExt;
     let kind = meta.file_type();
     let what = if kind.is_file() {
@@ -71,7 +71,7 @@ pub fn not_regular(meta: &std::fs::Metadata) -> Option<String> {
 /// Why a candidate file may not be loaded even before it is opened: it is
 /// not a regular file, or it, or the subfolder holding it, is writable by
 /// every user.
-pub fn unsafe_candidate(path: &Path) -> Option<String> {
+pub(crate) fn unsafe_candidate(path: &Path) -> Option<String> {
     if let Some(reason) = std::fs::metadata(path).ok().as_ref().and_then(not_regular) {
         return Some(reason);
     }

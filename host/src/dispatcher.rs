@@ -21,19 +21,20 @@ use crate::registry::Registry;
 use crate::runner::{self, RunRequest};
 use anyhow::{Context as _, Result};
 use chrono::NaiveDate;
-use spine_plugin_api::abi::{PipelineBox, PluginError};
+use spine_plugin_api::host::PluginPipeline;
+use spine_plugin_api::Error as PluginError;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A request to run one pipeline.
 #[derive(Debug, Clone)]
 pub struct Submission {
-    pub pipeline: String,
+    pub(crate) pipeline: String,
     /// `key=value` pairs as given; checked against the pipeline's spec.
-    pub params: Vec<(String, String)>,
-    pub lane: Lane,
-    pub trigger: TriggerSource,
-    pub logical_key: Option<String>,
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) lane: Lane,
+    pub(crate) trigger: TriggerSource,
+    pub(crate) logical_key: Option<String>,
 }
 
 impl Submission {
@@ -54,15 +55,34 @@ impl Submission {
 
 /// Runs submissions against one registry and one database.
 pub struct Dispatcher<'a> {
-    pub registry: &'a Registry,
-    pub db: &'a Database,
-    pub data_dir: &'a Path,
+    registry: &'a Registry,
+    db: &'a Database,
+    data_dir: &'a Path,
     /// Today's date as plugins see it (see [`crate::config::today`]).
-    pub today: NaiveDate,
-    pub cancel: &'a AtomicBool,
+    today: NaiveDate,
+    /// Set by Ctrl-C: the run in progress stops.
+    cancel: &'a AtomicBool,
 }
 
-impl Dispatcher<'_> {
+impl<'a> Dispatcher<'a> {
+    /// A dispatcher of runs of `registry`'s pipelines on `db`; relative path
+    /// parameters are also looked up in `data_dir`.
+    pub(crate) fn new(
+        registry: &'a Registry,
+        db: &'a Database,
+        data_dir: &'a Path,
+        today: NaiveDate,
+        cancel: &'a AtomicBool,
+    ) -> Self {
+        Self {
+            registry,
+            db,
+            data_dir,
+            today,
+            cancel,
+        }
+    }
+
     /// Checks, records, runs and records the end of one execution. `Err` is
     /// for requests refused before anything ran (unknown pipeline, bad
     /// parameters, including values the factory refuses with a
@@ -174,21 +194,21 @@ impl Dispatcher<'_> {
 }
 
 /// A request that passed every check made before anything is recorded.
-pub struct Checked<'r> {
+pub(crate) struct Checked<'r> {
     plugin: &'r LoadedPlugin,
     spec: &'r PipelineSpec,
     params: serde_json::Map<String, serde_json::Value>,
     /// What the plugin's factory made of the parameters; an error other
     /// than a refused parameter is the run's failure, recorded.
-    created: Result<PipelineBox, PluginError>,
+    created: Result<PluginPipeline, PluginError>,
 }
 
 /// Checks a request before anything is recorded: the pipeline exists (or
 /// its plugin was refused: exit 3), the parameters fit its spec, and the
-/// plugin's factory does not refuse them (a `<domain>.params` code). The
-/// `run` command also calls it before a database exists, so that a refused
-/// request creates nothing.
-pub fn check<'r>(
+/// plugin's factory does not refuse them (a `<domain>.params` code).
+/// [`crate::session::Session::open_to_run`] also calls it before a database
+/// exists, so that a refused request creates nothing.
+pub(crate) fn check<'r>(
     registry: &'r Registry,
     submission: &Submission,
     data_dir: &Path,
@@ -212,7 +232,7 @@ pub fn check<'r>(
     let created = runner::create(plugin, &spec.name, &params);
     if let Err(error) = &created {
         if runner::refuses_params(&plugin.domain, error) {
-            return Err(usage(runner::describe_plugin_error(error)));
+            return Err(usage(error.to_string()));
         }
     }
     Ok(Checked {

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 /// The largest file judged as a library: far above any plugin (a debug
 /// build of the OTC plugin is 22 MB), and a bound on what is read.
-pub const MAX_LIBRARY_BYTES: u64 = 512 * 1024 * 1024;
+pub(crate) const MAX_LIBRARY_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Texts of SQLite's engine: the database file header and two of its error
 /// messages. Every build of SQLite holds all three, even stripped; a plugin
@@ -42,7 +42,7 @@ type Header = FileHeader64<Endianness>;
 
 /// How a library brings SQLite along, if it does.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Sqlite {
+pub(crate) enum Sqlite {
     /// It defines SQLite's functions, or holds the engine's code.
     Carried,
     /// It names the system's SQLite library among the ones it needs.
@@ -55,7 +55,7 @@ pub enum Sqlite {
 /// Checks `file`, a regular file: a 64-bit ELF shared library for this
 /// machine, that neither carries nor links SQLite. Errors are one line,
 /// worded to follow the file's name.
-pub fn check_library(file: File) -> Result<(), String> {
+pub(crate) fn check_library(file: File) -> Result<(), String> {
     let size = file.metadata().map_err(|e| format!("cannot be read: {e}"))?.len();
     if size == 0 {
         return Err("is an empty file, not a plugin".to_owned());
@@ -89,7 +89,7 @@ pub fn check_library(file: File) -> Result<(), String> {
 }
 
 /// The one-line refusal of a library that brings SQLite along.
-pub fn describe(how: &Sqlite) -> String {
+pub(crate) fn describe(how: &Sqlite) -> String {
     let what = match how {
         Sqlite::Carried => "links its own copy of SQLite".to_owned(),
         Sqlite::Linked(name) => format!("links the system's SQLite ({name})"),
@@ -106,7 +106,7 @@ pub fn describe(how: &Sqlite) -> String {
 
 /// Whether the ELF file at `path` brings SQLite along; `None` for anything
 /// that cannot be read as one (it is judged as a library elsewhere, if at all).
-pub fn sqlite_in_file(path: &Path) -> Option<Sqlite> {
+pub(crate) fn sqlite_in_file(path: &Path) -> Option<Sqlite> {
     let file = File::open(path).ok()?;
     if !file.metadata().ok()?.is_file() {
         return None;
@@ -198,7 +198,7 @@ fn texts_in(mut file: File, texts: &[&[u8]]) -> std::io::Result<Vec<bool>> {
 /// library loaded or opened while it was loaded shows up here, whichever way
 /// it got in (its own `DT_NEEDED`, a dependency's, or a `dlopen` in its
 /// initialisers). Empty where the system has no such file.
-pub fn mapped_files() -> BTreeSet<PathBuf> {
+pub(crate) fn mapped_files() -> BTreeSet<PathBuf> {
     let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
         return BTreeSet::new();
     };

@@ -1,7 +1,7 @@
 //! Exit codes, and the error that chooses one.
 //!
 //! Errors travel as `anyhow::Error` with context on every layer; the CLI prints
-//! the chain once, on one line. A [`Refused`] anywhere in the chain carries its
+//! the chain once, on one line. A `Refused` anywhere in the chain carries its
 //! exit code; any other error is an environment problem.
 
 use std::fmt;
@@ -27,9 +27,9 @@ pub enum ExitCode {
 
 /// A request refused before anything ran, with the exit code it calls for.
 #[derive(Debug)]
-pub struct Refused {
-    pub code: ExitCode,
-    pub message: String,
+pub(crate) struct Refused {
+    pub(crate) code: ExitCode,
+    pub(crate) message: String,
 }
 
 impl fmt::Display for Refused {
@@ -49,7 +49,7 @@ pub fn exit_code_for(error: &anyhow::Error) -> ExitCode {
 }
 
 /// A request the user can fix by changing the command line (exit code 2).
-pub fn usage(message: impl Into<String>) -> anyhow::Error {
+pub(crate) fn usage(message: impl Into<String>) -> anyhow::Error {
     Refused {
         code: ExitCode::Usage,
         message: message.into(),
@@ -59,7 +59,7 @@ pub fn usage(message: impl Into<String>) -> anyhow::Error {
 
 /// Refused because something is in use: a logical key held by a running
 /// execution, a database another process has open (exit code 4).
-pub fn conflict(message: impl Into<String>) -> anyhow::Error {
+pub(crate) fn conflict(message: impl Into<String>) -> anyhow::Error {
     Refused {
         code: ExitCode::Conflict,
         message: message.into(),

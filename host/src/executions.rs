@@ -9,7 +9,7 @@ use serde::Serialize;
 /// Which queue a run belongs to (recorded; the host runs one at a time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Lane {
+pub(crate) enum Lane {
     Normal,
     Backfill,
     Slow,
@@ -18,7 +18,7 @@ pub enum Lane {
 /// What started a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum TriggerSource {
+pub(crate) enum TriggerSource {
     Cli,
     Api,
     Scheduler,
@@ -27,7 +27,7 @@ pub enum TriggerSource {
 }
 
 impl Lane {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Lane::Normal => "normal",
             Lane::Backfill => "backfill",
@@ -37,7 +37,7 @@ impl Lane {
 }
 
 impl TriggerSource {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             TriggerSource::Cli => "cli",
             TriggerSource::Api => "api",
@@ -61,7 +61,7 @@ pub enum Status {
 
 impl Status {
     /// Every status, in the order a run goes through them.
-    pub const ALL: [Status; 5] = [
+    pub(crate) const ALL: [Status; 5] = [
         Status::Pending,
         Status::Running,
         Status::Completed,
@@ -116,23 +116,23 @@ pub struct Execution {
     pub plugin_domain: String,
     pub plugin_version: String,
     pub host_pid: i64,
-    /// The recording process beyond its pid (see [`crate::process`]).
+    /// The recording process beyond its pid (see `process.rs`).
     #[serde(skip)]
     pub host_process: Option<String>,
 }
 
 /// The current time as RFC 3339 UTC with milliseconds.
-pub fn now() -> String {
+pub(crate) fn now() -> String {
     timestamp(chrono::Utc::now())
 }
 
 /// `time` as the executions table stores it (UTC, milliseconds).
-pub fn timestamp(time: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn timestamp(time: chrono::DateTime<chrono::Utc>) -> String {
     time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// A new time-ordered unique execution id (UUIDv7).
-pub fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
@@ -167,7 +167,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Execution> {
 }
 
 /// Writes a new execution in `running` state.
-pub fn insert_running(conn: &Connection, execution: &Execution) -> Result<()> {
+pub(crate) fn insert_running(conn: &Connection, execution: &Execution) -> Result<()> {
     conn.execute(
         &format!("INSERT INTO main.core_executions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
         params![
@@ -195,7 +195,7 @@ pub fn insert_running(conn: &Connection, execution: &Execution) -> Result<()> {
 }
 
 /// Records how an execution ended.
-pub fn finish(conn: &Connection, execution: &Execution) -> Result<()> {
+pub(crate) fn finish(conn: &Connection, execution: &Execution) -> Result<()> {
     conn.execute(
         "UPDATE main.core_executions SET status = ?2, completed_at = ?3, duration_ms = ?4, metrics = ?5, error = ?6
          WHERE id = ?1",
@@ -213,7 +213,7 @@ pub fn finish(conn: &Connection, execution: &Execution) -> Result<()> {
 }
 
 /// The running execution holding `logical_key`, if any.
-pub fn running_with_key(conn: &Connection, logical_key: &str) -> Result<Option<Execution>> {
+pub(crate) fn running_with_key(conn: &Connection, logical_key: &str) -> Result<Option<Execution>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM main.core_executions WHERE status = 'running' AND logical_key = ?1 LIMIT 1"
     );
@@ -222,7 +222,7 @@ pub fn running_with_key(conn: &Connection, logical_key: &str) -> Result<Option<E
 
 /// Marks as failed every `running` execution whose process is gone (killed,
 /// crashed, machine restarted). Returns how many rows were marked.
-pub fn fail_orphans(conn: &Connection) -> Result<usize> {
+pub(crate) fn fail_orphans(conn: &Connection) -> Result<usize> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, host_pid, host_process FROM main.core_executions WHERE status = 'running'",
     )?;
@@ -245,15 +245,15 @@ pub fn fail_orphans(conn: &Connection) -> Result<usize> {
 
 /// Filters for listing executions.
 #[derive(Debug, Clone, Default)]
-pub struct Filter {
-    pub pipeline: Option<String>,
-    pub status: Option<String>,
-    pub since: Option<String>,
-    pub limit: u32,
+pub(crate) struct Filter {
+    pub(crate) pipeline: Option<String>,
+    pub(crate) status: Option<String>,
+    pub(crate) since: Option<String>,
+    pub(crate) limit: u32,
 }
 
 /// Executions matching `filter`, newest first.
-pub fn list(conn: &Connection, filter: &Filter) -> Result<Vec<Execution>> {
+pub(crate) fn list(conn: &Connection, filter: &Filter) -> Result<Vec<Execution>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM main.core_executions
          WHERE (?1 IS NULL OR pipeline = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR created_at >= ?3)
@@ -268,7 +268,7 @@ pub fn list(conn: &Connection, filter: &Filter) -> Result<Vec<Execution>> {
 }
 
 /// The one execution whose id starts with `prefix`.
-pub fn find(conn: &Connection, prefix: &str) -> Result<Execution> {
+pub(crate) fn find(conn: &Connection, prefix: &str) -> Result<Execution> {
     let sql = format!(
         "SELECT {COLUMNS} FROM main.core_executions WHERE id LIKE ?1 || '%' ESCAPE '\\' ORDER BY id LIMIT 2"
     );

@@ -52,7 +52,7 @@ struct State {
 }
 
 /// Plugin SQL of one domain is fenced while this lives.
-pub struct FencedPluginSql {
+pub(crate) struct FencedPluginSql {
     fence: Arc<Fence>,
 }
 

@@ -5,24 +5,32 @@
 //!    this machine that neither carries nor links SQLite;
 //! 3. the plain C symbol `spine_plugin_abi`: is it a plugin, of our ABI
 //!    family (loading the library runs its initialisers, from here on);
-//! 4. abi_stable's header (`lib_header_from_path`, one library per file);
+//! 4. the library's header, of our abi_stable (one library per file);
 //! 5. the `spine-plugin-api` version the plugin was built against;
-//! 6. the full layout check (`init_root_module`);
+//! 6. the full layout check, which gives the root module;
 //! 7. the manifest and migrations (domain and pipeline names);
 //! 8. no second SQLite appeared in the process while it loaded.
 //!
-//! Each failure is one line naming the file and the reason. Libraries are
-//! never unloaded: their vtables and strings stay referenced until exit, and
-//! abi_stable does not support unloading.
+//! This module opens the library; `spine_plugin_api::host` reads what it
+//! holds, so no abi_stable type is named here. Each failure is one line
+//! naming the file and the reason. Libraries are never unloaded: their
+//! vtables and strings stay referenced until exit, and abi_stable does not
+//! support unloading.
 
+use crate::migrate::{check_numbering, Migration, CORE_DOMAIN};
 use crate::text::one_line;
-use abi_stable::library::{lib_header_from_path, LibraryError};
-use spine_plugin_api::abi::{self, SpinePluginRef, ABI_FAMILY, ABI_FAMILY_SYMBOL, API_VERSION};
+use spine_plugin_api::host::{
+    HeaderRef, LoadError, LoadErrorKind, PluginModule, ABI_FAMILY, ABI_FAMILY_SYMBOL, API_VERSION,
+    LIB_HEADER_SYMBOL,
+};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+/// A pipeline and its parameters, as a plugin declares them.
+pub(crate) use spine_plugin_api::host::{ParamSpec, PipelineSpec};
+
 /// A plugin that passed every check.
-pub struct LoadedPlugin {
+pub(crate) struct LoadedPlugin {
     pub path: PathBuf,
     pub domain: String,
     pub version: String,
@@ -31,43 +39,17 @@ pub struct LoadedPlugin {
     pub api_version: String,
     pub pipelines: Vec<PipelineSpec>,
     pub migrations: Vec<Migration>,
-    pub(crate) module: SpinePluginRef,
-}
-
-/// A pipeline as the plugin declared it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct PipelineSpec {
-    pub name: String,
-    pub description: String,
-    pub params: Vec<ParamSpec>,
-}
-
-/// A parameter as the plugin declared it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ParamSpec {
-    pub name: String,
-    pub kind: String,
-    pub required: bool,
-    pub default: Option<String>,
-    pub help: String,
-}
-
-/// One embedded SQL migration.
-#[derive(Debug, Clone)]
-pub struct Migration {
-    pub version: u32,
-    pub name: String,
-    pub sql: String,
+    pub(crate) module: PluginModule,
 }
 
 /// Domain names may not start with these.
-const RESERVED_DOMAIN_PREFIXES: &[&str] = &[crate::migrate::CORE_DOMAIN, "sqlite"];
+const RESERVED_DOMAIN_PREFIXES: &[&str] = &[CORE_DOMAIN, "sqlite"];
 
 /// The parameter kinds this host can check; anything else is refused at load.
-pub const PARAM_KINDS: &[&str] = &["string", "integer", "number", "boolean", "date", "path"];
+pub(crate) const PARAM_KINDS: &[&str] = &["string", "integer", "number", "boolean", "date", "path"];
 
 /// Runs every check on `path` and loads the plugin, or says in one line why not.
-pub fn load_plugin(path: &Path) -> Result<LoadedPlugin, String> {
+pub(crate) fn load_plugin(path: &Path) -> Result<LoadedPlugin, String> {
     crate::elf::check_library(open_regular_file(path)?)?;
     let mapped_before = crate::elf::mapped_files();
     let plugin = initialise(path)?;
@@ -79,7 +61,7 @@ pub fn load_plugin(path: &Path) -> Result<LoadedPlugin, String> {
 /// Opens `path` for reading if it is a regular file, without opening
 /// anything else: opening a FIFO waits for a writer, and a device may never
 /// end.
-pub fn open_regular_file(path: &Path) -> Result<std::fs::File, String> {
+pub(crate) fn open_regular_file(path: &Path) -> Result<std::fs::File, String> {
     use std::os::unix::fs::OpenOptionsExt;
     let meta = std::fs::metadata(path).map_err(|e| format!("cannot be read: {e}"))?;
     if let Some(reason) = crate::discover::not_regular(&meta) {
@@ -115,16 +97,29 @@ fn check_no_second_sqlite(path: &Path, before: &BTreeSet<PathBuf>) -> Result<(),
     Ok(())
 }
 
-/// Opens the library and initialises its root module, checking its ABI
-/// family and API version first; reads its manifest and migrations.
+/// Opens the library, checks its ABI family, then reads its header (of our
+/// abi_stable, built against a compatible API version), checks every type's
+/// layout, and reads the root module's manifest and migrations.
 fn initialise(path: &Path) -> Result<LoadedPlugin, String> {
-    check_abi_family(path)?;
-    let header = lib_header_from_path(path).map_err(|e| describe_library_error(&e))?;
-    let api_version = header.version_strings().version.to_string();
+    // SAFETY: opening a library runs its initialisers; the plugins folder is
+    // trusted (see `discover::check_folder_is_safe`). The handle is leaked
+    // below on purpose: libraries are never unloaded.
+    let library = unsafe { libloading::Library::new(path) }
+        .map_err(|e| format!("cannot be opened as a library: {}", one_line(&e.to_string())))?;
+    let header = check_abi_family(&library).and_then(|()| {
+        // SAFETY: a library of our ABI family exports the header static of
+        // `export_plugin!` under this name, and `HeaderRef` is its address,
+        // as abi_stable's own loader reads it.
+        let symbol = unsafe { library.get::<HeaderRef>(LIB_HEADER_SYMBOL.as_bytes()) };
+        symbol
+            .map(|header| *header)
+            .map_err(|_| "has no abi_stable root module".to_owned())
+    });
+    std::mem::forget(library);
+    let header = header?.check().map_err(|e| describe_load_error(&e))?;
+    let api_version = header.api_version();
     check_api_version(&api_version)?;
-    let module = header
-        .init_root_module::<SpinePluginRef>()
-        .map_err(|e| describe_library_error(&e))?;
+    let module = header.root_module().map_err(|e| describe_load_error(&e))?;
     read_module(path, api_version, module)
 }
 
@@ -133,27 +128,27 @@ fn initialise(path: &Path) -> Result<LoadedPlugin, String> {
 pub(crate) fn read_module(
     path: &Path,
     api_version: String,
-    module: SpinePluginRef,
+    module: PluginModule,
 ) -> Result<LoadedPlugin, String> {
-    let manifest = module.manifest()()
-        .into_result()
+    let manifest = module
+        .manifest()
         .map_err(|e| plugin_error("reading its manifest", &e))?;
-    let migrations = module.migrations()()
-        .into_result()
+    let migrations = module
+        .migrations()
         .map_err(|e| plugin_error("reading its migrations", &e))?;
     let plugin = LoadedPlugin {
         path: path.to_path_buf(),
-        domain: manifest.domain.to_string(),
-        version: manifest.version.to_string(),
-        description: manifest.description.to_string(),
+        domain: manifest.domain,
+        version: manifest.version,
+        description: manifest.description,
         api_version,
-        pipelines: manifest.pipelines.iter().map(pipeline_spec).collect(),
+        pipelines: manifest.pipelines,
         migrations: migrations
             .iter()
             .map(|m| Migration {
-                version: m.version,
-                name: m.name.to_string(),
-                sql: m.sql.to_string(),
+                version: m.version(),
+                name: m.name().to_owned(),
+                sql: m.sql().to_owned(),
             })
             .collect(),
         module,
@@ -161,23 +156,16 @@ pub(crate) fn read_module(
     Ok(plugin)
 }
 
-fn check_abi_family(path: &Path) -> Result<(), String> {
-    // SAFETY: opening a library runs its initialisers; the plugins folder is
-    // trusted (see `discover::check_folder_is_safe`). The handle is leaked on
-    // purpose: libraries are never unloaded.
-    let library = unsafe { libloading::Library::new(path) }
-        .map_err(|e| format!("cannot be opened as a library: {}", one_line(&e.to_string())))?;
-    let family = {
-        // SAFETY: `spine_plugin_abi` is `extern "C" fn() -> u32` in every family.
-        let symbol = unsafe { library.get::<extern "C" fn() -> u32>(ABI_FAMILY_SYMBOL.as_bytes()) };
-        symbol.map(|f| f()).map_err(|_| {
-            "is not a Market Spine plugin (it has no `spine_plugin_abi` symbol; \
-             plugins are built with spine_plugin_api::export_plugin!)"
-                .to_owned()
-        })
-    };
-    std::mem::forget(library);
-    match family? {
+/// The plain C symbol `spine_plugin_abi` names the plugin's ABI family.
+fn check_abi_family(library: &libloading::Library) -> Result<(), String> {
+    // SAFETY: `spine_plugin_abi` is `extern "C" fn() -> u32` in every family.
+    let symbol = unsafe { library.get::<extern "C" fn() -> u32>(ABI_FAMILY_SYMBOL.as_bytes()) };
+    let family = symbol.map(|f| f()).map_err(|_| {
+        "is not a Market Spine plugin (it has no `spine_plugin_abi` symbol; \
+         plugins are built with spine_plugin_api::export_plugin!)"
+            .to_owned()
+    })?;
+    match family {
         ABI_FAMILY => Ok(()),
         other => Err(format!(
             "speaks plugin ABI family {other}, but this host speaks family {ABI_FAMILY} \
@@ -234,7 +222,7 @@ pub(crate) fn check_manifest(plugin: &LoadedPlugin) -> Result<(), String> {
             }
         ));
     }
-    crate::migrate::check_numbering(&plugin.migrations)?;
+    check_numbering(&plugin.migrations)?;
     let mut seen = std::collections::HashSet::new();
     for pipeline in &plugin.pipelines {
         let prefix = format!("{domain}.");
@@ -264,60 +252,25 @@ pub(crate) fn check_manifest(plugin: &LoadedPlugin) -> Result<(), String> {
     Ok(())
 }
 
-fn pipeline_spec(spec: &abi::PipelineSpec) -> PipelineSpec {
-    PipelineSpec {
-        name: spec.name.to_string(),
-        description: spec.description.to_string(),
-        params: spec
-            .params
-            .iter()
-            .map(|p| ParamSpec {
-                name: p.name.to_string(),
-                kind: p.kind.to_string(),
-                required: p.required,
-                default: p.default.as_ref().into_option().map(|d| d.to_string()),
-                help: p.help.to_string(),
-            })
-            .collect(),
-    }
-}
-
-fn plugin_error(doing: &str, error: &abi::PluginError) -> String {
+fn plugin_error(doing: &str, error: &spine_plugin_api::Error) -> String {
     format!("failed while {doing}: {}", error.message)
 }
 
-/// One line for an abi_stable error; the full layout dump goes to the debug log.
-fn describe_library_error(error: &LibraryError) -> String {
-    let full = error.to_string();
-    log::debug!("full abi_stable report:\n{full}");
-    let summary = match error {
-        LibraryError::OpenError { .. } => "cannot be opened as a library".to_owned(),
-        LibraryError::GetSymbolError { .. } => "has no abi_stable root module".to_owned(),
-        LibraryError::InvalidAbiHeader(_) => "was built with an incompatible abi_stable".to_owned(),
-        LibraryError::IncompatibleVersionNumber {
-            expected_version,
-            actual_version,
-            ..
-        } => format!(
-            "was built against spine-plugin-api {actual_version}; this host speaks {expected_version} \
-             — rebuild the plugin"
+/// One line for a header or root module abi_stable refused; its whole report
+/// (a layout dump runs to thousands of lines) goes to the debug log.
+fn describe_load_error(error: &LoadError) -> String {
+    log::debug!("full abi_stable report:\n{}", error.report);
+    match &error.kind {
+        LoadErrorKind::AbiStable => "was built with an incompatible abi_stable".to_owned(),
+        LoadErrorKind::Version { expected, actual } => format!(
+            "was built against spine-plugin-api {actual}; this host speaks {expected} — rebuild the plugin"
         ),
-        LibraryError::AbiInstability(_) => {
-            let detail: Vec<&str> = full
-                .lines()
-                .map(str::trim)
-                .filter(|l| l.starts_with("Error:") || l.starts_with("Expected:") || l.starts_with("Found:"))
-                .take(3)
-                .collect();
-            format!(
-                "has a plugin ABI layout that differs from this host's ({}); rebuild it against \
-                 spine-plugin-api {} (details with --log-level debug)",
-                detail.join(" "),
-                compatible_line(API_VERSION)
-            )
-        }
-        LibraryError::RootModule { .. } => format!("failed to start: {}", one_line(&full)),
-        _ => one_line(&full),
-    };
-    summary
+        LoadErrorKind::Layout { detail } => format!(
+            "has a plugin ABI layout that differs from this host's ({detail}); rebuild it against \
+             spine-plugin-api {} (details with --log-level debug)",
+            compatible_line(API_VERSION)
+        ),
+        LoadErrorKind::RootModule => format!("failed to start: {}", one_line(&error.report)),
+        LoadErrorKind::Other => one_line(&error.report),
+    }
 }

@@ -29,7 +29,7 @@ impl Log for StderrLogger {
 static LOGGER: StderrLogger = StderrLogger;
 
 /// Installs the logger (once per process; later calls only change the level).
-pub fn init(level: LevelFilter) {
+pub(crate) fn init(level: LevelFilter) {
     let _ = log::set_logger(&LOGGER);
     log::set_max_level(level);
 }

@@ -1,6 +1,9 @@
 //! Migrations: the host's core set (embedded from `migrations/`) and each
 //! plugin's own, tracked per domain in `core_migrations`.
 //!
+//! The files of the core set, and why an applied one is never edited: see
+//! `migrations/README.md`.
+//!
 //! The recipe: ensure the tracking table; read what is applied; refuse a
 //! changed checksum, a database ahead of the code, or a gap in the numbering;
 //! apply each pending migration in its own transaction together with its
@@ -8,18 +11,49 @@
 //! at all.
 
 use crate::db::Database;
-use crate::load::{LoadedPlugin, Migration};
 use anyhow::{bail, Context as _, Result};
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 /// The domain name of the host's own migrations.
-pub const CORE_DOMAIN: &str = "core";
+pub(crate) const CORE_DOMAIN: &str = "core";
+
+/// One embedded SQL migration: the host's, or a plugin's. Shown as its
+/// file is named: `001_core_executions`.
+#[derive(Debug, Clone)]
+pub(crate) struct Migration {
+    pub(crate) version: u32,
+    pub(crate) name: String,
+    pub(crate) sql: String,
+}
+
+impl Migration {
+    /// Its checksum: see [`checksum`].
+    pub(crate) fn checksum(&self) -> String {
+        checksum(&self.sql)
+    }
+}
+
+impl fmt::Display for Migration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_label(f, self.version, &self.name)
+    }
+}
+
+/// A migration's label, as its file is named: the version in three digits,
+/// then its name (`001_core_executions`).
+fn write_label(f: &mut fmt::Formatter<'_>, version: u32, name: &str) -> fmt::Result {
+    write!(f, "{version:03}_{name}")
+}
 
 /// The host's own migrations, embedded at compile time.
-pub fn core_migrations() -> Vec<Migration> {
+pub(crate) fn core_migrations() -> Vec<Migration> {
     vec![
+        // Its opening comment is out of date (the end of a run is recorded
+        // in the run's own transaction); applied migrations never change, so
+        // migrations/README.md carries the correction.
         Migration {
             version: 1,
             name: "core_executions".to_owned(),
@@ -34,47 +68,26 @@ pub fn core_migrations() -> Vec<Migration> {
 }
 
 /// One domain's migrations and where they came from (for messages).
-pub struct MigrationSet {
-    pub domain: String,
-    pub source: String,
-    pub migrations: Vec<Migration>,
+pub(crate) struct MigrationSet {
+    pub(crate) domain: String,
+    pub(crate) source: String,
+    pub(crate) migrations: Vec<Migration>,
 }
 
 impl MigrationSet {
     /// The host's own set.
-    pub fn core() -> MigrationSet {
+    pub(crate) fn core() -> MigrationSet {
         MigrationSet {
             domain: CORE_DOMAIN.to_owned(),
             source: "the spine-host binary".to_owned(),
             migrations: core_migrations(),
         }
     }
-
-    /// One plugin's set.
-    pub fn of(plugin: &LoadedPlugin) -> MigrationSet {
-        MigrationSet {
-            domain: plugin.domain.clone(),
-            source: plugin.path.display().to_string(),
-            migrations: plugin.migrations.clone(),
-        }
-    }
-
-    /// Every loaded plugin's set.
-    pub fn plugins(plugins: &[LoadedPlugin]) -> Vec<MigrationSet> {
-        plugins.iter().map(MigrationSet::of).collect()
-    }
-
-    /// The core set followed by every loaded plugin's set.
-    pub fn all(plugins: &[LoadedPlugin]) -> Vec<MigrationSet> {
-        std::iter::once(MigrationSet::core())
-            .chain(MigrationSet::plugins(plugins))
-            .collect()
-    }
 }
 
 /// How many migrations each domain has applied; empty when the database has
 /// no tracking table yet (it is read, never created).
-pub fn applied_counts(conn: &Connection) -> Result<BTreeMap<String, i64>> {
+pub(crate) fn applied_counts(conn: &Connection) -> Result<BTreeMap<String, i64>> {
     if !is_tracked(conn)? {
         return Ok(BTreeMap::new());
     }
@@ -84,25 +97,31 @@ pub fn applied_counts(conn: &Connection) -> Result<BTreeMap<String, i64>> {
 }
 
 /// The domains with migrations applied in the database: the established ones.
-pub fn established_domains(conn: &Connection) -> Result<BTreeSet<String>> {
+pub(crate) fn established_domains(conn: &Connection) -> Result<BTreeSet<String>> {
     Ok(applied_counts(conn)?.into_keys().collect())
 }
 
 /// Where one domain stands.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct DomainStatus {
-    pub domain: String,
-    pub applied: Vec<AppliedMigration>,
-    pub pending: Vec<String>,
+pub(crate) struct DomainStatus {
+    pub(crate) domain: String,
+    pub(crate) applied: Vec<AppliedMigration>,
+    pub(crate) pending: Vec<String>,
 }
 
-/// A migration recorded in the tracking table.
+/// A migration recorded in the tracking table; shown as [`Migration`] is.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct AppliedMigration {
-    pub version: u32,
-    pub name: String,
-    pub checksum: String,
-    pub applied_at: String,
+pub(crate) struct AppliedMigration {
+    pub(crate) version: u32,
+    pub(crate) name: String,
+    pub(crate) checksum: String,
+    pub(crate) applied_at: String,
+}
+
+impl fmt::Display for AppliedMigration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_label(f, self.version, &self.name)
+    }
 }
 
 /// The checksum of a migration: SHA-256 of its exact SQL text, in lowercase hex.
@@ -158,7 +177,7 @@ fn applied(conn: &Connection, domain: &str) -> Result<Vec<AppliedMigration>> {
 }
 
 /// Migrations must be numbered 1, 2, 3, … in order, with no gap.
-pub fn check_numbering(migrations: &[Migration]) -> Result<(), String> {
+pub(crate) fn check_numbering(migrations: &[Migration]) -> Result<(), String> {
     for (index, migration) in migrations.iter().enumerate() {
         let expected = index as u32 + 1;
         if migration.version != expected {
@@ -189,7 +208,7 @@ fn check(conn: &Connection, set: &MigrationSet) -> Result<DomainStatus> {
                 set.migrations.len()
             );
         };
-        let now = checksum(&known.sql);
+        let now = known.checksum();
         if now != row.checksum {
             bail!(
                 "migration {} ({}) of domain `{}` changed after it was applied: checksum {} in the \
@@ -207,7 +226,7 @@ fn check(conn: &Connection, set: &MigrationSet) -> Result<DomainStatus> {
         .migrations
         .iter()
         .filter(|m| !applied.iter().any(|a| a.version == m.version))
-        .map(|m| format!("{:03}_{}", m.version, m.name))
+        .map(Migration::to_string)
         .collect();
     Ok(DomainStatus {
         domain: set.domain.clone(),
@@ -222,23 +241,22 @@ fn short(checksum: &str) -> &str {
 
 /// Where every domain stands, refusing drift as `apply_pending` would; reads
 /// the database only.
-pub fn status(conn: &Connection, sets: &[MigrationSet]) -> Result<Vec<DomainStatus>> {
+pub(crate) fn status(conn: &Connection, sets: &[MigrationSet]) -> Result<Vec<DomainStatus>> {
     sets.iter().map(|set| check(conn, set)).collect()
 }
 
-/// Applies each plugin's pending migrations on its own: a plugin whose
+/// Applies each plugin's pending migrations on its own: a domain whose
 /// migrations cannot apply (refused by the fence, failing SQL, checksum
 /// drift, a database ahead of it) is returned with the reason, and the
 /// others' are applied all the same.
-pub fn apply_each<'p>(
+pub(crate) fn apply_each<'s>(
     db: &Database,
-    plugins: impl IntoIterator<Item = &'p LoadedPlugin>,
+    sets: impl IntoIterator<Item = &'s MigrationSet>,
 ) -> Vec<(String, String)> {
-    plugins
-        .into_iter()
-        .filter_map(|plugin| {
-            let applied = apply_pending(db, &[MigrationSet::of(plugin)]);
-            applied.err().map(|e| (plugin.domain.clone(), cannot_apply(&e)))
+    sets.into_iter()
+        .filter_map(|set| {
+            let applied = apply_pending(db, std::slice::from_ref(set));
+            applied.err().map(|e| (set.domain.clone(), cannot_apply(&e)))
         })
         .collect()
 }
@@ -253,21 +271,21 @@ fn cannot_apply(error: &anyhow::Error) -> String {
 /// exists): what [`apply_each`] would refuse. Drift and a database ahead
 /// are read from the tracking table; pending migrations are tried on a
 /// scratch in-memory copy of the database's schema, under the fence.
-pub fn judge(database: Option<&Connection>, plugins: &[LoadedPlugin]) -> Result<Vec<(String, String)>> {
+pub(crate) fn judge(database: Option<&Connection>, sets: &[MigrationSet]) -> Result<Vec<(String, String)>> {
     let mut refusals = Vec::new();
     let mut pending = Vec::new();
-    for plugin in plugins {
+    for set in sets {
         let status = match database {
-            Some(conn) => check(conn, &MigrationSet::of(plugin)),
+            Some(conn) => check(conn, set),
             None => Ok(DomainStatus {
-                domain: plugin.domain.clone(),
+                domain: set.domain.clone(),
                 applied: Vec::new(),
-                pending: vec![String::new(); plugin.migrations.len()],
+                pending: vec![String::new(); set.migrations.len()],
             }),
         };
         match status {
-            Err(e) => refusals.push((plugin.domain.clone(), cannot_apply(&e))),
-            Ok(status) if !status.pending.is_empty() => pending.push(plugin),
+            Err(e) => refusals.push((set.domain.clone(), cannot_apply(&e))),
+            Ok(status) if !status.pending.is_empty() => pending.push(set),
             Ok(_) => {}
         }
     }
@@ -296,7 +314,7 @@ fn sqlite_message(error: &rusqlite::Error) -> String {
 }
 
 /// A database in memory, fenced like the real one, for dry runs.
-pub fn scratch_database() -> Result<Database> {
+pub(crate) fn scratch_database() -> Result<Database> {
     Database::open(std::path::Path::new(":memory:")).context("opening a scratch database in memory")
 }
 
@@ -340,7 +358,7 @@ fn copy_schema(from: &Connection, into: &Database) -> Result<()> {
 }
 
 /// Applies every pending migration; returns the ones applied (`domain/NNN_name`).
-pub fn apply_pending(db: &Database, sets: &[MigrationSet]) -> Result<Vec<String>> {
+pub(crate) fn apply_pending(db: &Database, sets: &[MigrationSet]) -> Result<Vec<String>> {
     ensure_tracking_table(&db.conn)?;
     let mut done = Vec::new();
     for set in sets {
@@ -350,7 +368,7 @@ pub fn apply_pending(db: &Database, sets: &[MigrationSet]) -> Result<Vec<String>
             .iter()
             .filter(|m| !status.applied.iter().any(|a| a.version == m.version));
         for migration in pending {
-            let label = format!("{}/{:03}_{}", set.domain, migration.version, migration.name);
+            let label = format!("{}/{migration}", set.domain);
             if apply_one(db, &set.domain, migration).with_context(|| format!("applying migration {label}"))? {
                 done.push(label);
             }
@@ -394,7 +412,7 @@ fn apply_one(db: &Database, domain: &str, migration: &Migration) -> Result<bool>
     db.drop_temporary_objects()?;
     tx.execute(
         "INSERT INTO main.core_migrations (domain, version, name, checksum, applied_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![domain, migration.version, migration.name, checksum(&migration.sql), crate::executions::now()],
+        params![domain, migration.version, migration.name, migration.checksum(), crate::executions::now()],
     )?;
     tx.commit()?;
     // On a scratch database (a dry run of `list`, `plugins`, `db status`)
@@ -404,12 +422,7 @@ fn apply_one(db: &Database, domain: &str, migration: &Migration) -> Result<bool>
     } else {
         log::Level::Info
     };
-    log::log!(
-        level,
-        "applied migration {domain}/{:03}_{}",
-        migration.version,
-        migration.name
-    );
+    log::log!(level, "applied migration {domain}/{migration}");
     Ok(true)
 }
 
@@ -427,6 +440,18 @@ mod tests {
                 sql: sql.to_owned(),
             }],
         }
+    }
+
+    #[test]
+    fn a_migration_is_shown_as_its_file_is_named() {
+        let migration = |version| Migration {
+            version,
+            name: "acme_tables".to_owned(),
+            sql: String::new(),
+        };
+        assert_eq!(migration(1).to_string(), "001_acme_tables");
+        assert_eq!(migration(12).to_string(), "012_acme_tables");
+        assert_eq!(migration(1234).to_string(), "1234_acme_tables");
     }
 
     #[test]

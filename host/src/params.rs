@@ -9,31 +9,11 @@ use anyhow::Result;
 use serde_json::{Map, Value as Json};
 use std::path::Path;
 
-/// Splits `key=value`; the value may itself contain `=`.
-pub fn parse_assignment(text: &str) -> Result<(String, String)> {
-    match text.split_once('=') {
-        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
-        _ => Err(usage(format!(
-            "parameter `{text}` is not of the form key=value (for example -p name=Bob)"
-        ))),
-    }
-}
-
-/// The closest of `candidates` to `wanted`, if any is close enough to suggest.
-pub fn did_you_mean<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(wanted, c), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
-}
-
 /// Checks `given` against `spec` and returns the parameters as the JSON object
 /// the plugin receives. Relative paths that do not exist from the working
 /// folder are looked up in `data_dir`; a path naming `database` or its `-wal`
 /// or `-shm` is refused.
-pub fn validate(
+pub(crate) fn validate(
     spec: &PipelineSpec,
     given: &[(String, String)],
     data_dir: &Path,
@@ -86,7 +66,7 @@ pub fn validate(
 fn unknown_parameter(spec: &PipelineSpec, name: &str) -> String {
     let names: Vec<&str> = spec.params.iter().map(|p| p.name.as_str()).collect();
     let mut message = format!("{} has no parameter `{name}`", spec.name);
-    if let Some(suggestion) = did_you_mean(name, names.iter().copied()) {
+    if let Some(suggestion) = crate::text::did_you_mean(name, names.iter().copied()) {
         message.push_str(&format!("; did you mean `{suggestion}`?"));
     }
     if names.is_empty() {
@@ -256,13 +236,6 @@ mod tests {
         );
         let message = run(&[("n", "ten")]).unwrap_err().to_string();
         assert_eq!(message, "parameter `n` of t.p expects an integer, got `ten`");
-    }
-
-    #[test]
-    fn assignment_needs_an_equals_sign() {
-        assert_eq!(parse_assignment("a=b=c").unwrap(), ("a".into(), "b=c".into()));
-        assert!(parse_assignment("novalue").is_err());
-        assert!(parse_assignment("=x").is_err());
     }
 
     #[test]

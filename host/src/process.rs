@@ -9,14 +9,14 @@
 
 /// This process's identity, `<boot id>/<start time in clock ticks>`; `None`
 /// where the system does not tell.
-pub fn own_identity() -> Option<String> {
+pub(crate) fn own_identity() -> Option<String> {
     identity_of("self")
 }
 
 /// True when process `pid`, recorded with `identity`, is still running. An
 /// identity that was not recorded, or that the system does not tell now,
 /// leaves the pid alone to decide.
-pub fn is_alive(pid: i64, identity: Option<&str>) -> bool {
+pub(crate) fn is_alive(pid: i64, identity: Option<&str>) -> bool {
     if !pid_exists(pid) {
         return false;
     }

@@ -50,7 +50,7 @@ impl Kind {
 impl Progress {
     /// A bar on stderr when stderr is a terminal and `quiet` is false
     /// (`--json`, pipes and cron get no bar).
-    pub fn for_terminal(quiet: bool) -> Self {
+    pub(crate) fn for_terminal(quiet: bool) -> Self {
         let draw = !quiet && std::io::stderr().is_terminal();
         let bar = draw.then(|| ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()));
         Self {
@@ -68,7 +68,7 @@ impl Progress {
     }
 
     /// One report: `done` of `total` (0 = unknown) `unit`.
-    pub fn report(&self, done: u64, total: u64, unit: &str) {
+    pub(crate) fn report(&self, done: u64, total: u64, unit: &str) {
         let Some(bar) = &self.bar else { return };
         let kind = Kind::of(total, unit);
         if self.drawn.get() != Some(kind) {
@@ -87,7 +87,7 @@ impl Progress {
     }
 
     /// Removes the bar.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

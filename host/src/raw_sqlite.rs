@@ -28,7 +28,8 @@
 //! reset and its bindings cleared before the call returns, whatever happens.
 
 use rusqlite::{ffi, Connection};
-use spine_plugin_api::abi::Value;
+use spine_plugin_api::host::Value;
+use spine_plugin_api::SqlValue;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::{c_int, c_uint, CStr};
@@ -167,14 +168,14 @@ impl RawStatement {
         // SAFETY: a live statement; SQLite keeps the pointers it is given
         // (`SQLITE_STATIC`) only as long as the caller promises they live.
         let code = unsafe {
-            match value {
-                Value::Null => ffi::sqlite3_bind_null(statement, index),
-                Value::Integer(v) => ffi::sqlite3_bind_int64(statement, index, *v),
-                Value::Real(v) => ffi::sqlite3_bind_double(statement, index, *v),
-                Value::Text(text) => {
+            match SqlValue::from(*value) {
+                SqlValue::Null => ffi::sqlite3_bind_null(statement, index),
+                SqlValue::Integer(v) => ffi::sqlite3_bind_int64(statement, index, v),
+                SqlValue::Real(v) => ffi::sqlite3_bind_double(statement, index, v),
+                SqlValue::Text(text) => {
                     // An empty string may point nowhere: bind one that
                     // points somewhere, as rusqlite does.
-                    let text = if text.is_empty() { "" } else { text.as_str() };
+                    let text = if text.is_empty() { "" } else { text };
                     ffi::sqlite3_bind_text64(
                         statement,
                         index,
@@ -184,11 +185,11 @@ impl RawStatement {
                         ffi::SQLITE_UTF8 as u8,
                     )
                 }
-                Value::Blob(blob) if blob.is_empty() => ffi::sqlite3_bind_zeroblob(statement, index, 0),
-                Value::Blob(blob) => ffi::sqlite3_bind_blob64(
+                SqlValue::Blob([]) => ffi::sqlite3_bind_zeroblob(statement, index, 0),
+                SqlValue::Blob(blob) => ffi::sqlite3_bind_blob64(
                     statement,
                     index,
-                    blob.as_slice().as_ptr().cast(),
+                    blob.as_ptr().cast(),
                     blob.len() as ffi::sqlite3_uint64,
                     ffi::SQLITE_STATIC(),
                 ),
@@ -247,10 +248,10 @@ mod tests {
     use super::*;
     use crate::db::Database;
     use crate::progress::Progress;
-    use crate::services::{RunServices, RunTransaction};
-    use abi_stable::std_types::{RSlice, RStr};
+    use crate::services::RunServices;
+    use crate::transaction::RunTransaction;
     use rusqlite::types::Value as Stored;
-    use spine_plugin_api::abi::HostServices;
+    use spine_plugin_api::host::Services;
     use std::sync::atomic::AtomicBool;
 
     const INSERT: &str = "INSERT INTO t_values (id, v) VALUES (?1, ?2)";
@@ -297,15 +298,13 @@ mod tests {
         }
 
         fn execute(&self, sql: &str, params: &[Value<'_>]) -> Result<u64, String> {
-            let outcome = self.services().execute(sql.into(), RSlice::from_slice(params));
-            outcome.into_result().map_err(|e| e.message.into_string())
+            let outcome = self.services().execute(sql, params);
+            outcome.map_err(|e| e.message)
         }
 
         fn execute_many(&self, sql: &str, columns: u32, params: &[Value<'_>]) -> Result<u64, String> {
-            let outcome = self
-                .services()
-                .execute_many(sql.into(), columns, RSlice::from_slice(params));
-            outcome.into_result().map_err(|e| e.message.into_string())
+            let outcome = self.services().execute_many(sql, columns, params);
+            outcome.map_err(|e| e.message)
         }
 
         fn rows(&self, sql: &str) -> Vec<(Stored, Stored)> {
@@ -323,7 +322,7 @@ mod tests {
     }
 
     fn text(value: &str) -> Value<'_> {
-        Value::Text(RStr::from(value))
+        SqlValue::Text(value).into()
     }
 
     #[test]
@@ -346,9 +345,9 @@ mod tests {
             Value::Integer(6),
             text(&empty),
             Value::Integer(7),
-            Value::Blob(RSlice::from_slice(&blob)),
+            SqlValue::Blob(&blob).into(),
             Value::Integer(8),
-            Value::Blob(RSlice::from_slice(&[])),
+            SqlValue::Blob(&[]).into(),
         ];
         assert_eq!(host.execute_many(INSERT, 2, &values), Ok(8));
         // `execute` runs one row of every placeholder, as the bulk inserts do.
@@ -416,14 +415,14 @@ mod tests {
         };
         let note = String::from("bound for one call");
         let blob = vec![7u8; 3];
-        let values = [text(&note), Value::Blob(RSlice::from_slice(&blob))];
+        let values = [text(&note), SqlValue::Blob(&blob).into()];
         assert_eq!(host.execute_many(insert, 2, &values), Ok(1));
         step_unbound();
         let values = [
             text(&note),
             Value::Null,
             text("refused"),
-            Value::Blob(RSlice::from_slice(&blob)),
+            SqlValue::Blob(&blob).into(),
         ];
         let error = host.execute_many(insert, 2, &values).unwrap_err();
         assert!(error.contains("CHECK constraint failed"), "{error}");

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// A file that was not loaded, and why (one line).
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     pub path: PathBuf,
     pub reason: String,
     /// The domain, when the file was refused after its manifest was read.
@@ -30,7 +30,7 @@ impl std::fmt::Display for Refusal {
 
 /// What the plugins folder holds.
 #[derive(Default)]
-pub struct Registry {
+pub(crate) struct Registry {
     pub plugins: Vec<LoadedPlugin>,
     pub refused: Vec<Refusal>,
 }
@@ -40,7 +40,7 @@ impl Registry {
     /// a folder anyone may write to is refused as a whole. `established` are
     /// the domains with migrations applied in the database: they win a
     /// namespace overlap (see [`Registry::keep_separate_namespaces`]).
-    pub fn load(dir: &Path, established: &BTreeSet<String>) -> Result<Self> {
+    pub(crate) fn load(dir: &Path, established: &BTreeSet<String>) -> Result<Self> {
         // Commands that need plugins refuse a missing folder first
         // (`session::require_plugins_folder`); the others work without it.
         if !dir.exists() {
@@ -158,7 +158,7 @@ impl Registry {
     }
 
     /// Refuses the loaded plugins of these domains, each with its reason.
-    pub fn refuse_domains(&mut self, refusals: Vec<(String, String)>) {
+    pub(crate) fn refuse_domains(&mut self, refusals: Vec<(String, String)>) {
         for (domain, reason) in refusals {
             if let Some(index) = self.plugins.iter().position(|p| p.domain == domain) {
                 let plugin = self.plugins.remove(index);
@@ -193,14 +193,14 @@ impl Registry {
     }
 
     /// Why pipeline `name` cannot run, when a refused plugin declares it.
-    pub fn refused_pipeline(&self, name: &str) -> Option<&Refusal> {
+    pub(crate) fn refused_pipeline(&self, name: &str) -> Option<&Refusal> {
         self.refused
             .iter()
             .find(|r| r.pipelines.iter().any(|p| p == name))
     }
 
     /// The plugin and spec of pipeline `name`.
-    pub fn pipeline(&self, name: &str) -> Option<(&LoadedPlugin, &PipelineSpec)> {
+    pub(crate) fn pipeline(&self, name: &str) -> Option<(&LoadedPlugin, &PipelineSpec)> {
         self.plugins.iter().find_map(|plugin| {
             plugin
                 .pipelines
@@ -211,7 +211,7 @@ impl Registry {
     }
 
     /// Every pipeline name, sorted.
-    pub fn pipeline_names(&self) -> Vec<&str> {
+    pub(crate) fn pipeline_names(&self) -> Vec<&str> {
         let mut names: Vec<&str> = self
             .plugins
             .iter()
@@ -222,10 +222,10 @@ impl Registry {
     }
 
     /// The message for a pipeline name nobody provides, with a suggestion.
-    pub fn unknown_pipeline(&self, name: &str) -> String {
+    pub(crate) fn unknown_pipeline(&self, name: &str) -> String {
         let names = self.pipeline_names();
         let mut message = format!("no pipeline named `{name}`");
-        if let Some(suggestion) = crate::params::did_you_mean(name, names.iter().copied()) {
+        if let Some(suggestion) = crate::text::did_you_mean(name, names.iter().copied()) {
             message.push_str(&format!("; did you mean `{suggestion}`?"));
         }
         if names.is_empty() {

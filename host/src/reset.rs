@@ -17,7 +17,7 @@ const TRACKING_TABLE: &str = "core_migrations";
 
 /// Empties the existing database at `path`: every table, index, view and
 /// trigger goes, and the file stays where it is (same inode).
-pub fn reset_in_place(path: &Path) -> Result<()> {
+pub(crate) fn reset_in_place(path: &Path) -> Result<()> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
         .with_context(|| format!("opening database {}", path.display()))?;
     // Another process that has the database open holds a shared lock on it

@@ -3,7 +3,7 @@
 //! plugin's SDK turns into an error) or Ctrl-C.
 //!
 //! The transaction begins at the pipeline's first database call (see
-//! [`crate::services`]), or at the end of a run that never made one, so a
+//! [`crate::transaction`]), or at the end of a run that never made one, so a
 //! pipeline that downloads before it writes holds no write lock while it
 //! waits on the network. From that moment to the commit nothing changes: the
 //! writes, the temporary objects' cleanup and the run's record are one
@@ -11,26 +11,26 @@
 
 use crate::db::Database;
 use crate::executions::Status;
-use crate::fence::FencedPluginSql;
 use crate::load::LoadedPlugin;
 use crate::progress::Progress;
-use crate::services::{RunServices, RunTransaction};
-use abi_stable::{sabi_trait::TD_Opaque, sabi_types::RMut};
+use crate::services::RunServices;
+use crate::transaction::{rollback, RunTransaction};
 use anyhow::{Context as _, Result};
 use chrono::NaiveDate;
-use spine_plugin_api::abi::{HostServices_TO, PipelineBox, PluginError};
+use spine_plugin_api::host::PluginPipeline;
+use spine_plugin_api::Error as PluginError;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How a run ended (its timestamps and duration are kept on the [`Execution`](crate::executions::Execution)).
 #[derive(Debug, Clone)]
-pub struct PipelineResult {
+pub(crate) struct PipelineResult {
     pub status: Status,
     pub metrics: Option<serde_json::Value>,
     pub error: Option<String>,
 }
 
 /// Everything one run needs besides the pipeline itself.
-pub struct RunRequest<'r> {
+pub(crate) struct RunRequest<'r> {
     pub plugin: &'r LoadedPlugin,
     /// The pipeline's name.
     pub pipeline: &'r str,
@@ -44,30 +44,16 @@ pub struct RunRequest<'r> {
     pub cancel: &'r AtomicBool,
 }
 
-/// One line for a plugin's error: `location: message (help: …)`.
-pub fn describe_plugin_error(error: &PluginError) -> String {
-    let mut text = String::new();
-    if let Some(location) = error.location.as_ref().into_option() {
-        text.push_str(&format!("{location}: "));
-    }
-    text.push_str(&error.message);
-    if let Some(help) = error.help.as_ref().into_option() {
-        text.push_str(&format!(" (help: {help})"));
-    }
-    text
-}
-
 /// Asks the plugin's factory for pipeline `name`, with parameters already
 /// checked against its spec. The factory checks what a spec cannot say (a
 /// date that must be a Friday, a file that must exist); nothing runs yet.
-#[allow(clippy::result_large_err)] // the error as the ABI hands it over, once per run
-pub fn create(
+pub(crate) fn create(
     plugin: &LoadedPlugin,
     name: &str,
     params: &serde_json::Map<String, serde_json::Value>,
-) -> Result<PipelineBox, PluginError> {
+) -> Result<PluginPipeline, PluginError> {
     let params_json = serde_json::Value::Object(params.clone()).to_string();
-    (plugin.module.create_pipeline())(name.into(), params_json.as_str().into()).into_result()
+    plugin.module.create_pipeline(name, &params_json)
 }
 
 /// True when a factory's error refuses the parameters' values: its code is
@@ -76,7 +62,7 @@ pub fn create(
 /// value of the wrong kind: exit code 2, and nothing is recorded. Any other
 /// factory error (`otc.ingest.not_found`, the SDK's `sdk.params.*`, which
 /// mean the plugin's code and spec disagree) is a failed run.
-pub fn refuses_params(domain: &str, error: &PluginError) -> bool {
+pub(crate) fn refuses_params(domain: &str, error: &PluginError) -> bool {
     error
         .code
         .as_str()
@@ -86,8 +72,8 @@ pub fn refuses_params(domain: &str, error: &PluginError) -> bool {
 }
 
 /// The outcome of a run whose pipeline the factory would not create.
-pub fn not_created(error: &PluginError) -> PipelineResult {
-    failed(describe_plugin_error(error))
+pub(crate) fn not_created(error: &PluginError) -> PipelineResult {
+    failed(error.to_string())
 }
 
 /// Runs `pipeline` in one transaction and records how it ended through
@@ -99,10 +85,10 @@ pub fn not_created(error: &PluginError) -> PipelineResult {
 ///
 /// An `Err` means the host itself could not run the pipeline or record its
 /// end (for example, the database stayed locked); nothing it wrote is kept.
-pub fn run(
+pub(crate) fn run(
     db: &Database,
     request: &RunRequest<'_>,
-    mut pipeline: PipelineBox,
+    mut pipeline: PluginPipeline,
     record_end: &mut dyn FnMut(&PipelineResult) -> Result<()>,
 ) -> Result<PipelineResult> {
     let mut services = RunServices {
@@ -119,7 +105,7 @@ pub fn run(
         domain: &request.plugin.domain,
         transaction: RunTransaction::NotBegun,
     };
-    let result = pipeline.run(HostServices_TO::from_ptr(RMut::new(&mut services), TD_Opaque));
+    let result = pipeline.run(&mut services);
     let escaped = match std::mem::replace(&mut services.transaction, RunTransaction::NotBegun) {
         RunTransaction::Open(fenced) => fenced
             .schema_escape(&db.conn)
@@ -138,17 +124,15 @@ pub fn run(
     request.progress.finish();
 
     let cancelled = request.cancel.load(Ordering::SeqCst);
-    let outcome = match result.into_result() {
+    let outcome = match result {
         Ok(_) | Err(_) if cancelled => cancelled_outcome(),
         Ok(_) if escaped.is_some() => failed(escaped.unwrap_or_default()),
         Ok(metrics) => PipelineResult {
             status: Status::Completed,
-            metrics: Some(
-                serde_json::from_str(&metrics).unwrap_or(serde_json::Value::String(metrics.into())),
-            ),
+            metrics: Some(serde_json::from_str(&metrics).unwrap_or(serde_json::Value::String(metrics))),
             error: None,
         },
-        Err(error) => failed(describe_plugin_error(&error)),
+        Err(error) => failed(error.to_string()),
     };
     if outcome.status == Status::Completed {
         match record_and_commit(db, "RELEASE run", &outcome, record_end) {
@@ -174,22 +158,6 @@ pub fn run(
     Ok(outcome)
 }
 
-/// Begins the run's transaction and fences its SQL as plugin SQL of
-/// `domain`; called at the pipeline's first database call. The run's writes
-/// go in a savepoint, so that a failed run can undo them and record its end
-/// while the transaction keeps the write lock. Waiting for another process's
-/// write lock ends on Ctrl-C (the CLI's busy handler).
-pub(crate) fn begin(db: &Database, domain: &str) -> Result<FencedPluginSql> {
-    if let Err(e) = db.conn.execute_batch("BEGIN IMMEDIATE; SAVEPOINT run") {
-        rollback(db)?;
-        return Err(e).context("starting the run's transaction");
-    }
-    db.fence_plugin_sql(domain).or_else(|e| {
-        rollback(db)?;
-        Err(e.context("fencing the run's SQL"))
-    })
-}
-
 /// Ends the run's savepoint with `sql`, drops the temporary objects the run
 /// created, records `outcome` in the run's transaction, and commits them.
 fn record_and_commit(
@@ -202,15 +170,6 @@ fn record_and_commit(
     db.drop_temporary_objects()?;
     record_end(outcome)?;
     db.conn.execute_batch("COMMIT")?;
-    Ok(())
-}
-
-fn rollback(db: &Database) -> Result<()> {
-    if !db.conn.is_autocommit() {
-        db.conn
-            .execute_batch("ROLLBACK")
-            .context("rolling back the run's transaction")?;
-    }
     Ok(())
 }
 
@@ -236,12 +195,7 @@ mod tests {
 
     #[test]
     fn only_the_domains_own_params_codes_refuse_the_request() {
-        let error = |code: &str| PluginError {
-            code: code.into(),
-            message: "m".into(),
-            help: None.into(),
-            location: None.into(),
-        };
+        let error = |code: &str| PluginError::new(code, "m");
         for code in [
             "otc.params",
             "otc.params.week_ending_not_friday",

@@ -1,4 +1,4 @@
-//! The host side of `HostServices`: what a running pipeline may ask for.
+//! The host's services ([`Services`]): what a running pipeline may ask for.
 //!
 //! Database calls run on the host's one connection, inside the run's
 //! transaction, with prepared statements cached by SQL text (a bulk load
@@ -15,65 +15,50 @@
 //! `query`, go through rusqlite.
 
 use crate::db::Database;
-use crate::fence::FencedPluginSql;
 use crate::progress::Progress;
-use abi_stable::{
-    sabi_types::RMut,
-    std_types::{RResult, RSlice, RStr, RString},
-};
+use crate::transaction::{self, RunTransaction};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::ToSql;
-use spine_plugin_api::abi::{HostServices, LogLevel, PluginError, RowSink_TO, Value};
+use spine_plugin_api::host::{Rows, Services, Value};
+use spine_plugin_api::{Error as PluginError, Level, SqlValue};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What the host lends one pipeline run.
-pub struct RunServices<'r> {
-    pub db: &'r Database,
-    pub progress: &'r Progress,
-    pub cancel: &'r AtomicBool,
+pub(crate) struct RunServices<'r> {
+    pub(crate) db: &'r Database,
+    pub(crate) progress: &'r Progress,
+    pub(crate) cancel: &'r AtomicBool,
     /// Answers the `execution.info` service: id, pipeline, parameters,
     /// today's date and the data folder (`execution_id`, `pipeline`,
     /// `params`, `today`, `data_dir`).
-    pub execution_info: serde_json::Value,
-    pub domain: &'r str,
+    pub(crate) execution_info: serde_json::Value,
+    pub(crate) domain: &'r str,
     /// Where the run's transaction stands; the runner reads it after the run.
-    pub transaction: RunTransaction,
+    pub(crate) transaction: RunTransaction,
 }
 
-/// The run's transaction, begun lazily by the first database call.
-pub enum RunTransaction {
-    /// The pipeline has not touched the database: no lock is held.
-    NotBegun,
-    /// Begun (`BEGIN IMMEDIATE; SAVEPOINT run`), the run's SQL fenced while
-    /// the guard lives.
-    Open(FencedPluginSql),
-    /// Beginning failed (the database stayed locked, or Ctrl-C while waiting
-    /// for it); the plugin was told, and nothing of the run was written.
-    Refused,
-}
-
-/// Binds an ABI value as a SQL parameter without copying text or blobs.
-struct Bind<'v>(&'v Value<'v>);
+/// Binds a plugin's value as a SQL parameter without copying text or blobs.
+struct Bind<'v>(SqlValue<'v>);
 
 impl ToSql for Bind<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         Ok(ToSqlOutput::Borrowed(match self.0 {
-            Value::Null => ValueRef::Null,
-            Value::Integer(v) => ValueRef::Integer(*v),
-            Value::Real(v) => ValueRef::Real(*v),
-            Value::Text(v) => ValueRef::Text(v.as_str().as_bytes()),
-            Value::Blob(v) => ValueRef::Blob(v.as_slice()),
+            SqlValue::Null => ValueRef::Null,
+            SqlValue::Integer(v) => ValueRef::Integer(v),
+            SqlValue::Real(v) => ValueRef::Real(v),
+            SqlValue::Text(v) => ValueRef::Text(v.as_bytes()),
+            SqlValue::Blob(v) => ValueRef::Blob(v),
         }))
     }
 }
 
+/// The plugin's values bound as parameters, in order.
+fn bound<'v>(params: &'v [Value<'v>]) -> impl Iterator<Item = Bind<'v>> + 'v {
+    params.iter().map(|value| Bind(SqlValue::from(*value)))
+}
+
 fn error(code: &str, message: impl Into<String>) -> PluginError {
-    PluginError {
-        code: code.into(),
-        message: RString::from(message.into()),
-        help: None.into(),
-        location: None.into(),
-    }
+    PluginError::new(code, message)
 }
 
 fn cancelled_error() -> PluginError {
@@ -92,7 +77,7 @@ impl RunServices<'_> {
     }
 
     /// Begins the run's transaction at its first database call (see
-    /// [`crate::runner::begin`]); a no-op once begun. Fails with
+    /// [`transaction::begin`]); a no-op once begun. Fails with
     /// `host.cancelled` when Ctrl-C ended the wait for the write lock.
     #[allow(clippy::result_large_err)] // the error as the ABI hands it to the plugin
     fn begin(&mut self) -> Result<(), PluginError> {
@@ -106,14 +91,14 @@ impl RunServices<'_> {
             }
             RunTransaction::NotBegun => {}
         }
-        match crate::runner::begin(self.db, self.domain) {
+        match transaction::begin(self.db, self.domain) {
             Ok(fenced) => {
                 self.transaction = RunTransaction::Open(fenced);
                 Ok(())
             }
             Err(e) => {
                 self.transaction = RunTransaction::Refused;
-                if HostServices::cancelled(self) {
+                if Services::cancelled(self) {
                     return Err(cancelled_error());
                 }
                 Err(error("host.db.begin", format!("{e:#}")))
@@ -125,7 +110,7 @@ impl RunServices<'_> {
     /// run's transaction, and mark a new statement for the fence.
     #[allow(clippy::result_large_err)] // the error as the ABI hands it to the plugin
     fn enter_database_call(&mut self) -> Result<(), PluginError> {
-        if HostServices::cancelled(self) {
+        if Services::cancelled(self) {
             return Err(cancelled_error());
         }
         self.begin()?;
@@ -137,54 +122,47 @@ impl RunServices<'_> {
         &mut self,
         sql: &str,
         work: impl FnOnce() -> rusqlite::Result<T>,
-    ) -> RResult<T, PluginError> {
-        if let Err(e) = self.enter_database_call() {
-            return RResult::RErr(e);
-        }
-        work().map_err(|e| self.sql_error(sql, e)).into()
+    ) -> Result<T, PluginError> {
+        self.enter_database_call()?;
+        work().map_err(|e| self.sql_error(sql, e))
     }
 }
 
-fn to_abi(index: usize, value: ValueRef<'_>) -> rusqlite::Result<Value<'_>> {
-    Ok(match value {
-        ValueRef::Null => Value::Null,
-        ValueRef::Integer(v) => Value::Integer(v),
-        ValueRef::Real(v) => Value::Real(v),
-        ValueRef::Text(bytes) => Value::Text(
-            std::str::from_utf8(bytes)
-                .map_err(|e| rusqlite::Error::Utf8Error(index, e))?
-                .into(),
-        ),
-        ValueRef::Blob(bytes) => Value::Blob(bytes.into()),
-    })
+/// A value SQLite returned, as the plugin reads it.
+fn to_plugin(index: usize, value: ValueRef<'_>) -> rusqlite::Result<Value<'_>> {
+    let value = match value {
+        ValueRef::Null => SqlValue::Null,
+        ValueRef::Integer(v) => SqlValue::Integer(v),
+        ValueRef::Real(v) => SqlValue::Real(v),
+        ValueRef::Text(bytes) => {
+            SqlValue::Text(std::str::from_utf8(bytes).map_err(|e| rusqlite::Error::Utf8Error(index, e))?)
+        }
+        ValueRef::Blob(bytes) => SqlValue::Blob(bytes),
+    };
+    Ok(value.into())
 }
 
-impl HostServices for RunServices<'_> {
-    fn execute(&mut self, sql: RStr<'_>, params: RSlice<'_, Value<'_>>) -> RResult<u64, PluginError> {
+impl Services for RunServices<'_> {
+    fn execute(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, PluginError> {
         let db = self.db;
-        self.guarded(sql.as_str(), || match db.plugin_statement(sql.as_str())? {
-            Some(statement) => statement.run_rows(params.len(), params.as_slice()),
+        self.guarded(sql, || match db.plugin_statement(sql)? {
+            Some(statement) => statement.run_rows(params.len(), params),
             None => {
-                let mut stmt = db.conn.prepare_cached(sql.as_str())?;
-                let changed = stmt.execute(rusqlite::params_from_iter(params.iter().map(Bind)))?;
+                let mut stmt = db.conn.prepare_cached(sql)?;
+                let changed = stmt.execute(rusqlite::params_from_iter(bound(params)))?;
                 Ok(changed as u64)
             }
         })
     }
 
-    fn execute_many(
-        &mut self,
-        sql: RStr<'_>,
-        columns: u32,
-        params: RSlice<'_, Value<'_>>,
-    ) -> RResult<u64, PluginError> {
+    fn execute_many(&mut self, sql: &str, columns: u32, params: &[Value<'_>]) -> Result<u64, PluginError> {
         let db = self.db;
-        self.guarded(sql.as_str(), || {
+        self.guarded(sql, || {
             let columns = columns as usize;
-            match db.plugin_statement(sql.as_str())? {
-                Some(statement) if columns > 0 => statement.run_rows(columns, params.as_slice()),
+            match db.plugin_statement(sql)? {
+                Some(statement) if columns > 0 => statement.run_rows(columns, params),
                 _ => {
-                    let mut stmt = db.conn.prepare_cached(sql.as_str())?;
+                    let mut stmt = db.conn.prepare_cached(sql)?;
                     if stmt.parameter_count() != columns {
                         return Err(rusqlite::Error::InvalidParameterCount(
                             columns,
@@ -192,9 +170,9 @@ impl HostServices for RunServices<'_> {
                         ));
                     }
                     let mut changed = 0u64;
-                    for row in params.as_slice().chunks(columns.max(1)) {
-                        for (index, value) in row.iter().enumerate() {
-                            stmt.raw_bind_parameter(index + 1, Bind(value))?;
+                    for row in params.chunks(columns.max(1)) {
+                        for (index, value) in bound(row).enumerate() {
+                            stmt.raw_bind_parameter(index + 1, value)?;
                         }
                         changed += stmt.raw_execute()? as u64;
                     }
@@ -206,30 +184,19 @@ impl HostServices for RunServices<'_> {
 
     fn query(
         &mut self,
-        sql: RStr<'_>,
-        params: RSlice<'_, Value<'_>>,
-        mut sink: RowSink_TO<'_, RMut<'_, ()>>,
-    ) -> RResult<u64, PluginError> {
-        if let Err(e) = self.enter_database_call() {
-            return RResult::RErr(e);
-        }
+        sql: &str,
+        params: &[Value<'_>],
+        rows: &mut Rows<'_, '_>,
+    ) -> Result<u64, PluginError> {
+        self.enter_database_call()?;
         let conn = &self.db.conn;
-        let mut stmt = match conn.prepare_cached(sql.as_str()) {
-            Ok(stmt) => stmt,
-            Err(e) => return RResult::RErr(self.sql_error(sql.as_str(), e)),
-        };
+        let mut stmt = conn.prepare_cached(sql).map_err(|e| self.sql_error(sql, e))?;
         let width = stmt.column_count();
-        let mut rows = match stmt.query(rusqlite::params_from_iter(params.iter().map(Bind))) {
-            Ok(rows) => rows,
-            Err(e) => return RResult::RErr(self.sql_error(sql.as_str(), e)),
-        };
+        let mut found = stmt
+            .query(rusqlite::params_from_iter(bound(params)))
+            .map_err(|e| self.sql_error(sql, e))?;
         let mut seen = 0u64;
-        loop {
-            let row = match rows.next() {
-                Ok(Some(row)) => row,
-                Ok(None) => break,
-                Err(e) => return RResult::RErr(self.sql_error(sql.as_str(), e)),
-            };
+        while let Some(row) = found.next().map_err(|e| self.sql_error(sql, e))? {
             seen += 1;
             // The values of a row of up to 16 columns live on the stack: a
             // scan of 10^6 rows allocates nothing per row (callgrind: a Vec
@@ -243,59 +210,54 @@ impl HostServices for RunServices<'_> {
                 &mut wide
             };
             for (index, slot) in values.iter_mut().enumerate() {
-                match row.get_ref(index).and_then(|value| to_abi(index, value)) {
-                    Ok(value) => *slot = value,
-                    Err(e) => return RResult::RErr(self.sql_error(sql.as_str(), e)),
-                }
+                *slot = row
+                    .get_ref(index)
+                    .and_then(|value| to_plugin(index, value))
+                    .map_err(|e| self.sql_error(sql, e))?;
             }
-            match sink.row(RSlice::from_slice(values)) {
-                RResult::ROk(true) => {}
-                RResult::ROk(false) => break,
-                RResult::RErr(e) => return RResult::RErr(e),
+            if !rows.send(values)? {
+                break;
             }
             if self.cancel.load(Ordering::Relaxed) {
-                return RResult::RErr(cancelled_error());
+                return Err(cancelled_error());
             }
         }
-        RResult::ROk(seen)
+        Ok(seen)
     }
 
-    fn execute_batch(&mut self, sql: RStr<'_>) -> RResult<(), PluginError> {
+    fn execute_batch(&mut self, sql: &str) -> Result<(), PluginError> {
         let db = self.db;
-        self.guarded(sql.as_str(), || db.execute_plugin_batch(sql.as_str()))
+        self.guarded(sql, || db.execute_plugin_batch(sql))
     }
 
-    fn log(&mut self, level: LogLevel, message: RStr<'_>) {
+    fn log(&mut self, level: Level, message: &str) {
         let level = match level {
-            1 => log::Level::Error,
-            2 => log::Level::Warn,
-            3 => log::Level::Info,
-            4 => log::Level::Debug,
-            _ => log::Level::Trace,
+            Level::Error => log::Level::Error,
+            Level::Warn => log::Level::Warn,
+            Level::Info => log::Level::Info,
+            Level::Debug => log::Level::Debug,
+            Level::Trace => log::Level::Trace,
         };
         log::log!(target: self.domain, level, "{message}");
     }
 
-    fn progress(&mut self, done: u64, total: u64, unit: RStr<'_>) {
-        self.progress.report(done, total, unit.as_str());
+    fn progress(&mut self, done: u64, total: u64, unit: &str) {
+        self.progress.report(done, total, unit);
     }
 
     fn cancelled(&self) -> bool {
         self.cancel.load(Ordering::SeqCst)
     }
 
-    fn call(&mut self, service: RStr<'_>, _request_json: RStr<'_>) -> RResult<RString, PluginError> {
-        match service.as_str() {
-            "execution.info" => RResult::ROk(self.execution_info.to_string().into()),
-            "host.version" => RResult::ROk(
-                serde_json::json!({
-                    "host": env!("CARGO_PKG_VERSION"),
-                    "plugin_api": spine_plugin_api::abi::API_VERSION,
-                })
-                .to_string()
-                .into(),
-            ),
-            other => RResult::RErr(error(
+    fn call(&mut self, service: &str, _request_json: &str) -> Result<String, PluginError> {
+        match service {
+            "execution.info" => Ok(self.execution_info.to_string()),
+            "host.version" => Ok(serde_json::json!({
+                "host": env!("CARGO_PKG_VERSION"),
+                "plugin_api": spine_plugin_api::host::API_VERSION,
+            })
+            .to_string()),
+            other => Err(error(
                 "host.call.unknown",
                 format!("this host has no service `{other}` (it offers: execution.info, host.version)"),
             )),

@@ -1,24 +1,33 @@
-//! A session: the plugins and the database opened from one [`Config`], with
-//! every pending migration applied and orphaned executions marked failed;
-//! and the read-only view of them that listing commands use.
+//! The one way in for the command line (and the tests): a [`Session`] holds
+//! the plugins and the database opened from one [`Config`], with every
+//! pending migration applied and orphaned executions marked failed, and runs
+//! pipelines through its dispatcher; the free functions below read the
+//! plugins and the database for the listing commands without creating or
+//! changing anything.
+//!
+//! Only this module (and [`crate::testing`]) puts loading, migrations and
+//! storage together, so that any of them can change without the CLI.
 
 use crate::config::Config;
 use crate::db::Database;
-use crate::dispatcher::Dispatcher;
-use crate::error::usage;
-use crate::executions;
-use crate::migrate::{self, MigrationSet};
+use crate::dispatcher::{self, Dispatcher, Submission};
+use crate::executions::{self, Execution, Filter};
+use crate::load::{self, LoadedPlugin};
+use crate::lock_wait::Interrupt;
+use crate::migrate::{self, DomainStatus, MigrationSet};
+use crate::reader::Reader;
 use crate::registry::Registry;
-use anyhow::{Context as _, Result};
-use rusqlite::{Connection, OpenFlags};
+use anyhow::{anyhow, Context as _, Result};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 /// Loaded plugins plus an up-to-date database.
 pub struct Session {
-    pub config: Config,
-    pub registry: Registry,
-    pub db: Database,
+    config: Config,
+    registry: Registry,
+    db: Database,
 }
 
 impl Session {
@@ -30,11 +39,22 @@ impl Session {
         Self::open_with(config, None)
     }
 
-    /// Like [`Session::open`], with the plugins already loaded by
-    /// [`load_registry`] (`run` loads them first to check a request before
-    /// it creates a database; loading them twice would report every refused
-    /// file twice).
-    pub fn open_with_registry(config: Config, registry: Registry) -> Result<Self> {
+    /// Like [`Session::open`], for a database that must already exist
+    /// (see [`crate::db::require_database`]).
+    pub(crate) fn open_existing(config: Config) -> Result<Self> {
+        crate::db::require_database(&config.database_path)?;
+        Self::open(config)
+    }
+
+    /// Like [`Session::open`], to run `submission`: a database that does not
+    /// exist yet is created only for a request that passes every check made
+    /// before a run (the plugins are loaded first, and once).
+    pub(crate) fn open_to_run(config: Config, submission: &Submission) -> Result<Self> {
+        if config.database_path.exists() {
+            return Self::open(config);
+        }
+        let registry = load_registry(&config)?;
+        dispatcher::check(&registry, submission, &config.data_dir, &config.database_path)?;
         Self::open_with(config, Some(registry))
     }
 
@@ -55,7 +75,7 @@ impl Session {
         };
         // One plugin whose migrations cannot apply is refused like a bad
         // file; every other domain keeps working.
-        let refused = migrate::apply_each(&db, &registry.plugins);
+        let refused = migrate::apply_each(&db, &plugin_migrations(&registry.plugins));
         registry.refuse_domains(refused);
         let orphans = executions::fail_orphans(&db.conn)?;
         if orphans > 0 {
@@ -64,87 +84,161 @@ impl Session {
         Ok(Self { config, registry, db })
     }
 
-    /// Like [`Session::open`], for a database that must already exist
-    /// (see [`require_database`]).
-    pub fn open_existing(config: Config) -> Result<Self> {
-        require_database(&config.database_path)?;
-        Self::open(config)
+    /// The settings the session was opened with.
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The plugins loaded, and the files refused.
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// A dispatcher over this session.
     pub fn dispatcher<'s>(&'s self, cancel: &'s AtomicBool) -> Dispatcher<'s> {
-        Dispatcher {
-            registry: &self.registry,
-            db: &self.db,
-            data_dir: &self.config.data_dir,
-            today: self.config.today,
+        Dispatcher::new(
+            &self.registry,
+            &self.db,
+            &self.config.data_dir,
+            self.config.today,
             cancel,
-        }
+        )
+    }
+
+    /// Lets Ctrl-C stop a run: see [`Database::stop_waiting_on`].
+    pub(crate) fn stop_waiting_on(
+        &mut self,
+        cancel: Arc<AtomicBool>,
+        on_long_wait: fn(),
+    ) -> Result<Interrupt> {
+        self.db.stop_waiting_on(cancel, on_long_wait)
+    }
+
+    /// How many migrations the host and the loaded plugins have, and across
+    /// how many domains.
+    pub(crate) fn migration_count(&self) -> (usize, usize) {
+        let sets = all_migrations(&self.registry.plugins);
+        (sets.iter().map(|s| s.migrations.len()).sum(), sets.len())
+    }
+
+    /// Past executions, newest first.
+    pub(crate) fn executions(&self, filter: &Filter) -> Result<Vec<Execution>> {
+        executions::list(&self.db.conn, filter)
+    }
+
+    /// One execution whole, by id or unique id prefix.
+    pub(crate) fn execution(&self, id: &str) -> Result<Execution> {
+        executions::find(&self.db.conn, id)
+    }
+
+    /// The names of the temporary tables, views and triggers on the
+    /// session's connection: none once a run has ended.
+    pub fn temporary_objects(&self) -> Result<Vec<String>> {
+        let objects = self.db.temporary_objects()?;
+        Ok(objects.into_iter().map(|(_, name)| name).collect())
+    }
+
+    /// A read-only connection to the session's database.
+    pub(crate) fn reader(&self) -> Result<Reader> {
+        Reader::open(&self.config.database_path)
     }
 }
 
 /// The plugins of `config.plugins_dir`, judged against the database as it
 /// is, without creating or changing it: a plugin whose migrations a
 /// [`Session`] could not apply is refused here too.
-pub fn load_registry(config: &Config) -> Result<Registry> {
-    let database = read_database(&config.database_path)?;
+pub(crate) fn load_registry(config: &Config) -> Result<Registry> {
+    let database = Reader::open_if_exists(&config.database_path)?;
     let established = match &database {
-        Some(conn) => migrate::established_domains(conn)?,
+        Some(reader) => migrate::established_domains(&reader.conn)?,
         None => Default::default(),
     };
     let mut registry = Registry::load(&config.plugins_dir, &established)
         .with_context(|| format!("loading plugins from {}", config.plugins_dir.display()))?;
-    let refused = migrate::judge(database.as_ref(), &registry.plugins)
+    let database = database.as_ref().map(|reader| &reader.conn);
+    let refused = migrate::judge(database, &plugin_migrations(&registry.plugins))
         .with_context(|| format!("checking migrations against {}", config.database_path.display()))?;
     registry.refuse_domains(refused);
     Ok(registry)
 }
 
-/// Refuses a database path where there is no database. Only `db init` and
-/// `run` create one: a typo in `--db` must not leave an empty database
-/// behind a command that reports nothing.
-pub fn require_database(path: &Path) -> Result<()> {
-    crate::db::refuse_a_folder(path)?;
-    if path.exists() {
-        return Ok(());
+/// Where every domain of `registry` (and the host's own) stands in the
+/// database, read only: a database that does not exist yet has every
+/// migration pending.
+pub(crate) fn migration_status(config: &Config, registry: &Registry) -> Result<Vec<DomainStatus>> {
+    let sets = all_migrations(&registry.plugins);
+    match Reader::open_if_exists(&config.database_path)? {
+        Some(reader) => migrate::status(&reader.conn, &sets),
+        None => migrate::status(&migrate::scratch_database()?.conn, &sets),
     }
-    Err(usage(format!(
-        "no database at {}: check --db or SPINE_DATABASE_PATH (`spine-host db init` creates one there)",
-        path.display()
-    )))
+}
+
+/// How many migrations each domain has applied in the database (none when
+/// there is no database yet).
+pub(crate) fn applied_migrations(config: &Config) -> Result<BTreeMap<String, i64>> {
+    match Reader::open_if_exists(&config.database_path)? {
+        Some(reader) => migrate::applied_counts(&reader.conn),
+        None => Ok(BTreeMap::new()),
+    }
+}
+
+/// Runs every load check on one plugin file and loads it; the error names
+/// the file and the reason.
+pub(crate) fn load_plugin_file(file: &Path) -> Result<LoadedPlugin> {
+    load::load_plugin(file).map_err(|reason| anyhow!("{}: {reason}", file.display()))
+}
+
+/// Applies `plugin`'s migrations to a scratch database in memory that holds
+/// the host's tables and the loaded plugins' (a migration may read another
+/// domain's table), under the fence; the reason they cannot apply, if so.
+pub(crate) fn dry_run_migrations(config: &Config, plugin: &LoadedPlugin) -> Result<Option<String>> {
+    let mut others = match Registry::load(&config.plugins_dir, &Default::default()) {
+        Ok(registry) => registry.plugins,
+        Err(e) => {
+            log::warn!("the dry run of the migrations sees no other plugin: {e:#}");
+            Vec::new()
+        }
+    };
+    others.retain(|other| other.domain != plugin.domain);
+    let scratch = migrate::scratch_database()?;
+    migrate::apply_pending(&scratch, &[MigrationSet::core()])?;
+    migrate::apply_each(&scratch, &plugin_migrations(&others));
+    Ok(
+        migrate::apply_each(&scratch, &plugin_migrations(std::slice::from_ref(plugin)))
+            .pop()
+            .map(|(_, reason)| reason),
+    )
+}
+
+/// Each plugin's migrations, as one set per domain.
+pub(crate) fn plugin_migrations(plugins: &[LoadedPlugin]) -> Vec<MigrationSet> {
+    plugins
+        .iter()
+        .map(|plugin| MigrationSet {
+            domain: plugin.domain.clone(),
+            source: plugin.path.display().to_string(),
+            migrations: plugin.migrations.clone(),
+        })
+        .collect()
+}
+
+/// The host's own migrations followed by every plugin's.
+pub(crate) fn all_migrations(plugins: &[LoadedPlugin]) -> Vec<MigrationSet> {
+    std::iter::once(MigrationSet::core())
+        .chain(plugin_migrations(plugins))
+        .collect()
 }
 
 /// Refuses a plugins folder that does not exist, for the commands that need
 /// plugins (exit 3): without it they would only say there is no pipeline.
-pub fn require_plugins_folder(dir: &Path) -> Result<()> {
+pub(crate) fn require_plugins_folder(dir: &Path) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
-    Err(anyhow::anyhow!(
+    Err(anyhow!(
         "plugins folder {} does not exist: install the plugins there with `scripts/install-plugins.sh {}`, \
          or point --plugins-dir (SPINE_PLUGINS_DIR) at the folder that holds them",
         dir.display(),
         dir.display()
     ))
-}
-
-/// A read-only connection to the database at `path`, or `None` when there
-/// is no database there yet.
-pub fn read_database(path: &Path) -> Result<Option<Connection>> {
-    if !path.exists() {
-        return Ok(None);
-    }
-    open_read_only(path).map(Some)
-}
-
-/// Opens `path` read-only; the database must exist.
-pub fn open_read_only(path: &Path) -> Result<Connection> {
-    require_database(path)?;
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .with_context(|| format!("opening database {} read-only", path.display()))?;
-    conn.busy_timeout(crate::db::BUSY_TIMEOUT)?;
-    Ok(conn)
 }

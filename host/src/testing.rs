@@ -2,7 +2,7 @@
 //! harness (`spine-plugin-test`) runs a plugin given as a
 //! [`spine_plugin_api::Plugin`] value, with no library and no binary, through
 //! the same code the binary runs. The plugin's manifest gets the loader's
-//! checks ([`crate::load`]), its migrations the migrator ([`crate::migrate`]),
+//! checks (`load.rs`), its migrations the migrator ([`crate::migrate`]),
 //! and every run goes through [`Dispatcher::submit`]: parameter validation,
 //! the factory, the execution record, one transaction and the fence.
 //!
@@ -15,14 +15,14 @@
 use crate::db::Database;
 use crate::dispatcher::{Dispatcher, Submission};
 use crate::executions::Execution;
-use crate::load::{self, LoadedPlugin};
-use crate::migrate::{self, MigrationSet};
+use crate::load;
+use crate::migrate;
 use crate::progress::Progress;
 use crate::registry::Registry;
 use anyhow::{anyhow, Context as _, Result};
 use chrono::NaiveDate;
 use spine_plugin_api::__private::in_process;
-use spine_plugin_api::abi::API_VERSION;
+use spine_plugin_api::host::API_VERSION;
 use spine_plugin_api::Plugin;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -57,7 +57,7 @@ impl TestHost {
             plugins: vec![loaded],
             refused: Vec::new(),
         };
-        migrate::apply_pending(&db, &MigrationSet::all(&registry.plugins))
+        migrate::apply_pending(&db, &crate::session::all_migrations(&registry.plugins))
             .with_context(|| format!("bringing database {} up to date", database.display()))?;
         Ok(Self {
             plugin,
@@ -80,23 +80,12 @@ impl TestHost {
         self.data_dir = data_dir;
     }
 
-    /// The plugin as the loader would list it.
-    pub fn plugin(&self) -> &LoadedPlugin {
-        &self.registry.plugins[0]
-    }
-
     /// Runs `pipeline` with `params` (`name`, `value` as on the command line)
     /// through the dispatcher, and returns the recorded execution. An `Err`
     /// is what `spine-host run` refuses before anything runs (its exit code:
     /// [`crate::error::exit_code_for`]) or a failure of the host itself.
     pub fn run(&self, pipeline: &str, params: &[(&str, &str)]) -> Result<Execution> {
-        let dispatcher = Dispatcher {
-            registry: &self.registry,
-            db: &self.db,
-            data_dir: &self.data_dir,
-            today: self.today,
-            cancel: &self.cancel,
-        };
+        let dispatcher = Dispatcher::new(&self.registry, &self.db, &self.data_dir, self.today, &self.cancel);
         in_process::serve(&self.plugin, || {
             dispatcher.submit(&Submission::new(pipeline, params), &Progress::silent())
         })
@@ -105,9 +94,9 @@ impl TestHost {
     /// The rows of one read-only statement, as `spine-host query --format
     /// json` prints them: one object per row, keyed by column name.
     pub fn query(&self, sql: &str) -> Result<Vec<serde_json::Value>> {
-        let conn = crate::session::open_read_only(&self.db.path)?;
+        let reader = crate::reader::Reader::open(&self.db.path)?;
         let mut json = Vec::new();
-        crate::cli::query::run(&conn, sql, crate::cli::query::Format::Json, &mut json)?;
+        crate::cli::query::run(&reader, sql, crate::cli::query::Format::Json, &mut json)?;
         serde_json::from_slice(&json).context("reading the rows of the query back")
     }
 }

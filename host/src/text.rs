@@ -1,12 +1,12 @@
 //! Small text helpers for messages and table cells.
 
 /// `text` with every run of whitespace (newlines included) folded to one space.
-pub fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// At most `max` characters of `text`, with `…` when something was cut.
-pub fn truncate(text: &str, max: usize) -> String {
+pub(crate) fn truncate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),
@@ -18,7 +18,7 @@ pub fn truncate(text: &str, max: usize) -> String {
 /// written as escapes (`\n`, `\u{1b}`, `\u{202e}`), so that what a user typed
 /// cannot move the cursor, colour the terminal, reorder a line or break a
 /// table row. Borrowed when there is none.
-pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.chars().any(is_unsafe_on_a_terminal) {
         return std::borrow::Cow::Borrowed(text);
     }
@@ -46,7 +46,7 @@ fn is_unsafe_on_a_terminal(c: char) -> bool {
 
 /// At most `width` terminal columns of `text` (a CJK character takes two),
 /// with `…` when something was cut.
-pub fn truncate_to_width(text: &str, width: usize) -> String {
+pub(crate) fn truncate_to_width(text: &str, width: usize) -> String {
     use unicode_width::UnicodeWidthChar;
     if self::width(text) <= width {
         return text.to_owned();
@@ -66,8 +66,21 @@ pub fn truncate_to_width(text: &str, width: usize) -> String {
 }
 
 /// The terminal columns `text` takes.
-pub fn width(text: &str) -> usize {
+pub(crate) fn width(text: &str) -> usize {
     unicode_width::UnicodeWidthStr::width(text)
+}
+
+/// The closest of `candidates` to `wanted`, if any is close enough to suggest.
+pub(crate) fn did_you_mean<'a>(
+    wanted: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(wanted, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
 }
 
 #[cfg(test)]
@@ -87,5 +100,12 @@ mod tests {
             super::escape_controls("\u{1b}[31mX\nY\u{7f}é"),
             "\\u{1b}[31mX\\nY\\u{7f}é"
         );
+    }
+
+    #[test]
+    fn suggests_only_a_close_name() {
+        let names = ["otc.ingest", "otc.normalize"];
+        assert_eq!(super::did_you_mean("otc.injest", names), Some("otc.ingest"));
+        assert_eq!(super::did_you_mean("example.hello", names), None);
     }
 }

@@ -164,12 +164,7 @@ fn temporary_objects_a_run_creates_are_dropped_when_it_ends() {
             )
             .unwrap();
         assert_eq!(execution.status, Status::Completed, "{:?}", execution.error);
-        let left: i64 = session
-            .db
-            .conn
-            .query_row("SELECT COUNT(*) FROM temp.sqlite_schema", [], |row| row.get(0))
-            .unwrap();
-        assert_eq!(left, 0);
+        assert_eq!(session.temporary_objects().unwrap(), Vec::<String>::new());
     }
 }
 

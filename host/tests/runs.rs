@@ -192,11 +192,10 @@ fn an_error_after_writing_rolls_back_the_writes() {
 #[test]
 fn a_running_logical_key_refuses_a_second_run_naming_it() {
     let env = TestEnv::with_plugins(&["spine_example"]);
-    let session = env.session();
-    // A run holding the key, recorded by a process that is still alive (us).
-    session
-        .db
-        .conn
+    // The session applies the migrations; then a run holding the key,
+    // recorded by a process that is still alive (us).
+    drop(env.session());
+    env.conn()
         .execute(
             "INSERT INTO core_executions (id, pipeline, params, lane, trigger_source, logical_key, status,
                  created_at, started_at, plugin_domain, plugin_version, host_pid)

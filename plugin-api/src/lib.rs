@@ -1,12 +1,15 @@
 //! `spine-plugin-api`: the one crate a Market Spine domain plugin depends on.
 //!
-//! It has two layers, split by audience:
+//! It has three layers, split by audience:
 //! - [`abi`]: the frozen stable-ABI types shared by host and plugins (abi_stable
-//!   0.11). Touched only with a 0.y version bump; the host reads them.
+//!   0.11). Touched only with a 0.y version bump.
 //! - the SDK (re-exported here): [`Plugin`], [`Pipeline`], [`Context`],
 //!   [`Params`], [`SqlValue`], [`Row`], [`Metrics`], [`Error`],
 //!   [`Migration`], and the macros [`export_plugin!`] and
 //!   [`include_migration!`], which plugin authors use.
+//! - [`host`]: the host's side of the same types, in plain Rust, so that the
+//!   host never names an abi_stable type and a move to another ABI layer
+//!   changes this crate alone.
 //!
 //! This crate does no I/O and never links SQLite: plugins reach the database
 //! only through the host's services. See `README.md` for the author's guide,
@@ -40,6 +43,7 @@
 // generated trait-object types cannot carry docs.
 #[allow(missing_docs)]
 pub mod abi;
+pub mod host;
 mod sdk;
 
 pub use sdk::{

@@ -38,7 +38,7 @@ impl Log for Capture {
 static CAPTURE: Capture = Capture;
 
 /// Runs `work`, returning what it logged on this thread beside its result.
-pub fn capture<T>(work: impl FnOnce() -> T) -> (T, Vec<String>) {
+pub(crate) fn capture<T>(work: impl FnOnce() -> T) -> (T, Vec<String>) {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         // Fails when the test installed a logger first: its logger then

@@ -1,24 +1,22 @@
 //! One function per command.
 
+use super::args::{parse_assignment, Cli, Command, DbCommand, RunArgs};
 use super::output::{self, pipeline_listings, print_json, print_pipeline, print_pipelines, print_run, table};
-use super::{Command, DbCommand, RunArgs};
 use crate::config::Config;
-use crate::db::{Database, BUSY_TIMEOUT};
 use crate::dispatcher::Submission;
 use crate::error::{usage, ExitCode};
 use crate::executions::Status;
-use crate::migrate::{self, MigrationSet};
-use crate::params::parse_assignment;
+use crate::load::LoadedPlugin;
 use crate::progress::Progress;
+use crate::reader::Reader;
 use crate::registry::Registry;
-use crate::session::{load_registry, require_plugins_folder, Session};
+use crate::session::{self, load_registry, require_plugins_folder, Session};
 use anyhow::{Context as _, Result};
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-pub fn dispatch(config: Config, command: Command) -> Result<ExitCode> {
+pub(super) fn dispatch(config: Config, command: Command) -> Result<ExitCode> {
     match command {
         Command::Db(DbCommand::Init) => db_init(config),
         Command::Db(DbCommand::Reset { yes }) => db_reset(config, yes),
@@ -32,8 +30,8 @@ pub fn dispatch(config: Config, command: Command) -> Result<ExitCode> {
         Command::Shell => super::shell::run(config),
         Command::Query { sql, format, json } => {
             let format = if json { super::query::Format::Json } else { format };
-            let conn = crate::session::open_read_only(&config.database_path)?;
-            super::query::run(&conn, &sql, format, &mut std::io::stdout().lock())?;
+            let reader = Reader::open(&config.database_path)?;
+            super::query::run(&reader, &sql, format, &mut std::io::stdout().lock())?;
             Ok(ExitCode::Success)
         }
     }
@@ -44,14 +42,12 @@ fn db_init(config: Config) -> Result<ExitCode> {
         log::warn!("{missing}; only the host's own tables are created");
     }
     let session = Session::open(config)?;
-    let sets = MigrationSet::all(&session.registry.plugins);
-    let count: usize = sets.iter().map(|s| s.migrations.len()).sum();
+    let (migrations, domains) = session.migration_count();
     outln!(
-        "database {} is up to date: {count} migration(s) across {} domain(s)",
-        session.config.database_path.display(),
-        sets.len()
+        "database {} is up to date: {migrations} migration(s) across {domains} domain(s)",
+        session.config().database_path.display(),
     );
-    print_refused_domains(&session.registry);
+    print_refused_domains(session.registry());
     Ok(ExitCode::Success)
 }
 
@@ -96,17 +92,10 @@ fn confirm(question: &str) -> Result<bool> {
 /// refused, with the reason, below the others.
 fn db_status(config: Config) -> Result<ExitCode> {
     let registry = load_registry(&config)?;
-    let sets = MigrationSet::all(&registry.plugins);
-    let statuses = match crate::session::read_database(&config.database_path)? {
-        Some(conn) => migrate::status(&conn, &sets)?,
-        None => migrate::status(&migrate::scratch_database()?.conn, &sets)?,
-    };
+    let statuses = session::migration_status(&config, &registry)?;
     let mut table = table(&["domain", "applied", "latest applied", "pending"]);
     for status in &statuses {
-        let latest = status
-            .applied
-            .last()
-            .map(|m| format!("{:03}_{} ({})", m.version, m.name, m.applied_at));
+        let latest = status.applied.last().map(|m| format!("{m} ({})", m.applied_at));
         table.add_row(vec![
             status.domain.clone(),
             status.applied.len().to_string(),
@@ -141,11 +130,8 @@ fn list(config: Config, json: bool) -> Result<ExitCode> {
 fn plugins(config: Config, json: bool) -> Result<ExitCode> {
     require_plugins_folder(&config.plugins_dir)?;
     let registry = load_registry(&config)?;
-    let applied = match crate::session::read_database(&config.database_path)? {
-        Some(conn) => migrate::applied_counts(&conn)?,
-        None => Default::default(),
-    };
-    let migrations = |p: &crate::load::LoadedPlugin| {
+    let applied = session::applied_migrations(&config)?;
+    let migrations = |p: &LoadedPlugin| {
         let embedded = p.migrations.len() as i64;
         let done = applied.get(&p.domain).copied().unwrap_or(0);
         (embedded, done, (embedded - done).max(0))
@@ -211,16 +197,9 @@ fn run(config: Config, args: RunArgs) -> Result<ExitCode> {
         trigger: args.trigger,
         logical_key: args.logical_key,
     };
-    let mut session = if config.database_path.exists() {
-        Session::open(config)?
-    } else {
-        // `run` creates the database, but only for a request it will run.
-        let registry = load_registry(&config)?;
-        crate::dispatcher::check(&registry, &submission, &config.data_dir, &config.database_path)?;
-        Session::open_with_registry(config, registry)?
-    };
+    let mut session = Session::open_to_run(config, &submission)?;
     let cancel = Arc::new(AtomicBool::new(false));
-    install_ctrl_c(&mut session.db, Arc::clone(&cancel))?;
+    install_ctrl_c(&mut session, Arc::clone(&cancel))?;
     let progress = Progress::for_terminal(args.json);
     let execution = session.dispatcher(&cancel).submit(&submission, &progress)?;
     if args.json {
@@ -238,14 +217,10 @@ fn run(config: Config, args: RunArgs) -> Result<ExitCode> {
 /// First Ctrl-C: ask the run to stop (and interrupt the SQL in flight, or the
 /// wait for another process's run); the run rolls back and is recorded as
 /// cancelled. Second Ctrl-C: exit now.
-fn install_ctrl_c(db: &mut Database, cancel: Arc<AtomicBool>) -> Result<()> {
-    db.conn
-        .busy_handler(Some(wait_unless_cancelled(
-            Arc::clone(&cancel),
-            Arc::clone(&db.recording_end),
-        )))
-        .context("installing the busy handler")?;
-    let interrupt = db.conn.get_interrupt_handle();
+fn install_ctrl_c(session: &mut Session, cancel: Arc<AtomicBool>) -> Result<()> {
+    let interrupt = session.stop_waiting_on(Arc::clone(&cancel), || {
+        log::info!("waiting for another process's run to finish writing (Ctrl-C stops waiting)");
+    })?;
     ctrlc::set_handler(move || {
         if cancel.swap(true, Ordering::SeqCst) {
             std::process::exit(ExitCode::Cancelled as i32);
@@ -256,39 +231,10 @@ fn install_ctrl_c(db: &mut Database, cancel: Arc<AtomicBool>) -> Result<()> {
     .context("installing the Ctrl-C handler")
 }
 
-/// A busy handler: while another process holds the write lock, waits for it
-/// up to [`BUSY_TIMEOUT`] like the default one, says so once a second has
-/// passed, and gives up as soon as `cancel` is set, except while
-/// `recording_end` is: a cancelled run that wrote nothing waits for the lock
-/// to record its end (a second Ctrl-C exits at once).
-fn wait_unless_cancelled(
-    cancel: Arc<AtomicBool>,
-    recording_end: Arc<AtomicBool>,
-) -> impl FnMut(i32) -> bool + Send + 'static {
-    const POLL: Duration = Duration::from_millis(5);
-    let mut since = Instant::now();
-    let mut said = false;
-    move |attempt| {
-        if attempt == 0 {
-            (since, said) = (Instant::now(), false);
-        }
-        let stop_waiting = cancel.load(Ordering::SeqCst) && !recording_end.load(Ordering::SeqCst);
-        if stop_waiting || since.elapsed() >= BUSY_TIMEOUT {
-            return false;
-        }
-        if !said && since.elapsed() >= Duration::from_secs(1) {
-            log::info!("waiting for another process's run to finish writing (Ctrl-C stops waiting)");
-            said = true;
-        }
-        std::thread::sleep(POLL);
-        true
-    }
-}
-
 /// `run --help`, and with a pipeline (`run otc.ingest --help`) that
 /// pipeline's description and parameters after it.
 fn run_help(config: &Config, pipeline: Option<&str>) -> Result<ExitCode> {
-    let mut command = <super::Cli as clap::CommandFactory>::command();
+    let mut command = <Cli as clap::CommandFactory>::command();
     command.build(); // gives the subcommand its full name for the usage line
     let help = command
         .find_subcommand_mut("run")
@@ -328,8 +274,7 @@ fn check_plugin(config: &Config, file: &std::path::Path) -> Result<ExitCode> {
     if std::fs::symlink_metadata(file).is_err() {
         return Err(usage(format!("{}: no such file", file.display())));
     }
-    let plugin =
-        crate::load::load_plugin(file).map_err(|reason| anyhow::anyhow!("{}: {reason}", file.display()))?;
+    let plugin = session::load_plugin_file(file)?;
     outln!("{}: ok", file.display());
     outln!("domain       {}", plugin.domain);
     outln!("version      {}", plugin.version);
@@ -341,34 +286,10 @@ fn check_plugin(config: &Config, file: &std::path::Path) -> Result<ExitCode> {
     }
     outln!("migrations:");
     for m in &plugin.migrations {
-        outln!(
-            "  {:03}_{}  sha256 {}",
-            m.version,
-            m.name,
-            &migrate::checksum(&m.sql)[..12]
-        );
+        outln!("  {m}  sha256 {}", &m.checksum()[..12]);
     }
-    if let Some(reason) = dry_run_migrations(config, &plugin)? {
+    if let Some(reason) = session::dry_run_migrations(config, &plugin)? {
         return Err(anyhow::anyhow!("{}: {reason}", file.display()));
     }
     Ok(ExitCode::Success)
-}
-
-/// Applies `plugin`'s migrations to a scratch database in memory that holds
-/// the host's tables and the loaded plugins' (a migration may read another
-/// domain's table), under the fence; the reason they cannot apply, if so.
-fn dry_run_migrations(config: &Config, plugin: &crate::load::LoadedPlugin) -> Result<Option<String>> {
-    let others = match Registry::load(&config.plugins_dir, &Default::default()) {
-        Ok(registry) => registry.plugins,
-        Err(e) => {
-            log::warn!("the dry run of the migrations sees no other plugin: {e:#}");
-            Vec::new()
-        }
-    };
-    let scratch = migrate::scratch_database()?;
-    migrate::apply_pending(&scratch, &[MigrationSet::core()])?;
-    migrate::apply_each(&scratch, others.iter().filter(|p| p.domain != plugin.domain));
-    Ok(migrate::apply_each(&scratch, [plugin])
-        .pop()
-        .map(|(_, reason)| reason))
 }

@@ -1,16 +1,16 @@
 //! `spine-host executions`: the run history, newest first, and one run whole.
 
+use super::args::{ExecutionsArgs, ExecutionsCommand};
 use super::output::{self, cell, duration, print_json, table};
-use super::{ExecutionsArgs, ExecutionsCommand};
 use crate::config::Config;
 use crate::error::{usage, ExitCode};
-use crate::executions::{self, Execution, Filter, Status};
+use crate::executions::{Execution, Filter, Status};
 use crate::session::Session;
 use crate::text;
 use anyhow::Result;
 use comfy_table::Cell;
 
-pub fn executions(config: Config, args: ExecutionsArgs) -> Result<ExitCode> {
+pub(super) fn executions(config: Config, args: ExecutionsArgs) -> Result<ExitCode> {
     let filter = Filter {
         pipeline: args.pipeline,
         status: args.status.as_deref().map(checked_status).transpose()?,
@@ -19,9 +19,8 @@ pub fn executions(config: Config, args: ExecutionsArgs) -> Result<ExitCode> {
     };
     // Opening a session marks runs whose process is gone as failed first.
     let session = Session::open_existing(config)?;
-    let conn = &session.db.conn;
     if let Some(ExecutionsCommand::Show { id, json }) = args.show {
-        let execution = executions::find(conn, &id)?;
+        let execution = session.execution(&id)?;
         if json {
             print_json(&execution)?;
         } else {
@@ -29,7 +28,7 @@ pub fn executions(config: Config, args: ExecutionsArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::Success);
     }
-    let rows = executions::list(conn, &filter)?;
+    let rows = session.executions(&filter)?;
     if args.json {
         print_json(&rows)?;
     } else {

@@ -16,7 +16,7 @@ const HEADER_RULE_ONLY_UTF8: &str = "     ──            ";
 /// columns get the room), box characters on a terminal and ASCII elsewhere.
 /// On a terminal long cells wrap to its width; piped output is never wrapped,
 /// so every row stays one line for grep.
-pub fn table(headers: &[&str]) -> Table {
+pub(super) fn table(headers: &[&str]) -> Table {
     let mut table = Table::new();
     if std::io::stdout().is_terminal() {
         table.load_preset(HEADER_RULE_ONLY_UTF8);
@@ -33,7 +33,7 @@ pub fn table(headers: &[&str]) -> Table {
 }
 
 /// A table as text, without the trailing spaces that column padding leaves.
-pub fn render(table: &Table) -> String {
+pub(super) fn render(table: &Table) -> String {
     table
         .lines()
         .map(|line| line.trim_end().to_owned())
@@ -42,7 +42,7 @@ pub fn render(table: &Table) -> String {
 }
 
 /// `text` in red for stderr when it is a terminal, plain otherwise.
-pub fn red_on_stderr(text: &str) -> String {
+pub(super) fn red_on_stderr(text: &str) -> String {
     if colours(std::io::stderr().is_terminal()) {
         format!("\x1b[31m{text}\x1b[0m")
     } else {
@@ -58,7 +58,7 @@ fn colours(terminal: bool) -> bool {
 
 /// A status word as a table cell, coloured by outcome on a terminal (the
 /// table measures the word, not the colour codes).
-pub fn status_cell(status: crate::executions::Status) -> comfy_table::Cell {
+pub(super) fn status_cell(status: crate::executions::Status) -> comfy_table::Cell {
     use crate::executions::Status;
     let colour = match status {
         Status::Completed => comfy_table::Color::Green,
@@ -75,7 +75,7 @@ pub fn status_cell(status: crate::executions::Status) -> comfy_table::Cell {
 
 /// The width tables are fitted to: `COLUMNS` when set, else the terminal's;
 /// `None` when stdout is not a terminal (piped output is never cut).
-pub fn terminal_width() -> Option<usize> {
+pub(super) fn terminal_width() -> Option<usize> {
     if !std::io::stdout().is_terminal() {
         return None;
     }
@@ -84,13 +84,13 @@ pub fn terminal_width() -> Option<usize> {
 }
 
 /// Prints `value` as pretty JSON on stdout.
-pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+pub(super) fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
 /// `12 ms`, `3.4 s`, `2 min 5 s`.
-pub fn duration(ms: i64) -> String {
+pub(super) fn duration(ms: i64) -> String {
     match ms {
         ms if ms < 1_000 => format!("{ms} ms"),
         ms if ms < 60_000 => format!("{:.1} s", ms as f64 / 1000.0),
@@ -99,7 +99,7 @@ pub fn duration(ms: i64) -> String {
 }
 
 /// Prints one pipeline's spec: description and parameters.
-pub fn print_pipeline(spec: &crate::load::PipelineSpec, indent: &str) {
+pub(super) fn print_pipeline(spec: &crate::load::PipelineSpec, indent: &str) {
     outln!("{indent}{}  {}", spec.name, spec.description);
     if spec.params.is_empty() {
         outln!("{indent}  (no parameters)");
@@ -123,7 +123,7 @@ pub fn print_pipeline(spec: &crate::load::PipelineSpec, indent: &str) {
 
 /// A JSON value as a table cell: strings without quotes, control characters
 /// escaped (see [`crate::text::escape_controls`]).
-pub fn cell(value: &serde_json::Value) -> String {
+pub(super) fn cell(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(text) => crate::text::escape_controls(text).into_owned(),
         other => other.to_string(),
@@ -135,10 +135,32 @@ pub fn cell(value: &serde_json::Value) -> String {
 pub(super) struct PipelineListing<'a> {
     name: &'a str,
     description: &'a str,
-    params: &'a [crate::load::ParamSpec],
+    params: Vec<ParamListing<'a>>,
     domain: &'a str,
     plugin_version: &'a str,
     plugin_file: String,
+}
+
+/// One parameter as `list` shows it.
+#[derive(serde::Serialize)]
+struct ParamListing<'a> {
+    name: &'a str,
+    kind: &'a str,
+    required: bool,
+    default: Option<&'a str>,
+    help: &'a str,
+}
+
+impl<'a> From<&'a crate::load::ParamSpec> for ParamListing<'a> {
+    fn from(param: &'a crate::load::ParamSpec) -> Self {
+        Self {
+            name: &param.name,
+            kind: &param.kind,
+            required: param.required,
+            default: param.default.as_deref(),
+            help: &param.help,
+        }
+    }
 }
 
 /// Every pipeline of every loaded plugin, by name.
@@ -150,7 +172,7 @@ pub(super) fn pipeline_listings(registry: &Registry) -> Vec<PipelineListing<'_>>
             plugin.pipelines.iter().map(move |spec| PipelineListing {
                 name: &spec.name,
                 description: &spec.description,
-                params: &spec.params,
+                params: spec.params.iter().map(ParamListing::from).collect(),
                 domain: &plugin.domain,
                 plugin_version: &plugin.version,
                 plugin_file: plugin.path.display().to_string(),
@@ -174,7 +196,7 @@ pub(super) fn print_pipelines(registry: &Registry) {
             .params
             .iter()
             .map(|p| {
-                let default = p.default.as_ref().map(|d| format!("={d}")).unwrap_or_default();
+                let default = p.default.map(|d| format!("={d}")).unwrap_or_default();
                 let required = if p.required { " (required)" } else { "" };
                 format!("{}{default}{required}", p.name)
             })

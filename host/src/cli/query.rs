@@ -1,20 +1,18 @@
 //! `spine-host query`: read-only SQL, streamed to a table, CSV or JSON.
 //!
-//! The connection is opened read-only and every statement must be read-only
-//! (checked before it runs), so a query can never change the database. Rows
-//! are written as they come: CSV and JSON never hold the result, and tables
-//! are printed in blocks of [`TABLE_BLOCK_ROWS`].
+//! The statement runs through a [`Reader`], which refuses any statement that
+//! would write, so a query can never change the database. Rows are written
+//! as they come: CSV and JSON never hold the result, and tables are printed
+//! in blocks of [`TABLE_BLOCK_ROWS`].
 
 use super::output::table;
-use crate::error::usage;
+use crate::reader::{Reader, ValueRef};
 use anyhow::Result;
-use rusqlite::types::ValueRef;
-use rusqlite::Connection;
 use std::io::Write;
 
 /// Output formats of `query`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     Table,
     Csv,
     Json,
@@ -24,26 +22,14 @@ pub enum Format {
 const TABLE_BLOCK_ROWS: usize = 1000;
 
 /// Runs one read-only statement and writes its rows to `out`.
-pub fn run(conn: &Connection, sql: &str, format: Format, out: &mut dyn Write) -> Result<()> {
-    let mut stmt = conn
-        .prepare(sql)
-        .map_err(|e| usage(format!("query failed: {e}")))?;
-    if !stmt.readonly() {
-        return Err(usage(format!(
-            "query is read-only, and `{}` would change the database; change data with a pipeline",
-            sql.trim()
-        )));
-    }
-    let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
-    let mut rows = stmt.query([]).map_err(|e| usage(format!("query failed: {e}")))?;
-    let mut writer = RowWriter::new(format, &names, out)?;
-    while let Some(row) = rows.next().map_err(|e| usage(format!("query failed: {e}")))? {
-        let values: Vec<ValueRef<'_>> = (0..names.len())
-            .map(|i| row.get_ref(i))
-            .collect::<rusqlite::Result<_>>()?;
-        writer.row(&values)?;
-    }
-    writer.finish()
+pub(crate) fn run(reader: &Reader, sql: &str, format: Format, out: &mut dyn Write) -> Result<()> {
+    reader
+        .query(
+            sql,
+            |names| RowWriter::new(format, names, out),
+            |writer, values| writer.row(values),
+        )?
+        .finish()
 }
 
 /// Writes rows in one format as they arrive.

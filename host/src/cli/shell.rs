@@ -5,18 +5,18 @@
 //! is not a terminal the shell reads it line by line, without prompts, so it
 //! can be scripted.
 
+use super::args::parse_assignment;
 use super::history;
 use super::output::{print_pipelines, print_run};
 use super::query::{self, Format};
 use crate::config::Config;
 use crate::dispatcher::Submission;
 use crate::error::{usage, ExitCode};
-use crate::executions::{self, Filter};
-use crate::params::parse_assignment;
+use crate::executions::Filter;
 use crate::progress::Progress;
+use crate::reader::{self, Reader};
 use crate::session::Session;
 use anyhow::Result;
-use rusqlite::Connection;
 use std::io::{BufRead, IsTerminal};
 use std::sync::atomic::AtomicBool;
 
@@ -60,9 +60,9 @@ fn history_file() -> Option<std::path::PathBuf> {
     std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".spine_history"))
 }
 
-pub fn run(config: Config) -> Result<ExitCode> {
+pub(super) fn run(config: Config) -> Result<ExitCode> {
     let session = Session::open_existing(config)?;
-    let reader = crate::session::open_read_only(&session.config.database_path)?;
+    let reader = session.reader()?;
     let mut input = if std::io::stdin().is_terminal() {
         let mut editor = rustyline::DefaultEditor::new()?;
         if let Some(file) = history_file() {
@@ -108,7 +108,7 @@ pub fn run(config: Config) -> Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
-fn run_sql(reader: &Connection, sql: &str) {
+fn run_sql(reader: &Reader, sql: &str) {
     if let Err(error) = query::run(reader, sql.trim(), Format::Table, &mut std::io::stdout().lock()) {
         errln!("error: {error:#}");
     }
@@ -119,7 +119,7 @@ enum Flow {
     Quit,
 }
 
-fn dot_command(session: &Session, reader: &Connection, line: &str) -> Result<Flow> {
+fn dot_command(session: &Session, reader: &Reader, line: &str) -> Result<Flow> {
     // Shell-style words: `.run example.hello name="Ann Lee"` passes one value.
     let Some(words) = shlex::split(line) else {
         return Err(usage(format!(
@@ -135,20 +135,17 @@ fn dot_command(session: &Session, reader: &Connection, line: &str) -> Result<Flo
         ".help" => outln!("{HELP}"),
         ".tables" => query::run(
             reader,
-            "SELECT name, type FROM main.sqlite_schema WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            reader::TABLES,
             Format::Table,
             &mut std::io::stdout().lock(),
         )?,
         ".schema" => print_schema(reader, args.first().copied())?,
-        ".pipelines" => print_pipelines(&session.registry),
+        ".pipelines" => print_pipelines(session.registry()),
         ".executions" => {
-            let rows = executions::list(
-                &session.db.conn,
-                &Filter {
-                    limit: 20,
-                    ..Filter::default()
-                },
-            )?;
+            let rows = session.executions(&Filter {
+                limit: 20,
+                ..Filter::default()
+            })?;
             history::print_table(&rows);
         }
         ".run" => {
@@ -178,14 +175,8 @@ fn dot_command(session: &Session, reader: &Connection, line: &str) -> Result<Flo
     Ok(Flow::Continue)
 }
 
-fn print_schema(reader: &Connection, table: Option<&str>) -> Result<()> {
-    let mut stmt = reader.prepare(
-        "SELECT sql FROM main.sqlite_schema WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'
-         AND (?1 IS NULL OR tbl_name = ?1) ORDER BY tbl_name, type DESC, name",
-    )?;
-    let statements: Vec<String> = stmt
-        .query_map([table], |row| row.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+fn print_schema(reader: &Reader, table: Option<&str>) -> Result<()> {
+    let statements = reader.schema(table)?;
     if statements.is_empty() {
         if let Some(table) = table {
             return Err(usage(format!("no table named `{table}`")));

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 /// The workspace root.
-pub fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("host/ has a parent")
@@ -28,7 +28,7 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// The target folder the test plugins are built into.
-pub fn plugin_target_dir() -> PathBuf {
+pub(crate) fn plugin_target_dir() -> PathBuf {
     workspace_root().join("target").join("test-plugins")
 }
 
@@ -38,7 +38,7 @@ fn cargo() -> String {
 
 /// Builds every plugin crate of the workspace (once per test binary) and
 /// returns the folder holding the `.so` files.
-pub fn built_plugins_dir() -> &'static Path {
+pub(crate) fn built_plugins_dir() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let status = Command::new(cargo())
@@ -62,14 +62,14 @@ pub fn built_plugins_dir() -> &'static Path {
 }
 
 /// The built library of crate `lib_name` (for example `spine_example`).
-pub fn plugin_library(lib_name: &str) -> PathBuf {
+pub(crate) fn plugin_library(lib_name: &str) -> PathBuf {
     let path = built_plugins_dir().join(format!("lib{lib_name}.so"));
     assert!(path.exists(), "{} was not built", path.display());
     path
 }
 
 /// A temporary folder with `plugins/` and `spine.db` inside.
-pub struct TestEnv {
+pub(crate) struct TestEnv {
     pub dir: TempDir,
     pub plugins: PathBuf,
     pub db: PathBuf,
@@ -77,7 +77,7 @@ pub struct TestEnv {
 
 impl TestEnv {
     /// An empty plugins folder and no database yet.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().expect("creating a temporary folder");
         let plugins = dir.path().join("plugins");
         std::fs::create_dir(&plugins).expect("creating plugins/");
@@ -86,7 +86,7 @@ impl TestEnv {
     }
 
     /// A folder with the given plugins (`spine_example`, `spine_otc`, …) installed.
-    pub fn with_plugins(lib_names: &[&str]) -> Self {
+    pub(crate) fn with_plugins(lib_names: &[&str]) -> Self {
         let env = Self::new();
         for name in lib_names {
             env.install(name);
@@ -95,7 +95,7 @@ impl TestEnv {
     }
 
     /// Installs a built plugin the safe way: copy to a temporary name, rename.
-    pub fn install(&self, lib_name: &str) {
+    pub(crate) fn install(&self, lib_name: &str) {
         let target = self.plugins.join(format!("lib{lib_name}.so"));
         let temporary = self.plugins.join(format!(".lib{lib_name}.so.tmp"));
         std::fs::copy(plugin_library(lib_name), &temporary).expect("copying the plugin");
@@ -104,7 +104,7 @@ impl TestEnv {
 
     /// The real `spine-host` binary, run in the folder with its own database
     /// and plugins folder, quiet logs and no colour.
-    pub fn cmd(&self) -> assert_cmd::Command {
+    pub(crate) fn cmd(&self) -> assert_cmd::Command {
         let mut cmd = self.bare_cmd();
         cmd.arg("--db")
             .arg(&self.db)
@@ -114,7 +114,7 @@ impl TestEnv {
     }
 
     /// Like [`TestEnv::cmd`] but without `--db` and `--plugins-dir`.
-    pub fn bare_cmd(&self) -> assert_cmd::Command {
+    pub(crate) fn bare_cmd(&self) -> assert_cmd::Command {
         let mut cmd = assert_cmd::Command::cargo_bin("spine-host").expect("the spine-host binary");
         cmd.current_dir(self.dir.path())
             .env_remove("SPINE_DATABASE_PATH")
@@ -129,7 +129,7 @@ impl TestEnv {
     /// The real binary as a `std::process::Command`, for runs in the
     /// background: this folder's database and plugins, warnings only, stdout
     /// and stderr piped.
-    pub fn background_cmd(&self) -> std::process::Command {
+    pub(crate) fn background_cmd(&self) -> std::process::Command {
         let mut command = Command::new(assert_cmd::cargo::cargo_bin("spine-host"));
         command
             .current_dir(self.dir.path())
@@ -146,7 +146,7 @@ impl TestEnv {
 
     /// A `faulty.until_stopped` run named `name` (the `spine_faulty` plugin
     /// must be installed): its files live in this folder.
-    pub fn until_stopped(&self, name: &str) -> UntilStopped {
+    pub(crate) fn until_stopped(&self, name: &str) -> UntilStopped {
         UntilStopped {
             running_file: self.dir.path().join(format!("{name}.running")),
             stop_file: self.dir.path().join(format!("{name}.stop")),
@@ -154,7 +154,7 @@ impl TestEnv {
     }
 
     /// The settings a session in this folder uses.
-    pub fn config(&self) -> Config {
+    pub(crate) fn config(&self) -> Config {
         Config {
             database_path: self.db.clone(),
             plugins_dir: self.plugins.clone(),
@@ -165,17 +165,17 @@ impl TestEnv {
     }
 
     /// A library-level session (registry + database), as the CLI opens it.
-    pub fn session(&self) -> Session {
+    pub(crate) fn session(&self) -> Session {
         Session::open(self.config()).expect("opening a session")
     }
 
     /// A separate connection to the database, for checking what is stored.
-    pub fn conn(&self) -> rusqlite::Connection {
+    pub(crate) fn conn(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(&self.db).expect("opening the test database")
     }
 
     /// One integer from a query on the database.
-    pub fn count(&self, sql: &str) -> i64 {
+    pub(crate) fn count(&self, sql: &str) -> i64 {
         self.conn()
             .query_row(sql, [], |row| row.get(0))
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
@@ -183,19 +183,21 @@ impl TestEnv {
 }
 
 /// Stdout of a finished command, as text.
-pub fn stdout_of(output: &std::process::Output) -> String {
+pub(crate) fn stdout_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// Stderr of a finished command, as text.
-pub fn stderr_of(output: &std::process::Output) -> String {
+pub(crate) fn stderr_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Reads `child`'s stderr (a run logging at info) until it says it waits
 /// for another process's run, and keeps reading the rest on a thread (so that it never blocks on
 /// a full pipe); returns that thread, which gives the rest.
-pub fn wait_until_waiting_for_lock(child: &mut std::process::Child) -> std::thread::JoinHandle<String> {
+pub(crate) fn wait_until_waiting_for_lock(
+    child: &mut std::process::Child,
+) -> std::thread::JoinHandle<String> {
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
     let mut seen = String::new();
     loop {
@@ -215,11 +217,11 @@ pub fn wait_until_waiting_for_lock(child: &mut std::process::Child) -> std::thre
 /// How long a test waits for an event before it calls the process under
 /// test hung. No outcome depends on it: a healthy process reaches every
 /// awaited event long before, and without it a hang would never end the test.
-pub const HUNG_AFTER: Duration = Duration::from_secs(120);
+pub(crate) const HUNG_AFTER: Duration = Duration::from_secs(120);
 
 /// Polls `ready` every few milliseconds until it gives a value; panics,
 /// naming `what`, after [`HUNG_AFTER`].
-pub fn wait_for<T>(what: &str, mut ready: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn wait_for<T>(what: &str, mut ready: impl FnMut() -> Option<T>) -> T {
     let hung = Instant::now() + HUNG_AFTER;
     loop {
         if let Some(value) = ready() {
@@ -235,7 +237,7 @@ pub fn wait_for<T>(what: &str, mut ready: impl FnMut() -> Option<T>) -> T {
 
 /// Waits for `child` to end (a hang fails after [`HUNG_AFTER`]); its
 /// output, with whatever stdout and stderr it wrote that was not read yet.
-pub fn finish(mut child: Child, what: &str) -> std::process::Output {
+pub(crate) fn finish(mut child: Child, what: &str) -> std::process::Output {
     wait_for(what, || child.try_wait().expect("polling a child process"));
     child.wait_with_output().expect("collecting a child's output")
 }
@@ -243,14 +245,14 @@ pub fn finish(mut child: Child, what: &str) -> std::process::Output {
 /// A `faulty.until_stopped` run (see the fixture plugin): it writes its
 /// rows, creates its running file, and then holds its transaction, and the
 /// write lock, until the test calls [`UntilStopped::stop`] or presses Ctrl-C.
-pub struct UntilStopped {
+pub(crate) struct UntilStopped {
     running_file: PathBuf,
     stop_file: PathBuf,
 }
 
 impl UntilStopped {
     /// `run faulty.until_stopped` with its files, writing `rows` rows.
-    pub fn args(&self, rows: u64) -> Vec<String> {
+    pub(crate) fn args(&self, rows: u64) -> Vec<String> {
         vec![
             "run".to_owned(),
             "faulty.until_stopped".to_owned(),
@@ -265,7 +267,7 @@ impl UntilStopped {
 
     /// Waits until the run in `child` has written its rows and holds them
     /// uncommitted; returns its execution id. Panics if `child` ends first.
-    pub fn wait_running(&self, child: &mut Child) -> String {
+    pub(crate) fn wait_running(&self, child: &mut Child) -> String {
         let info = wait_for("the run never said it was running", || {
             if let Some(status) = child.try_wait().expect("polling the run") {
                 panic!("the run ended ({status}) before it said it was running");
@@ -280,13 +282,13 @@ impl UntilStopped {
     }
 
     /// Lets the run complete: now if it is waiting, at once if it has not started.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         std::fs::write(&self.stop_file, "stop").expect("creating the stop file");
     }
 }
 
 /// The lines `child` writes to stderr, as they come.
-pub fn stderr_lines(child: &mut Child) -> mpsc::Receiver<String> {
+pub(crate) fn stderr_lines(child: &mut Child) -> mpsc::Receiver<String> {
     let stderr = child.stderr.take().expect("stderr is piped");
     let (send, receive) = mpsc::channel();
     std::thread::spawn(move || {
@@ -301,7 +303,7 @@ pub fn stderr_lines(child: &mut Child) -> mpsc::Receiver<String> {
 
 /// Waits for a line of `lines` that contains `wanted`; returns the lines
 /// read until then, that one included.
-pub fn wait_for_line(lines: &mpsc::Receiver<String>, wanted: &str) -> Vec<String> {
+pub(crate) fn wait_for_line(lines: &mpsc::Receiver<String>, wanted: &str) -> Vec<String> {
     let mut read = Vec::new();
     loop {
         match lines.recv_timeout(HUNG_AFTER) {
@@ -318,7 +320,7 @@ pub fn wait_for_line(lines: &mpsc::Receiver<String>, wanted: &str) -> Vec<String
 }
 
 /// Sends `signal` (such as `libc::SIGINT`) to our own child process.
-pub fn signal(child: &Child, signal: libc::c_int) {
+pub(crate) fn signal(child: &Child, signal: libc::c_int) {
     let pid = libc::pid_t::try_from(child.id()).expect("a pid fits in pid_t");
     // SAFETY: kill(2) takes plain integers; the child is ours and not yet
     // reaped, so the pid is still its own.

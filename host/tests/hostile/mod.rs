@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// The built fixture library.
-pub fn library() -> &'static Path {
+pub(crate) fn library() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
@@ -27,12 +27,12 @@ pub fn library() -> &'static Path {
 
 /// Installs the fixture as `plugins/lib<name>.so` (temporary file, then
 /// rename); returns the installed path.
-pub fn install(env: &TestEnv, name: &str) -> PathBuf {
+pub(crate) fn install(env: &TestEnv, name: &str) -> PathBuf {
     install_file(env, library(), name)
 }
 
 /// Installs `file` as `plugins/lib<name>.so`, the way the guide says.
-pub fn install_file(env: &TestEnv, file: &Path, name: &str) -> PathBuf {
+pub(crate) fn install_file(env: &TestEnv, file: &Path, name: &str) -> PathBuf {
     let target = env.plugins.join(format!("lib{name}.so"));
     let temporary = env.plugins.join(format!(".lib{name}.so.tmp"));
     std::fs::copy(file, &temporary).expect("copying the plugin");
@@ -41,14 +41,14 @@ pub fn install_file(env: &TestEnv, file: &Path, name: &str) -> PathBuf {
 }
 
 /// `spine-host` in `env`, with the hostile plugin playing domain `domain`.
-pub fn cmd(env: &TestEnv, domain: &str) -> assert_cmd::Command {
+pub(crate) fn cmd(env: &TestEnv, domain: &str) -> assert_cmd::Command {
     let mut cmd = env.cmd();
     cmd.env("HOSTILE_DOMAIN", domain);
     cmd
 }
 
 /// Runs `<domain>.sql` with `statement`; returns the output.
-pub fn run_sql(env: &TestEnv, domain: &str, statement: &str) -> std::process::Output {
+pub(crate) fn run_sql(env: &TestEnv, domain: &str, statement: &str) -> std::process::Output {
     cmd(env, domain)
         .args(["run", &format!("{domain}.sql"), "--json", "-p"])
         .arg(format!("statement={statement}"))
@@ -60,7 +60,7 @@ pub fn run_sql(env: &TestEnv, domain: &str, statement: &str) -> std::process::Ou
 /// a tiny library whose SONAME is `libsqlite3.so.0` and which defines
 /// `sqlite3_libversion`. Returns the folder holding `libsqlite3.so.0` (and
 /// `libsqlite3.so`, for a linker).
-pub fn stub_sqlite(parent: &Path) -> PathBuf {
+pub(crate) fn stub_sqlite(parent: &Path) -> PathBuf {
     let dir = parent.join("stub-sqlite");
     std::fs::create_dir_all(&dir).expect("creating the stub's folder");
     let source = dir.join("stub.c");
@@ -84,7 +84,7 @@ pub fn stub_sqlite(parent: &Path) -> PathBuf {
 }
 
 /// Runs the system's C compiler with `args`.
-pub fn cc(args: &[&str]) {
+pub(crate) fn cc(args: &[&str]) {
     let output = Command::new("cc").args(args).output().expect("running cc");
     assert!(
         output.status.success(),
@@ -94,7 +94,7 @@ pub fn cc(args: &[&str]) {
 }
 
 /// A copy of `library` with every symbol stripped (`strip --strip-all`).
-pub fn stripped(library: &Path, into: &Path) -> PathBuf {
+pub(crate) fn stripped(library: &Path, into: &Path) -> PathBuf {
     let name = library.file_name().expect("a library file name");
     let out = into.join(format!("stripped-{}", name.to_string_lossy()));
     let status = Command::new("strip")

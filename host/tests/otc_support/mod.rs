@@ -5,23 +5,23 @@
 use crate::common::{stderr_of, stdout_of, TestEnv};
 use serde_json::Value;
 
-pub const HEADER: &str = "tierDescription|issueSymbolIdentifier|issueName|marketParticipantName|MPID|\
+pub(crate) const HEADER: &str = "tierDescription|issueSymbolIdentifier|issueName|marketParticipantName|MPID|\
                           totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
 
 /// Writes a FINRA-shaped file with `rows` under the header; returns its path.
-pub fn write_file(env: &TestEnv, name: &str, rows: &[&str]) -> String {
+pub(crate) fn write_file(env: &TestEnv, name: &str, rows: &[&str]) -> String {
     let path = env.dir.path().join(name);
     std::fs::write(&path, format!("{HEADER}\n{}\n", rows.join("\n"))).unwrap();
     path.display().to_string()
 }
 
 /// Runs a pipeline with `--json`; returns the exit code and the execution.
-pub fn run(env: &TestEnv, pipeline: &str, params: &[String]) -> (i32, Value) {
+pub(crate) fn run(env: &TestEnv, pipeline: &str, params: &[String]) -> (i32, Value) {
     run_with(env.cmd(), pipeline, params)
 }
 
 /// Like [`run`], on the day `today` (`SPINE_TODAY`).
-pub fn run_on(env: &TestEnv, today: &str, pipeline: &str, params: &[String]) -> (i32, Value) {
+pub(crate) fn run_on(env: &TestEnv, today: &str, pipeline: &str, params: &[String]) -> (i32, Value) {
     let mut cmd = env.cmd();
     cmd.env("SPINE_TODAY", today);
     run_with(cmd, pipeline, params)
@@ -39,7 +39,7 @@ fn run_with(mut cmd: assert_cmd::Command, pipeline: &str, params: &[String]) -> 
 }
 
 /// Runs a pipeline that must complete; returns its metrics.
-pub fn run_ok(env: &TestEnv, pipeline: &str, params: &[String]) -> Value {
+pub(crate) fn run_ok(env: &TestEnv, pipeline: &str, params: &[String]) -> Value {
     let (code, execution) = run(env, pipeline, params);
     assert_eq!(code, 0, "{pipeline}: {execution}");
     execution["metrics"].clone()
@@ -47,7 +47,7 @@ pub fn run_ok(env: &TestEnv, pipeline: &str, params: &[String]) -> Value {
 
 /// The rows of a query, every value as text: NULL as `NULL`, a real with two
 /// decimals (as the tables' averages and percentages read), a blob as hex.
-pub fn rows(env: &TestEnv, sql: &str) -> Vec<Vec<String>> {
+pub(crate) fn rows(env: &TestEnv, sql: &str) -> Vec<Vec<String>> {
     let conn = env.conn();
     let mut stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     let width = stmt.column_count();

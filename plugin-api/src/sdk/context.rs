@@ -1,7 +1,7 @@
 //! `Context`: the host's services as a running pipeline sees them.
 
 use super::error::{Error, Result};
-use super::export::catch_panic;
+use super::panic::catch_panic;
 use super::value::{read_as, FromSql, Row, SqlValue};
 use crate::abi::{self, HostServices_TO, PluginError, RowSink, RowSink_TO};
 use abi_stable::{

@@ -1,20 +1,22 @@
 //! The plugin side of the boundary: the root module and the `extern` shims.
 //!
-//! Every entry point the host can call runs its body under [`catch_panic`]:
-//! abi_stable turns a panic that reaches the boundary into `process::exit(1)`,
-//! which would take the host down, so a panic must become an error value here.
+//! Every entry point the host can call runs its body under
+//! [`catch_panic`](super::panic::catch_panic), so that a panic becomes an
+//! error value here instead of ending the host's process.
 //!
 //! The same entry points serve a cdylib's own plugin and, for the test
 //! harness, a plugin value living in the host's process ([`in_process`]).
 
 use super::context::Context;
 use super::error::{Error, Result};
+use super::panic::{catch_panic, record_panic};
 use super::params::Params;
 use super::plugin::{Pipeline, Plugin};
 use crate::abi::{
     HostServices_TO, Manifest, MigrationDef, PipelineBox, PipelineObject, PipelineObject_TO, PluginError,
     SpinePlugin, SpinePluginRef,
 };
+use crate::host::PluginModule;
 use abi_stable::{
     prefix_type::PrefixTypeTrait,
     sabi_trait::TD_Opaque,
@@ -22,7 +24,7 @@ use abi_stable::{
     std_types::{RResult, RStr, RString, RVec},
 };
 use std::cell::RefCell;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic;
 use std::sync::{Arc, Once, OnceLock};
 
 /// The plugin, built once by the root-module loader. Each cdylib links its own
@@ -30,10 +32,6 @@ use std::sync::{Arc, Once, OnceLock};
 static PLUGIN: OnceLock<Plugin> = OnceLock::new();
 
 thread_local! {
-    /// Message and location of the last panic on this thread, recorded by the
-    /// plugin's own panic hook (each cdylib has its own `std` and hook).
-    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
-
     /// The plugin an in-process root module serves on this thread (see
     /// [`in_process`]).
     static IN_PROCESS: RefCell<Option<Arc<Plugin>>> = const { RefCell::new(None) };
@@ -54,33 +52,6 @@ fn module<S: Source>() -> SpinePluginRef {
         create_pipeline: create_pipeline::<S>,
     }
     .leak_into_prefix()
-}
-
-/// Keeps the message and location of a panic for [`catch_panic`].
-fn record_panic(info: &panic::PanicHookInfo<'_>) {
-    LAST_PANIC.with(|last| *last.borrow_mut() = Some(info.to_string().replace('\n', " ")));
-}
-
-/// Runs `body`, turning a panic into a `plugin.panic` error value.
-pub(crate) fn catch_panic<T>(body: impl FnOnce() -> Result<T>) -> RResult<T, PluginError> {
-    match panic::catch_unwind(AssertUnwindSafe(body)) {
-        Ok(result) => result.map_err(PluginError::from).into(),
-        Err(payload) => {
-            let detail = LAST_PANIC
-                .with(|last| last.borrow_mut().take())
-                .unwrap_or_else(|| panic_message(payload.as_ref()));
-            RResult::RErr(Error::new("plugin.panic", format!("the plugin panicked: {detail}")).into())
-        }
-    }
-}
-
-/// The message a panic carries, when no hook recorded more.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic with no message".to_owned())
 }
 
 /// Where a root module's entry points find their plugin.
@@ -141,9 +112,9 @@ pub mod in_process {
 
     /// The root module of every in-process plugin; its entry points serve
     /// the plugin that [`serve`] lends the calling thread.
-    pub fn module() -> SpinePluginRef {
+    pub fn module() -> PluginModule {
         static MODULE: OnceLock<SpinePluginRef> = OnceLock::new();
-        *MODULE.get_or_init(super::module::<InProcess>)
+        PluginModule::new(*MODULE.get_or_init(super::module::<InProcess>))
     }
 
     /// Runs `host_call` with `plugin` behind [`module`] on this thread, and
@@ -186,48 +157,7 @@ impl PipelineObject for BoxedPipeline {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn outcome<T: std::fmt::Debug>(result: RResult<T, PluginError>) -> std::result::Result<T, Error> {
-        result.into_result().map_err(Error::from)
-    }
-
-    #[test]
-    fn values_and_errors_pass_through_unchanged() {
-        assert_eq!(outcome(catch_panic(|| Ok(7))).unwrap(), 7);
-        let error = Error::new("acme.x", "m").with_help("h").with_location("l");
-        assert_eq!(
-            outcome(catch_panic::<()>(|| Err(error.clone()))).unwrap_err(),
-            error
-        );
-    }
-
-    /// The message is the panic's own, with where it happened when a hook
-    /// recorded it (another test of this binary may have installed one).
-    #[test]
-    fn a_panic_becomes_a_plugin_panic_error_with_its_message() {
-        let error = outcome(catch_panic::<()>(|| panic!("index out of bounds"))).unwrap_err();
-        assert_eq!(error.code, "plugin.panic");
-        assert!(
-            error.message.starts_with("the plugin panicked: "),
-            "{}",
-            error.message
-        );
-        assert!(
-            error.message.ends_with("index out of bounds"),
-            "{}",
-            error.message
-        );
-        let row = 42;
-        let error = outcome(catch_panic::<()>(|| panic!("bad row {row}"))).unwrap_err();
-        assert!(error.message.ends_with("bad row 42"), "{}", error.message);
-    }
-
-    #[test]
-    fn without_a_hook_the_message_comes_from_the_payload() {
-        assert_eq!(panic_message(&"static text"), "static text");
-        assert_eq!(panic_message(&String::from("formatted")), "formatted");
-        assert_eq!(panic_message(&7_u8), "a panic with no message");
-    }
+    use crate::sdk::panic::{last_panic, outcome};
 
     /// With the hook the in-process module installs, the message also says
     /// where the panic happened, and the next panic does not inherit it.
@@ -245,28 +175,25 @@ mod tests {
             "{}",
             error.message
         );
-        assert_eq!(LAST_PANIC.with(|last| last.borrow().clone()), None);
+        assert_eq!(last_panic(), None);
     }
 
     #[test]
     fn the_in_process_module_serves_the_plugin_lent_to_the_thread() {
         let module = in_process::module();
-        let not_served = outcome(module.manifest()()).unwrap_err();
+        let not_served = module.manifest().unwrap_err();
         assert_eq!(not_served.code, "sdk.not_loaded");
         let plugin =
             Arc::new(Plugin::new("acme", "1.2.3", "d").migration(1, "acme_t", "CREATE TABLE acme_t (x)"));
         let (manifest, migrations) = in_process::serve(&plugin, || {
-            (
-                outcome(module.manifest()()).unwrap(),
-                outcome(module.migrations()()).unwrap(),
-            )
+            (module.manifest().unwrap(), module.migrations().unwrap())
         });
         assert_eq!(
             (manifest.domain.as_str(), manifest.version.as_str()),
             ("acme", "1.2.3")
         );
         assert_eq!(migrations.len(), 1);
-        assert_eq!(migrations[0].name.as_str(), "acme_t");
-        assert_eq!(outcome(module.manifest()()).unwrap_err().code, "sdk.not_loaded");
+        assert_eq!(migrations[0].name(), "acme_t");
+        assert_eq!(module.manifest().unwrap_err().code, "sdk.not_loaded");
     }
 }

@@ -48,6 +48,10 @@ impl Migration {
         &self.sql
     }
 
+    pub(crate) fn from_abi(migration: &abi::MigrationDef) -> Self {
+        Self::new(migration.version, migration.name.as_str(), migration.sql.as_str())
+    }
+
     pub(crate) fn to_abi(&self) -> abi::MigrationDef {
         abi::MigrationDef {
             version: self.version,

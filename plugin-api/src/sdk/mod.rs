@@ -6,8 +6,9 @@
 mod context;
 mod error;
 #[doc(hidden)]
-pub mod export;
+pub(crate) mod export;
 pub(crate) mod migration;
+mod panic;
 mod params;
 mod plugin;
 mod value;

@@ -54,6 +54,8 @@ pub enum SqlValue<'a> {
 }
 
 impl<'a> SqlValue<'a> {
+    // Inline across crates: the host converts every value a bulk load binds.
+    #[inline]
     pub(crate) fn to_abi(self) -> abi::Value<'a> {
         match self {
             SqlValue::Null => abi::Value::Null,
@@ -64,6 +66,7 @@ impl<'a> SqlValue<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn from_abi(value: &abi::Value<'a>) -> Self {
         match *value {
             abi::Value::Null => SqlValue::Null,
@@ -87,6 +90,22 @@ impl<'a> SqlValue<'a> {
             SqlValue::Text(v) => format!("text {v:?}"),
             SqlValue::Blob(v) => format!("a blob of {} bytes", v.len()),
         }
+    }
+}
+
+/// The value a plugin bound, as the host reads it (see [`crate::host`]).
+impl<'a> From<abi::Value<'a>> for SqlValue<'a> {
+    #[inline]
+    fn from(value: abi::Value<'a>) -> Self {
+        SqlValue::from_abi(&value)
+    }
+}
+
+/// A value the host hands a plugin's row sink (see [`crate::host`]).
+impl<'a> From<SqlValue<'a>> for abi::Value<'a> {
+    #[inline]
+    fn from(value: SqlValue<'a>) -> Self {
+        value.to_abi()
     }
 }
 

@@ -1,4 +1,5 @@
-//! Exact two-place decimals: average trade sizes and percentages.
+//! Exact two-place decimals: average trade sizes, percentages, and the
+//! concentration indexes of otc.analytics.
 //!
 //! Exact decimal division, never floating point, rounded half-even (banker's
 //! rounding: 0.125 → 0.12, 0.375 → 0.38) to two places. The division is done
@@ -21,6 +22,11 @@ use std::fmt;
 pub struct Hundredths(i128);
 
 impl Hundredths {
+    /// The decimal `hundredths` / 100, exactly.
+    pub fn from_hundredths(hundredths: i128) -> Self {
+        Hundredths(hundredths)
+    }
+
     /// The value as the tables store it: the double nearest the decimal.
     /// (Below 2^53 the hundredths are an exact double, and IEEE division
     /// rounds the quotient to the nearest double.)
@@ -76,7 +82,7 @@ pub fn percent(part: impl Into<i128>, whole: impl Into<i128>) -> Hundredths {
 /// `numerator / denominator` hundredths, rounded half-even to a whole
 /// hundredth. `denominator` is not 0; the operands are at most 2^100 times
 /// 10^4, inside i128.
-fn divide(numerator: i128, denominator: i128) -> Hundredths {
+pub fn divide(numerator: i128, denominator: i128) -> Hundredths {
     let negative = (numerator < 0) != (denominator < 0);
     let (numerator, denominator) = (numerator.unsigned_abs(), denominator.unsigned_abs());
     let (mut hundredths, rest) = (numerator / denominator, numerator % denominator);
@@ -88,6 +94,149 @@ fn divide(numerator: i128, denominator: i128) -> Hundredths {
     // At most 2^114, so the magnitude fits an i128.
     let hundredths = hundredths as i128;
     Hundredths(if negative { -hundredths } else { hundredths })
+}
+
+/// A fraction `num / den` of non-negative integers below 2^126: a sum of
+/// squared volumes over a squared total (each volume below 2^63), or a
+/// volume over its total. The concentration indexes are such fractions;
+/// they are compared and subtracted exactly, then rounded once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fraction {
+    num: u128,
+    den: u128,
+}
+
+impl Fraction {
+    pub const ZERO: Fraction = Fraction { num: 0, den: 1 };
+
+    /// `num / den`; a zero `den` gives 0 (a share of no volume is 0, as
+    /// [`percent`] has it).
+    pub fn new(num: u128, den: u128) -> Self {
+        if den == 0 {
+            Fraction::ZERO
+        } else {
+            Fraction { num, den }
+        }
+    }
+}
+
+/// `scale × (a − b)`, rounded half-even to hundredths. `scale` is a power of
+/// ten (10,000 for an HHI, 100 for a percentage, 1 for a ratio), and the
+/// result is below 2^100 in magnitude (an HHI at most 10,000, a count of
+/// venues), which every caller's fractions give.
+pub fn scaled_difference(a: Fraction, b: Fraction, scale: u32) -> Hundredths {
+    let multiplier = u128::from(scale) * 100;
+    // The usual case: volumes below 2^40 or so keep every product in 128
+    // bits, and one integer division settles it.
+    narrow_difference(a, b, multiplier).unwrap_or_else(|| wide_difference(a, b, multiplier))
+}
+
+/// [`scaled_difference`] in 256 bits: exact for any fractions of the domain.
+fn wide_difference(a: Fraction, b: Fraction, multiplier: u128) -> Hundredths {
+    let (positive, negative) = (U256::product(a.num, b.den), U256::product(b.num, a.den));
+    let denominator = U256::product(a.den, b.den);
+    let (sign, numerator) = if positive >= negative {
+        (1, positive.minus(negative))
+    } else {
+        (-1, negative.minus(positive))
+    };
+    // Long division: the whole part, then one decimal digit at a time (the
+    // remainder stays below the denominator, below 2^252, so ten times it
+    // fits 256 bits).
+    let (whole, mut rest) = numerator.div_rem(denominator);
+    let mut quotient = whole.low() * multiplier;
+    let mut digits = multiplier;
+    while digits > 1 {
+        rest = rest.times_ten();
+        let mut digit = 0;
+        while rest >= denominator {
+            rest = rest.minus(denominator);
+            digit += 1;
+        }
+        quotient += digit * (digits / 10);
+        digits /= 10;
+    }
+    // rest / denominator against one half.
+    let twice = rest.plus(rest);
+    if twice > denominator || (twice == denominator && quotient % 2 == 1) {
+        quotient += 1;
+    }
+    Hundredths(sign * quotient as i128)
+}
+
+/// [`scaled_difference`] in 128 bits, when every product fits.
+fn narrow_difference(a: Fraction, b: Fraction, multiplier: u128) -> Option<Hundredths> {
+    let signed = |value: u128| i128::try_from(value).ok();
+    let positive = signed(a.num.checked_mul(b.den)?)?;
+    let negative = signed(b.num.checked_mul(a.den)?)?;
+    let denominator = signed(a.den.checked_mul(b.den)?)?;
+    let numerator = (positive - negative).checked_mul(i128::try_from(multiplier).ok()?)?;
+    Some(divide(numerator, denominator))
+}
+
+/// An unsigned 256-bit integer, as much of one as the long division above
+/// needs: (high, low) halves, compared as a pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct U256(u128, u128);
+
+impl U256 {
+    /// `a × b`, whole.
+    fn product(a: u128, b: u128) -> Self {
+        const LOW: u128 = u64::MAX as u128;
+        let (a_high, a_low, b_high, b_low) = (a >> 64, a & LOW, b >> 64, b & LOW);
+        let low = a_low * b_low;
+        let middle_a = a_high * b_low;
+        let middle_b = a_low * b_high;
+        let high = a_high * b_high;
+        // The middle terms and the carry out of the low half, in 64-bit pieces.
+        let carry = (low >> 64) + (middle_a & LOW) + (middle_b & LOW);
+        let low = (low & LOW) | (carry << 64);
+        let high = high + (middle_a >> 64) + (middle_b >> 64) + (carry >> 64);
+        U256(high, low)
+    }
+
+    fn low(self) -> u128 {
+        self.1
+    }
+
+    fn plus(self, other: U256) -> U256 {
+        let (low, carry) = self.1.overflowing_add(other.1);
+        U256(self.0 + other.0 + u128::from(carry), low)
+    }
+
+    /// `self − other`, for `other <= self`.
+    fn minus(self, other: U256) -> U256 {
+        let (low, borrow) = self.1.overflowing_sub(other.1);
+        U256(self.0 - other.0 - u128::from(borrow), low)
+    }
+
+    fn shifted_left(self, bits: u32) -> U256 {
+        U256((self.0 << bits) | (self.1 >> (128 - bits)), self.1 << bits)
+    }
+
+    fn times_ten(self) -> U256 {
+        self.shifted_left(3).plus(self.shifted_left(1))
+    }
+
+    fn bit(self, index: u32) -> bool {
+        let half = if index >= 128 { self.0 } else { self.1 };
+        (half >> (index % 128)) & 1 == 1
+    }
+
+    /// The quotient and remainder of `self / divisor` (`divisor` not 0 and
+    /// below 2^255), bit by bit.
+    fn div_rem(self, divisor: U256) -> (U256, U256) {
+        let (mut quotient, mut rest) = (U256(0, 0), U256(0, 0));
+        for index in (0..256).rev() {
+            rest = rest.shifted_left(1).plus(U256(0, u128::from(self.bit(index))));
+            quotient = quotient.shifted_left(1);
+            if rest >= divisor {
+                rest = rest.minus(divisor);
+                quotient = quotient.plus(U256(0, 1));
+            }
+        }
+        (quotient, rest)
+    }
 }
 
 #[cfg(test)]
@@ -174,7 +323,60 @@ mod tests {
         );
     }
 
+    #[test]
+    fn concentration_fractions_are_exact_and_round_half_even() {
+        let hhi = |num: u128, den: u128| scaled_difference(Fraction::new(num, den), Fraction::ZERO, 10_000);
+        // Shares 0.6 and 0.4: 3,600 + 1,600.
+        assert_eq!(hhi(6 * 6 + 4 * 4, 10 * 10).to_string(), "5200.00");
+        // One third: 10,000 / 9 = 1,111.111…
+        assert_eq!(hhi(1, 9).to_string(), "1111.11");
+        // 10,000 / 3 = 3,333.33…; 1/16 of 10,000 = 625 exactly; 1 / 2^20 = 0.0095… → 0.01.
+        assert_eq!(hhi(1, 3).to_string(), "3333.33");
+        assert_eq!(hhi(1, 16).to_string(), "625.00");
+        assert_eq!(hhi(1, 1 << 20).to_string(), "0.01");
+        // 0.005 exactly rounds to the even 0.00, 0.015 to 0.02.
+        assert_eq!(hhi(1, 2_000_000).to_string(), "0.00");
+        assert_eq!(hhi(3, 2_000_000).to_string(), "0.02");
+        let change = |a: (u128, u128), b: (u128, u128)| {
+            scaled_difference(Fraction::new(a.0, a.1), Fraction::new(b.0, b.1), 10_000).to_string()
+        };
+        assert_eq!(change((1, 4), (1, 2)), "-2500.00");
+        assert_eq!(change((1, 2), (1, 3)), "1666.67");
+        assert_eq!(Fraction::new(5, 0), Fraction::ZERO);
+        // Beyond 128 bits: the largest volumes FINRA's bounds allow, squared.
+        let total = i64::MAX as u128;
+        let squares = total * total;
+        assert_eq!(hhi(squares, squares).to_string(), "10000.00");
+        assert_eq!(hhi(squares / 3, squares).to_string(), "3333.33");
+        assert_eq!(
+            scaled_difference(Fraction::new(squares, squares / 7), Fraction::ZERO, 1).to_string(),
+            "7.00"
+        );
+    }
+
+    #[test]
+    fn the_wide_products_are_whole() {
+        let max = u128::MAX;
+        assert_eq!(U256::product(max, max), U256(max - 1, 1));
+        assert_eq!(U256::product(1 << 64, 1 << 64), U256(1, 0));
+        let (quotient, rest) = U256::product(max, 10).plus(U256(0, 7)).div_rem(U256(0, 10));
+        assert_eq!((quotient, rest), (U256(0, max), U256(0, 7)));
+        assert_eq!(U256(0, 1 << 127).times_ten(), U256(5, 0));
+    }
+
     proptest! {
+        #[test]
+        fn wide_and_narrow_differences_agree(
+            a in 0..1_000_000_000u128, a_extra in 1..1_000_000_000u128,
+            b in 0..1_000_000_000u128, b_extra in 1..1_000_000_000u128,
+        ) {
+            let (a, b) = (Fraction::new(a, a + a_extra), Fraction::new(b, b + b_extra));
+            for scale in [1u32, 100, 10_000] {
+                let multiplier = u128::from(scale) * 100;
+                prop_assert_eq!(narrow_difference(a, b, multiplier), Some(wide_difference(a, b, multiplier)));
+            }
+        }
+
         #[test]
         fn averages_are_rust_decimals(total in 0..i64::MAX / 1000, count in 1..10_000_000_000i64) {
             prop_assert_eq!(

@@ -10,9 +10,11 @@
 //! reused buffers) while the run's thread stores the previous batches with
 //! multi-row statements. What every line of a file shares (execution, file
 //! name, time) is stored once, in `otc_raw_files`; the lines reference it.
+//! Every publication read (a week, tier and venue type, and its
+//! lastUpdateDate) is noted in `otc_publications`, for `otc.coverage`.
 
 use crate::bulk::BulkInsert;
-use crate::hash::{HashKey, RecordHasher, Venue};
+use crate::hash::{HashKey, RecordHasher, Venue, VenueType};
 use crate::parse::{clip, DateWindow, Line, Parser, Record};
 use crate::rejects::{RejectWriter, Rejected, Stage, RAW_LINE_LIMIT};
 use crate::run::{self, metrics, stop_if_cancelled, Figures, Run};
@@ -95,6 +97,8 @@ impl Ingest {
             dates: DateWindow::until_a_year_after(run::today(ctx)?),
             hasher: RecordHasher::default(),
             weeks: BTreeSet::new(),
+            publications: BTreeSet::new(),
+            last_publication: None,
             current_week: (NaiveDate::MIN, String::new()),
             mismatch: WeekMismatch::default(),
             events,
@@ -122,13 +126,14 @@ impl Ingest {
         let stored = store.events(ctx, &received, &recycle);
         // A reader blocked on a full queue sees it gone and stops.
         drop(received);
-        let weeks = match reading.join() {
-            Ok(weeks) => weeks,
+        let read = match reading.join() {
+            Ok(read) => read,
             Err(_) => Err(Error::new("otc.ingest.thread", "the reading thread panicked")),
         };
         stored?;
-        let weeks = weeks?;
+        let (weeks, publications) = read?;
         store.rejects.flush(ctx)?;
+        record_publications(ctx, &publications)?;
         let counts = &store.counts;
         let weeks: Vec<String> = weeks.iter().map(|w| w.format("%Y-%m-%d").to_string()).collect();
         let week_source = if self.week_ending.is_some() {
@@ -200,6 +205,9 @@ struct Reader {
     dates: DateWindow,
     hasher: RecordHasher,
     weeks: BTreeSet<NaiveDate>,
+    publications: BTreeSet<Publication>,
+    /// The publication of the previous line.
+    last_publication: Option<Publication>,
     /// The week of the previous line and its text, formatted once per run of
     /// lines in the same week (files come in such runs).
     current_week: (NaiveDate, String),
@@ -217,8 +225,9 @@ struct Reader {
 struct Stopped;
 
 impl Reader {
-    /// Reads every file; returns the weeks of the lines read.
-    fn read(mut self, files: &[PathBuf]) -> Result<BTreeSet<NaiveDate>> {
+    /// Reads every file; returns the weeks and the publications of the lines
+    /// read.
+    fn read(mut self, files: &[PathBuf]) -> Result<(BTreeSet<NaiveDate>, BTreeSet<Publication>)> {
         for path in files {
             match self.file(path) {
                 Ok(()) => {}
@@ -229,7 +238,7 @@ impl Reader {
                 Err(Err(Stopped)) => break,
             }
         }
-        Ok(self.weeks)
+        Ok((self.weeks, self.publications))
     }
 
     fn send(&self, event: Event) -> std::result::Result<(), Stopped> {
@@ -304,6 +313,20 @@ impl Reader {
         if let (Some(given), Some(tier)) = (self.given_week, tier) {
             self.mismatch.check(given, tier, line.last_update);
         }
+        if let Some(tier) = tier {
+            let publication = (
+                week_ending,
+                tier.canonical(),
+                Venue::of(line.mpid, line.venue_name).venue_type(),
+                line.last_update,
+            );
+            // Files hold one publication, or a few in runs of lines: the set
+            // is looked up when the publication changes, not on every line.
+            if self.last_publication != Some(publication) {
+                self.publications.insert(publication);
+                self.last_publication = Some(publication);
+            }
+        }
         if self.current_week.0 != week_ending {
             self.weeks.insert(week_ending);
             self.current_week = (week_ending, week_ending.format("%Y-%m-%d").to_string());
@@ -319,6 +342,31 @@ impl Reader {
         batch.lines.push(&mut self.hasher, &key, tier, line);
         Ok(())
     }
+}
+
+/// A publication read: the week, the tier, the venue type and the
+/// lastUpdateDate.
+type Publication = (NaiveDate, &'static str, VenueType, NaiveDate);
+
+/// Notes the publications of the lines read in `otc_publications`.
+fn record_publications(ctx: &mut Context<'_>, publications: &BTreeSet<Publication>) -> Result<()> {
+    for &(week, tier, venue_type, last_update) in publications {
+        let (week, last_update) = (
+            week.format("%Y-%m-%d").to_string(),
+            last_update.format("%Y-%m-%d").to_string(),
+        );
+        ctx.execute(
+            "INSERT INTO otc_publications (week_ending, tier, venue_type, last_update_date) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            &[
+                SqlValue::Text(&week),
+                SqlValue::Text(tier),
+                SqlValue::Text(venue_type.name()),
+                SqlValue::Text(&last_update),
+            ],
+        )?;
+    }
+    Ok(())
 }
 
 /// Lines read, stored, and offered to the insert but not stored; lines

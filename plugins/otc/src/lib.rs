@@ -2,21 +2,26 @@
 //!
 //! FINRA publishes, per tier (NMS Tier 1, NMS Tier 2, OTC), each venue's
 //! weekly share volume and trade count in every security. This crate owns
-//! reading those files and the `otc_` tables, through four pipelines:
+//! reading those files and the `otc_` tables, through these pipelines:
 //! - `otc.ingest` streams files into `otc_raw` (bad lines into `otc_rejects`),
 //! - `otc.normalize` checks new raw rows into `otc_venue_volume`, applying
 //!   revisions,
 //! - `otc.summarize` recomputes changed weeks' `otc_symbol_summary`,
 //!   `otc_venue_share` and `otc_symbol_offexchange`,
-//! - `otc.load` runs the three in one go,
-//! - `otc.report` writes one week's report as a self-contained HTML file,
+//! - `otc.load` runs the three in one go (and `otc.analytics` when asked),
 //! - `otc.fetch` downloads weeks from FINRA's API into an archive of files,
-//!   then ingests them.
+//!   then ingests them,
+//! - `otc.analytics` computes concentration and movers of changed weeks,
+//! - `otc.coverage` tells which weeks are loaded, missing or not due yet,
+//! - `otc.report` writes one week's report as a self-contained HTML file.
 //!
 //! It never links SQLite: the database is reached only through the host's
 //! [`Context`](spine_plugin_api::Context).
 
+pub mod analytics;
 mod bulk;
+pub mod concentration;
+mod coverage;
 pub mod decimal;
 mod fetch;
 mod fetch_api;
@@ -25,6 +30,7 @@ mod fetch_plan;
 pub mod hash;
 pub mod ingest;
 mod load;
+pub mod movers;
 pub mod normalize;
 pub mod parse;
 mod rejects;
@@ -51,6 +57,11 @@ pub fn plugin() -> Plugin {
         2,
         "otc_publications",
         include_str!("../migrations/002_otc_publications.sql"),
+    )
+    .migration(
+        3,
+        "otc_analytics",
+        include_str!("../migrations/003_otc_analytics.sql"),
     )
     .pipeline(
         with_file_params(PipelineDef::new(
@@ -82,11 +93,58 @@ pub fn plugin() -> Plugin {
         with_file_params(PipelineDef::new(
             "otc.load",
             "Ingest, normalize and summarize in one run: files in, summaries out",
+        ))
+        .param(Param::new("analytics", ParamKind::Boolean).default("false").help(
+            "also run otc.analytics in the same transaction (a load about 40% longer), so the analytics \
+             tables are current after the load",
         )),
         load::Load::from_params,
     )
     .pipeline(report::definition(), report::Report::from_params)
     .pipeline(fetch_def(), fetch::Fetch::from_params)
+    .pipeline(analytics_def(), analytics::Analytics::from_params)
+    .pipeline(coverage_def(), coverage::Coverage::from_params)
+}
+
+/// `otc.analytics`' parameters.
+fn analytics_def() -> PipelineDef {
+    PipelineDef::new(
+        "otc.analytics",
+        "Concentration (HHI, top venues), venue movers and symbol movers of the weeks that changed",
+    )
+    .param(Param::new("week_ending", ParamKind::Date).help(
+        "recompute this week (a Friday) only; without it, every week summarized since the last run and \
+         the six loaded weeks after each",
+    ))
+    .param(
+        Param::new("min_volume", ParamKind::Integer)
+            .default(analytics::DEFAULT_MIN_VOLUME.to_string())
+            .help("symbol movers: a symbol whose volume and 6-week median are both below this many shares is below_floor, not scored"),
+    )
+}
+
+/// `otc.coverage`'s parameters.
+fn coverage_def() -> PipelineDef {
+    PipelineDef::new(
+        "otc.coverage",
+        "Which weeks are loaded, missing or not yet published, per tier and venue type, into otc_coverage",
+    )
+    .param(Param::new("from", ParamKind::Date).help("first week (a Friday); default: the first week loaded"))
+    .param(Param::new("to", ParamKind::Date).help("last week (a Friday); default: the last Friday on or before as_of"))
+    .param(Param::new("as_of", ParamKind::Date).help(
+        "the date FINRA's schedule is judged on (default: today); Tier 1 is due 2 weeks after the week, the others 4",
+    ))
+    .param(Param::new("tiers", ParamKind::String).help(
+        "tiers expected, comma-separated (T1, T2, OTCE or NMS Tier 1, ...); default: those loaded",
+    ))
+    .param(Param::new("types", ParamKind::String).help(
+        "venue types expected, comma-separated: ATS, NON_ATS; default: those loaded",
+    ))
+    .param(
+        Param::new("strict", ParamKind::Boolean)
+            .default("false")
+            .help("fail (exit 1), naming them, when a due week is missing or nothing is loaded"),
+    )
 }
 
 /// `otc.fetch`'s parameters.

@@ -5,7 +5,8 @@
 //! `otc_venue_share` and `otc_symbol_offexchange` are deleted and written
 //! again, so no stale row survives a revision. Without a `week_ending`
 //! parameter the weeks are those `otc.normalize` queued in
-//! `otc_changed_weeks`.
+//! `otc_changed_weeks`. Each week summarized is queued for `otc.analytics`
+//! (`otc_analytics_queue`).
 //!
 //! ATS and non-ATS figures are never mixed: summaries are per venue type,
 //! and a market share is a share of one venue type's volume. The de minimis
@@ -143,6 +144,12 @@ impl Summarize {
                     ctx.execute(
                         "DELETE FROM otc_changed_weeks WHERE week_ending = ?1",
                         &[SqlValue::Text(week)],
+                    )?;
+                    // Its analytics, and those of the weeks that compare with it.
+                    ctx.execute(
+                        "INSERT INTO otc_analytics_queue (week_ending, queued_at) VALUES (?1, ?2) \
+                         ON CONFLICT (week_ending) DO NOTHING",
+                        &[SqlValue::Text(week), SqlValue::Text(&run.started_at)],
                     )?;
                 }
                 // The week's data cannot be summarized: it fails alone, with

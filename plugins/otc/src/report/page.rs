@@ -326,7 +326,7 @@ fn league_view(league: &League) -> LeagueView {
 
 /// `+1.25` (up), `-0.75` (down), `0.00`.
 fn signed(change: Hundredths) -> (String, &'static str) {
-    let zero = Hundredths::from_real(0.0);
+    let zero = Hundredths::from_hundredths(0);
     match change.cmp(&zero) {
         std::cmp::Ordering::Greater => (format!("+{change}"), "up"),
         std::cmp::Ordering::Less => (change.to_string(), "down"),

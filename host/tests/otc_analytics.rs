@@ -1,0 +1,523 @@
+//! `otc.analytics` and `otc.coverage` through the real binary and the real
+//! `libspine_otc.so`, against figures worked by hand below: concentration
+//! with De Minimis Firms bounding the index both ways, the index change split
+//! into common venues and entry/exit, venue movers, robust z-scores over six
+//! prior loaded weeks (a week whose tier is missing is not a zero week),
+//! coverage gaps under FINRA's schedule, strict mode, idempotence, and a late
+//! republication recomputing its week and the six loaded weeks after it.
+
+mod common;
+mod otc_support;
+
+use common::{stderr_of, TestEnv};
+use otc_support::{rows, run, run_ok, write_file};
+
+/// Nine Fridays: W1 … W9.
+const WEEKS: [&str; 9] = [
+    "2025-09-05",
+    "2025-09-12",
+    "2025-09-19",
+    "2025-09-26",
+    "2025-10-03",
+    "2025-10-10",
+    "2025-10-17",
+    "2025-10-24",
+    "2025-10-31",
+];
+
+/// FINRA's first publication of a week (a Friday): NMS Tier 1 on the Monday
+/// 21 days after the week's Monday (Friday + 17), the other tiers 35 days
+/// after (Friday + 31).
+fn published(week: &str, tier: &str) -> String {
+    let friday = chrono::NaiveDate::parse_from_str(week, "%Y-%m-%d").unwrap();
+    let days = if tier == "NMS Tier 1" { 17 } else { 31 };
+    (friday + chrono::Days::new(days)).to_string()
+}
+
+/// Ingests `lines` (tier|symbol|participant|MPID|shares) of one week, each
+/// published on the tier's first-publication day.
+fn ingest(env: &TestEnv, week: &str, name: &str, lines: &[(&str, &str, &str, &str, i64)]) {
+    let lines: Vec<String> = lines
+        .iter()
+        .map(|(tier, symbol, participant, mpid, shares)| {
+            format!(
+                "{tier}|{symbol}|{symbol} Inc.|{participant}|{mpid}|{shares}|{}|{}",
+                shares.max(&1),
+                published(week, tier)
+            )
+        })
+        .collect();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let file = write_file(env, &format!("{week}-{name}.psv"), &lines);
+    run_ok(
+        env,
+        "otc.ingest",
+        &[format!("file_path={file}"), format!("week_ending={week}")],
+    );
+}
+
+const T1: &str = "NMS Tier 1";
+const T2: &str = "NMS Tier 2";
+
+/// The data set worked by hand:
+/// - NMS Tier 1 ATS, every week: AAPL on V1, 1,000 shares; except W7 (AAPL
+///   V1 500, V3 500) and W8 (AAPL V1 600, V2 300; MSFT V1 100).
+/// - NMS Tier 2 ATS, every week but W4 (the missing tier) and W9: on V9,
+///   FILL 150,000 shares; MOVR 100k, 200k, (none in W3), 400k, 500k, 600k in
+///   W1, W2, W5, W6, W7, then 1,000,000 in W8; TINY 1, 2, 3, 4, 5, 6, then 50.
+/// - Non-ATS, W8 only: NMS Tier 1 AAPL Citadel 500, Virtu 200, De Minimis
+///   Firms 300; DUAL in two tiers: NMS Tier 2 Citadel 100, Virtu 200, and OTC
+///   Citadel 100.
+fn load_weeks(env: &TestEnv) {
+    let (citadel, virtu) = ("Citadel Securities LLC", "Virtu Americas LLC");
+    for (index, week) in WEEKS.iter().enumerate() {
+        let number = index + 1;
+        let tier1: Vec<(&str, &str, &str, &str, i64)> = match number {
+            7 => vec![
+                (T1, "AAPL", "UBS ATS", "V1", 500),
+                (T1, "AAPL", "V3 ATS", "V3", 500),
+            ],
+            8 => vec![
+                (T1, "AAPL", "UBS ATS", "V1", 600),
+                (T1, "AAPL", "V2 ATS", "V2", 300),
+                (T1, "MSFT", "UBS ATS", "V1", 100),
+            ],
+            _ => vec![(T1, "AAPL", "UBS ATS", "V1", 1000)],
+        };
+        ingest(env, week, "t1-ats", &tier1);
+        if number == 4 || number == 9 {
+            continue;
+        }
+        let movr = [100_000, 200_000, 0, 0, 400_000, 500_000, 600_000, 1_000_000][index];
+        let mut tier2 = vec![
+            (T2, "FILL", "V9 ATS", "V9", 150_000),
+            (T2, "TINY", "V9 ATS", "V9", [1, 2, 3, 0, 4, 5, 6, 50][index]),
+        ];
+        if movr > 0 {
+            tier2.push((T2, "MOVR", "V9 ATS", "V9", movr));
+        }
+        ingest(env, week, "t2-ats", &tier2);
+    }
+    ingest(
+        env,
+        WEEKS[7],
+        "non-ats",
+        &[
+            (T1, "AAPL", citadel, "", 500),
+            (T1, "AAPL", virtu, "", 200),
+            (T1, "AAPL", "De Minimis Firms", "", 300),
+            (T2, "DUAL", citadel, "", 100),
+            (T2, "DUAL", virtu, "", 200),
+            ("OTC", "DUAL", citadel, "", 100),
+        ],
+    );
+    run_ok(env, "otc.normalize", &[]);
+    run_ok(env, "otc.summarize", &[]);
+}
+
+fn concentration(env: &TestEnv, week: &str) -> Vec<String> {
+    rows(
+        env,
+        &format!(
+            "SELECT tier, venue_type, total_volume, venues, hhi_low, hhi_high, effective_venues, top1_pct,
+                    top3_pct, top5_pct, aggregate_pct, prev_week_ending, hhi_change, hhi_change_common,
+                    hhi_change_entry_exit
+             FROM otc_concentration WHERE week_ending = '{week}' ORDER BY tier, venue_type"
+        ),
+    )
+    .into_iter()
+    .map(|row| row.join(" "))
+    .collect()
+}
+
+fn venue_movers(env: &TestEnv, week: &str) -> Vec<String> {
+    rows(
+        env,
+        &format!(
+            "SELECT tier, venue_type, venue, volume, share_pct, prev_week_ending, prev_volume, prev_share_pct,
+                    change_pp, status
+             FROM otc_venue_movers WHERE week_ending = '{week}' AND tier <> 'ALL' ORDER BY tier, venue_type, venue"
+        ),
+    )
+    .into_iter()
+    .map(|row| row.join(" "))
+    .collect()
+}
+
+fn symbol_movers(env: &TestEnv, week: &str) -> Vec<String> {
+    rows(
+        env,
+        &format!(
+            "SELECT venue_type, symbol, volume, prior_weeks, median, mad, robust_z, status
+             FROM otc_symbol_movers WHERE week_ending = '{week}' ORDER BY venue_type, symbol"
+        ),
+    )
+    .into_iter()
+    .map(|row| row.join(" "))
+    .collect()
+}
+
+/// Every analytics row, without the time it was computed.
+fn all_analytics(env: &TestEnv) -> Vec<Vec<String>> {
+    let mut all = Vec::new();
+    for (table, key) in [
+        ("otc_concentration", "week_ending, tier, venue_type"),
+        (
+            "otc_symbol_concentration",
+            "week_ending, tier, venue_type, symbol",
+        ),
+        ("otc_venue_movers", "week_ending, tier, venue_type, venue"),
+        ("otc_symbol_movers", "week_ending, venue_type, symbol"),
+    ] {
+        let columns: Vec<String> = rows(env, &format!("SELECT name FROM pragma_table_info('{table}')"))
+            .into_iter()
+            .map(|row| row[0].clone())
+            .filter(|name| name != "computed_at")
+            .collect();
+        all.extend(rows(
+            env,
+            &format!(
+                "SELECT '{table}', {} FROM {table} ORDER BY {key}",
+                columns.join(", ")
+            ),
+        ));
+    }
+    all
+}
+
+#[test]
+fn concentration_and_movers_match_the_figures_worked_by_hand() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    load_weeks(&env);
+    let metrics = run_ok(&env, "otc.analytics", &[]);
+    assert_eq!(metrics["weeks"], 9, "{metrics}");
+    assert_eq!(metrics["failed_weeks"], serde_json::json!([]));
+
+    // W8, NMS Tier 1 ATS: V1 700, V2 300 of 1,000: 70² + 30² = 5,800 both
+    // ways (no aggregate); 10,000 / 5,800 = 1.724… Against W7 (V1 500, V3
+    // 500: 5,000): +800 = common V1 (4,900 − 2,500 = 2,400) + V2 in (900)
+    // − V3 out (2,500) = −1,600.
+    // NMS Tier 1 NON_ATS: Citadel 50%, Virtu 20%, De Minimis Firms 30%:
+    // low 2,500 + 400 = 2,900; high 2,900 + 900 = 3,800; 10,000 / 3,800 =
+    // 2.631…; first non-ATS week: no change.
+    // ALL NON_ATS (Tier 1 and DUAL's Tier 2 and OTC rows): Citadel 700,
+    // Virtu 400, De Minimis 300 of 1,400: low 10,000 × 650,000 / 1,960,000 =
+    // 3,316.326…; high 10,000 × 740,000 / 1,960,000 = 3,775.510…;
+    // 1,960,000 / 740,000 = 2.648…; top 3 1,100 / 1,400 = 78.571…; De Minimis
+    // 21.428….
+    let week8 = concentration(&env, WEEKS[7]);
+    assert!(week8.contains(&"NMS Tier 1 ATS 1000 2 5800.00 5800.00 1.72 70.00 100.00 100.00 0.00 2025-10-17 800.00 2400.00 -1600.00".to_owned()), "{week8:#?}");
+    assert!(
+        week8.contains(
+            &"NMS Tier 1 NON_ATS 1000 2 2900.00 3800.00 2.63 50.00 70.00 70.00 30.00 NULL NULL NULL NULL"
+                .to_owned()
+        ),
+        "{week8:#?}"
+    );
+    assert!(
+        week8.contains(
+            &"ALL NON_ATS 1400 2 3316.33 3775.51 2.65 50.00 78.57 78.57 21.43 NULL NULL NULL NULL".to_owned()
+        ),
+        "{week8:#?}"
+    );
+    // W7 against W6 (V1 alone: 10,000): V1 50% (2,500 − 10,000 = −7,500), V3 in (+2,500).
+    let week7 = concentration(&env, WEEKS[6]);
+    assert!(week7.contains(&"NMS Tier 1 ATS 1000 2 5000.00 5000.00 2.00 50.00 100.00 100.00 0.00 2025-10-10 -5000.00 -7500.00 2500.00".to_owned()), "{week7:#?}");
+
+    let movers = venue_movers(&env, WEEKS[7]);
+    let tier1: Vec<String> = movers
+        .iter()
+        .filter(|row| row.starts_with("NMS Tier 1"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        tier1,
+        [
+            "NMS Tier 1 ATS V1 700 70.00 2025-10-17 500 50.00 20.00 same",
+            "NMS Tier 1 ATS V2 300 30.00 2025-10-17 0 0.00 30.00 entered",
+            "NMS Tier 1 ATS V3 0 0.00 2025-10-17 500 50.00 -50.00 left",
+            "NMS Tier 1 NON_ATS Citadel Securities LLC 500 50.00 NULL NULL NULL NULL first",
+            "NMS Tier 1 NON_ATS De Minimis Firms 300 30.00 NULL NULL NULL NULL first",
+            "NMS Tier 1 NON_ATS Virtu Americas LLC 200 20.00 NULL NULL NULL NULL first",
+        ],
+        "{movers:#?}"
+    );
+
+    // Per symbol. AAPL ATS: V1 600, V2 300 of 900: 10,000 × 45 / 81 = 5,555.55…
+    // DUAL across tiers: Citadel 200, Virtu 200 (a tie: the first by name);
+    // in NMS Tier 2 Citadel 100, Virtu 200: 10,000 × 5 / 9.
+    let symbols: Vec<String> = rows(
+        &env,
+        "SELECT tier, venue_type, symbol, total_volume, venues, hhi_low, hhi_high, top_venue, top_venue_pct,
+                aggregate_pct
+         FROM otc_symbol_concentration WHERE week_ending = '2025-10-24' AND symbol IN ('AAPL', 'DUAL')
+         ORDER BY symbol, tier, venue_type",
+    )
+    .into_iter()
+    .map(|row| row.join(" "))
+    .collect();
+    assert_eq!(
+        symbols,
+        [
+            "ALL ATS AAPL 900 2 5555.56 5555.56 V1 66.67 0.00",
+            "ALL NON_ATS AAPL 1000 2 2900.00 3800.00 Citadel Securities LLC 50.00 30.00",
+            "NMS Tier 1 ATS AAPL 900 2 5555.56 5555.56 V1 66.67 0.00",
+            "NMS Tier 1 NON_ATS AAPL 1000 2 2900.00 3800.00 Citadel Securities LLC 50.00 30.00",
+            "ALL NON_ATS DUAL 400 2 5000.00 5000.00 Citadel Securities LLC 50.00 0.00",
+            "NMS Tier 2 NON_ATS DUAL 300 2 5555.56 5555.56 Virtu Americas LLC 66.67 0.00",
+            "OTC NON_ATS DUAL 100 1 10000.00 10000.00 Citadel Securities LLC 100.00 0.00",
+        ]
+    );
+
+    // Symbol movers of W8. Tier 2 was not loaded in W4, so a Tier 2
+    // symbol's six prior loaded weeks are W1, W2, W3, W5, W6, W7. MOVR:
+    // 100k, 200k, 0 (no row in W3), 400k, 500k, 600k: median 300,000;
+    // deviations 200k, 100k, 300k, 100k, 200k, 300k: MAD 200,000;
+    // z = 700,000 / (1.4826 × 200,000) = 2.3607… (Counting W4 as a zero
+    // week would give MAD 250,000 and z 1.89.) TINY: 1 … 6, median 3.5, MAD
+    // 1.5, z = 46.5 / 2.2239 = 20.909…, but under the 100,000 floor. AAPL and
+    // MSFT (Tier 1: W2 … W7) are under the floor too; FILL never moves.
+    assert_eq!(
+        symbol_movers(&env, WEEKS[7]),
+        [
+            "ATS AAPL 900 6 1000.00 0.00 NULL below_floor",
+            "ATS FILL 150000 6 150000.00 0.00 NULL flat",
+            "ATS MOVR 1000000 6 300000.00 200000.00 2.36 scored",
+            "ATS MSFT 100 6 0.00 0.00 NULL below_floor",
+            "ATS TINY 50 6 3.50 1.50 20.91 below_floor",
+            "NON_ATS AAPL 1000 0 NULL NULL NULL new",
+            "NON_ATS DUAL 400 0 NULL NULL NULL new",
+        ]
+    );
+    // W5: FILL has three prior Tier 2 weeks (W4 missing): still new.
+    assert_eq!(
+        symbol_movers(&env, WEEKS[4])[1],
+        "ATS FILL 150000 3 150000.00 0.00 NULL new"
+    );
+    // With no floor, TINY is scored.
+    run_ok(
+        &env,
+        "otc.analytics",
+        &[format!("week_ending={}", WEEKS[7]), "min_volume=0".to_owned()],
+    );
+    assert!(symbol_movers(&env, WEEKS[7]).contains(&"ATS TINY 50 6 3.50 1.50 20.91 scored".to_owned()));
+}
+
+#[test]
+fn analytics_are_idempotent_and_a_late_republication_recomputes_its_week_and_the_six_after() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    load_weeks(&env);
+    run_ok(&env, "otc.analytics", &[]);
+    let first = all_analytics(&env);
+    let computed_at = |week: &str| {
+        rows(
+            &env,
+            &format!("SELECT DISTINCT computed_at FROM otc_concentration WHERE week_ending = '{week}'"),
+        )
+    };
+    let w1_time = computed_at(WEEKS[0]);
+    let w9_time = computed_at(WEEKS[8]);
+
+    // Nothing changed: nothing to do; one week again: the same rows.
+    let again = run_ok(&env, "otc.analytics", &[]);
+    assert_eq!(again["weeks"], 0, "{again}");
+    run_ok(&env, "otc.analytics", &[format!("week_ending={}", WEEKS[7])]);
+    assert_eq!(all_analytics(&env), first);
+
+    // FINRA republishes W2's Tier 2 data weeks later: MOVR 300,000, not 200,000.
+    let republished = write_file(
+        &env,
+        "w2-republished.psv",
+        &["NMS Tier 2|MOVR|MOVR Inc.|V9 ATS|V9|300000|300000|2025-12-01"],
+    );
+    run_ok(
+        &env,
+        "otc.ingest",
+        &[
+            format!("file_path={republished}"),
+            format!("week_ending={}", WEEKS[1]),
+        ],
+    );
+    run_ok(&env, "otc.normalize", &[]);
+    run_ok(&env, "otc.summarize", &[]);
+    let metrics = run_ok(&env, "otc.analytics", &[]);
+    // W2 and the six loaded weeks after it: Tier 1's W3 … W8 (W9 is the
+    // seventh), Tier 2's W3, W5 … W8.
+    assert_eq!(metrics["weeks"], 7, "{metrics}");
+    assert_eq!(computed_at(WEEKS[0]), w1_time);
+    assert_eq!(computed_at(WEEKS[8]), w9_time);
+    assert_ne!(computed_at(WEEKS[1]), w1_time);
+    // MOVR's window: 100k, 300k, 0, 400k, 500k, 600k: median 350,000; MAD
+    // 200,000 (deviations 250k, 50k, 350k, 50k, 150k, 250k); z = 650,000 /
+    // 296,520 = 2.192…
+    assert!(symbol_movers(&env, WEEKS[7])
+        .contains(&"ATS MOVR 1000000 6 350000.00 200000.00 2.19 scored".to_owned()));
+}
+
+#[test]
+fn coverage_finds_the_missing_tier_and_strict_mode_fails_naming_it() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    load_weeks(&env);
+    // A revision of W8's Tier 1 ATS data, published a week after the first.
+    let revision = write_file(
+        &env,
+        "w8-revised.psv",
+        &["NMS Tier 1|MSFT|MSFT Inc.|UBS ATS|V1|100|100|2025-11-17"],
+    );
+    run_ok(
+        &env,
+        "otc.ingest",
+        &[
+            format!("file_path={revision}"),
+            format!("week_ending={}", WEEKS[7]),
+        ],
+    );
+
+    // On Monday 2025-11-10 (the Friday before: 11-07, W10), ATS: NMS Tier 1
+    // is due 17 days after its Friday, NMS Tier 2 31 days after. Tier 2's W4
+    // (due 10-27) is missing; W9 (due 11-17 / 12-01) and W10 are not due;
+    // OTC was loaded as non-ATS only, so no OTC ATS week is expected.
+    let metrics = run_ok(
+        &env,
+        "otc.coverage",
+        &["types=ATS".to_owned(), "as_of=2025-11-10".to_owned()],
+    );
+    assert_eq!(
+        (&metrics["loaded"], &metrics["missing"], &metrics["not_due"]),
+        (
+            &serde_json::json!(16),
+            &serde_json::json!(1),
+            &serde_json::json!(3)
+        ),
+        "{metrics}"
+    );
+    assert_eq!(
+        metrics["missing_weeks"],
+        serde_json::json!(["2025-09-26 NMS Tier 2 ATS"])
+    );
+    assert_eq!(
+        metrics["expected"],
+        serde_json::json!(["NMS Tier 1 ATS", "NMS Tier 2 ATS"])
+    );
+    let table: Vec<String> = rows(
+        &env,
+        "SELECT week_ending, tier, venue_type, status, due_date, last_update_date, revisions
+         FROM otc_coverage WHERE week_ending >= '2025-09-26' AND week_ending <= '2025-10-03'
+             OR week_ending >= '2025-10-24' ORDER BY week_ending, tier",
+    )
+    .into_iter()
+    .map(|row| row.join(" "))
+    .collect();
+    assert_eq!(
+        table,
+        [
+            "2025-09-26 NMS Tier 1 ATS loaded 2025-10-13 2025-10-13 0",
+            "2025-09-26 NMS Tier 2 ATS missing 2025-10-27 NULL 0",
+            "2025-10-03 NMS Tier 1 ATS loaded 2025-10-20 2025-10-20 0",
+            "2025-10-03 NMS Tier 2 ATS loaded 2025-11-03 2025-11-03 0",
+            "2025-10-24 NMS Tier 1 ATS loaded 2025-11-10 2025-11-17 1",
+            "2025-10-24 NMS Tier 2 ATS loaded 2025-11-24 2025-11-24 0",
+            "2025-10-31 NMS Tier 1 ATS loaded 2025-11-17 2025-11-17 0",
+            "2025-10-31 NMS Tier 2 ATS not_due 2025-12-01 NULL 0",
+            "2025-11-07 NMS Tier 1 ATS not_due 2025-11-24 NULL 0",
+            "2025-11-07 NMS Tier 2 ATS not_due 2025-12-08 NULL 0",
+        ]
+    );
+
+    // Strict: exit 1, the missing week named.
+    let (code, execution) = run(
+        &env,
+        "otc.coverage",
+        &[
+            "types=ATS".to_owned(),
+            "as_of=2025-11-10".to_owned(),
+            "strict=true".to_owned(),
+        ],
+    );
+    assert_eq!(code, 1, "{execution}");
+    let error = execution["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("1 due week(s) missing from 2025-09-05 to 2025-11-07: 2025-09-26 (NMS Tier 2 ATS)"),
+        "{execution}"
+    );
+    // Narrowed to Tier 1, nothing is missing: strict passes.
+    run_ok(
+        &env,
+        "otc.coverage",
+        &[
+            "tiers=T1".to_owned(),
+            "types=ATS".to_owned(),
+            "as_of=2025-11-10".to_owned(),
+            "strict=true".to_owned(),
+        ],
+    );
+}
+
+#[test]
+fn strict_coverage_of_an_empty_database_fails_saying_nothing_is_loaded() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    let output = env
+        .cmd()
+        .args([
+            "run",
+            "otc.coverage",
+            "-p",
+            "strict=true",
+            "-p",
+            "as_of=2025-11-10",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains("nothing is loaded from 2025-11-07 to 2025-11-07 for any tier or venue type"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn otc_load_with_analytics_leaves_them_as_the_stages_run_one_by_one_do() {
+    let by_stage = TestEnv::with_plugins(&["spine_otc"]);
+    load_weeks(&by_stage);
+    run_ok(&by_stage, "otc.analytics", &[]);
+    // The same files in one otc.load: each file's week is inferred from its
+    // first-publication lastUpdateDate, the week it was ingested under above.
+    let files = format!("file_path={}", by_stage.dir.path().display());
+    let plain = TestEnv::with_plugins(&["spine_otc"]);
+    let load = run_ok(&plain, "otc.load", std::slice::from_ref(&files));
+    assert!(load.get("analytics").is_none(), "{load}");
+    assert_eq!(rows(&plain, "SELECT count(*) FROM otc_concentration"), [["0"]]);
+    assert_eq!(rows(&plain, "SELECT count(*) FROM otc_analytics_queue"), [["9"]]);
+    let loaded = TestEnv::with_plugins(&["spine_otc"]);
+    let load = run_ok(&loaded, "otc.load", &[files, "analytics=true".to_owned()]);
+    assert_eq!(load["analytics"]["weeks"], 9, "{load}");
+    assert_eq!(all_analytics(&loaded), all_analytics(&by_stage));
+    assert_eq!(rows(&loaded, "SELECT count(*) FROM otc_analytics_queue"), [["0"]]);
+
+    // The README's example queries run, each printing rows.
+    run_ok(&loaded, "otc.coverage", &["as_of=2025-11-10".to_owned()]);
+    let readme = std::fs::read_to_string(common::workspace_root().join("README.md")).unwrap();
+    let block = readme
+        .split("<!-- otc analytics queries")
+        .nth(1)
+        .and_then(|rest| rest.split("```sh\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("README: the block of analytics queries");
+    let queries: Vec<&str> = block
+        .split("spine-host query \"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert_eq!(queries.len(), 5, "{block}");
+    for sql in queries {
+        let output = loaded
+            .cmd()
+            .args(["query", sql, "--format", "csv"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{sql}: {}", stderr_of(&output));
+        let printed = String::from_utf8_lossy(&output.stdout).lines().count();
+        assert!(printed > 1, "{sql}: no rows");
+    }
+}
