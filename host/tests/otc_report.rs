@@ -1,7 +1,9 @@
 //! `otc.report` through the real binary and the real `libspine_otc.so`, on
 //! three small weeks whose figures are worked by hand below: the file it
-//! writes (where, whole, escaped, offline, attributed, the week's numbers),
-//! which week it picks, and its one-line errors. Where Chromium is installed
+//! writes (where, whole, escaped, offline, attributed, the week's numbers,
+//! its concentration and coverage), which week it picks, what it says when
+//! the analytics or the coverage are missing or out of date, and its
+//! one-line errors. Where Chromium is installed
 //! (`.ci/run` installs it), the page Chromium renders (`--dump-dom`) holds
 //! the same numbers.
 
@@ -201,8 +203,10 @@ fn files() -> Vec<(&'static str, Vec<String>)> {
     ]
 }
 
-/// A database with the three weeks loaded; the loading execution's id.
-fn loaded() -> (TestEnv, String) {
+/// A database with the three weeks loaded, and with `analytics`, their
+/// concentration (`otc.load -p analytics=true`) and coverage as of
+/// [`TODAY`]; the loading execution's id.
+fn loaded(analytics: bool) -> (TestEnv, String) {
     let env = TestEnv::with_plugins(&["spine_otc"]);
     std::fs::create_dir(env.dir.path().join("finra")).unwrap();
     for (name, lines) in files() {
@@ -210,8 +214,15 @@ fn loaded() -> (TestEnv, String) {
         write_file(&env, &format!("finra/{name}"), &lines);
     }
     let folder = env.dir.path().join("finra");
-    let (code, execution) = run(&env, "otc.load", &[format!("file_path={}", folder.display())]);
+    let params = [
+        format!("file_path={}", folder.display()),
+        format!("analytics={analytics}"),
+    ];
+    let (code, execution) = run(&env, "otc.load", &params);
     assert_eq!(code, 0, "{execution}");
+    if analytics {
+        run_ok(&env, "otc.coverage", &[format!("as_of={TODAY}")]);
+    }
     assert_eq!(
         execution["metrics"]["ingest"]["weeks"],
         serde_json::json!(["2025-11-21", "2025-11-28", "2025-12-05"])
@@ -294,9 +305,27 @@ fn text_between(html: &str, from: &str, to: &str) -> String {
 /// 18.92% (50.00 before: -31.08). ATS of all off-exchange volume: 1,400 /
 /// 5,100 = 27.450… → 27.45%.
 ///
+/// Concentration, HHI = Σ (100 × share)²: ATS (100 × 5/7)² + (100 × 2/7)² =
+/// 5,918.367… → 5,918.37, 10,000 / that = 1.689… → 1.69 effective venues;
+/// the week before (600, 300, 200 of 1,100) 4,049.586…, so +1,868.780… →
+/// +1,868.78, of which UBSA and EVIL (in both weeks) +2,199.359… →
+/// +2,199.36 and GONE (gone) -330.578… → -330.58. Non-ATS: the named firms
+/// (100 × 20/37)² + (100 × 7/37)² = 3,279.766… → 3,279.77 (low), De Minimis
+/// Firms as one venue adds (100 × 10/37)²: 4,010.226… → 4,010.23 (high),
+/// 2.493… → 2.49 effective venues; the week before 50% and 50%: 5,000, so
+/// -989.773… → -989.77, of which the two firms in both weeks -1,720.233… →
+/// -1,720.23 and De Minimis Firms (entered) +730.460… → +730.46.
+///
 /// Symbols: AAPL 1,000 ATS (1,000 / 11 = 90.909… → 90.91 a trade) beside
 /// 3,000 non-ATS (100.00), 25.00% ATS; MSFT 300 (100.00) beside 700
 /// (100.00), 30.00%; ZZZ 100 in 4 (25.00) and no non-ATS volume.
+///
+/// Coverage as of 2026-01-05 (NMS Tier 1 due 21 days after the week's
+/// Monday, NMS Tier 2 35): loaded as loaded; due and not loaded, missing:
+/// Tier 1 of 2025-12-12 (due 2025-12-29) and 2025-12-19 (due 2026-01-05,
+/// that day), Tier 1 non-ATS of 2025-12-05, Tier 2 of 2025-12-05 (due
+/// 2026-01-05); the rest not yet due. Over its weeks 2025-11-21 to
+/// 2026-01-02: 7 loaded, 6 missing, 8 not due.
 fn assert_the_week_of_2025_11_28(page: &str, loading_execution: &str) {
     assert_eq!(
         text_between(page, "<div class=\"figures\">", "<h2"),
@@ -305,7 +334,9 @@ fn assert_the_week_of_2025_11_28(page: &str, loading_execution: &str) {
     );
     assert_eq!(
         text_between(page, "<h3 id=\"league-ATS\"", "<table"),
-        "ATS Tiers: NMS Tier 1, NMS Tier 2. 2 venues, 1,400 shares in 18 trades. Change against 2025-11-21."
+        "ATS Tiers: NMS Tier 1, NMS Tier 2. 2 venues, 1,400 shares in 18 trades. Change against 2025-11-21. \
+         Concentration: HHI 5,918.37 (1.69 effective venues); +1,868.78 since 2025-11-21: +2,199.36 among \
+         venues in both weeks, -330.58 from venues entering or leaving."
     );
     assert_eq!(
         rows_with(page, "MPID UBSA"),
@@ -322,7 +353,10 @@ fn assert_the_week_of_2025_11_28(page: &str, loading_execution: &str) {
     );
     assert_eq!(
         text_between(page, "<h3 id=\"league-NON_ATS\"", "<table"),
-        "Non-ATS Tiers: NMS Tier 1. 3 venues, 3,700 shares in 37 trades. Change against 2025-11-21."
+        "Non-ATS Tiers: NMS Tier 1. 3 venues, 3,700 shares in 37 trades. Change against 2025-11-21. \
+         Concentration: HHI 3,279.77 to 4,010.23 (De Minimis Firms as many small firms, or as one venue; \
+         2.49 effective venues); -989.77 since 2025-11-21: -1,720.23 among venues in both weeks, +730.46 \
+         from venues entering or leaving."
     );
     assert_eq!(
         rows_with(page, "Citadel Securities LLC"),
@@ -346,6 +380,21 @@ fn assert_the_week_of_2025_11_28(page: &str, loading_execution: &str) {
              MSFT | Microsoft Corp. | NMS Tier 1 | 300 | 700 | 30.00% | 100.00 | 100.00 | \
              ZZZ | {EVIL_ISSUE} | NMS Tier 2 | 100 | 0 | 100.00% | 25.00 | –"
         )
+    );
+    assert!(
+        text(page).contains(
+            "What the last spine-host run otc.coverage found, as of 2026-01-05, for the weeks 2025-11-21 to \
+             2026-01-02: 7 loaded, 6 missing and 8 not yet due,"
+        ),
+        "{}",
+        text(page)
+    );
+    assert_eq!(
+        text_between(page, "<table id=\"coverage\"", "</table>"),
+        "Tier and venues | Nov 21 | Nov 28 | Dec 05 | Dec 12 | Dec 19 | Dec 26 | \
+         NMS Tier 1 ATS | ✓ | ✓ | ✓ | missing | missing | due Jan 12 | \
+         NMS Tier 1 Non-ATS | ✓ | ✓ | missing | missing | missing | due Jan 12 | \
+         NMS Tier 2 ATS | ✓ | ✓ | missing | due Jan 12 | due Jan 19 | due Jan 26"
     );
     // Provenance: the three files the week's rows come from, in tier and
     // venue-type order, with the run that loaded them.
@@ -409,7 +458,7 @@ fn assert_self_contained_and_escaped(html: &str) {
 
 #[test]
 fn the_report_of_the_latest_complete_week_holds_its_figures_worked_by_hand() {
-    let (env, loading) = loaded();
+    let (env, loading) = loaded(true);
     // 2025-12-05 is later but holds NMS Tier 1 ATS only: the report is of 2025-11-28.
     let metrics = report(&env, &[]);
     assert_eq!(metrics["week_ending"], "2025-11-28", "{metrics}");
@@ -423,10 +472,25 @@ fn the_report_of_the_latest_complete_week_holds_its_figures_worked_by_hand() {
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
     assert_self_contained_and_escaped(&html);
     assert_the_week_of_2025_11_28(&html, &loading);
-    assert!(!html.contains("id=\"partial-week\"") && !html.contains("id=\"stale-week\""));
+    for note in [
+        "partial-week",
+        "stale-week",
+        "stale-analytics",
+        "no-concentration",
+        "no-coverage",
+    ] {
+        assert!(!html.contains(&format!("id=\"{note}\"")), "{note}");
+    }
     // Charts: every share, each week on the time axis, the hostile names as text.
     let charts = html.matches("<svg").count();
-    assert_eq!(charts, 4, "two share charts, volume and trade size over time");
+    assert_eq!(
+        charts, 5,
+        "two share charts; volume, trade size and HHI over time"
+    );
+    assert!(
+        html.contains("Non-ATS, as many small firms\n</text>"),
+        "the HHI's lower line"
+    );
     for label in [" 71.43%", " 54.05%", "Nov 21\n</text>", "Nov 28\n</text>"] {
         assert!(html.contains(label), "{label} not in a chart");
     }
@@ -451,7 +515,7 @@ fn the_report_of_the_latest_complete_week_holds_its_figures_worked_by_hand() {
 
 #[test]
 fn a_partial_or_stale_week_says_so_and_out_is_where_it_is_asked_for() {
-    let (env, _) = loaded();
+    let (env, _) = loaded(true);
     // A file named like the report in the data folder is not where it goes.
     std::fs::create_dir_all(env.dir.path().join("data")).unwrap();
     std::fs::write(env.dir.path().join("data/late.html"), "kept").unwrap();
@@ -497,11 +561,46 @@ fn a_partial_or_stale_week_says_so_and_out_is_where_it_is_asked_for() {
     run_ok(&env, "otc.normalize", &[]);
     report(&env, &["out=nested/folders/stale.html"]);
     let html = std::fs::read_to_string(env.dir.path().join("nested/folders/stale.html")).unwrap();
-    assert!(html.contains("id=\"stale-week\""));
+    assert!(html.contains("id=\"stale-week\"") && !html.contains("id=\"stale-analytics\""));
     assert_eq!(
         rows_with(&html, "MPID UBSA"),
         ["1 | UBS ATS MPID UBSA | 1,000 | 13 | 3 | 71.43% | +16.88"]
     );
+    // Summarized (1,050 shares now), not yet analysed: the concentration
+    // shown is the earlier one, and the page says so.
+    run_ok(&env, "otc.summarize", &[]);
+    report(&env, &["out=summarized.html"]);
+    let html = std::fs::read_to_string(env.dir.path().join("summarized.html")).unwrap();
+    assert!(!html.contains("id=\"stale-week\""));
+    assert_eq!(
+        text_between(&html, "<p class=\"note\" id=\"stale-analytics\"", "</p>"),
+        "The concentration of 2025-11-28 is missing or out of date: those weeks were summarized after \
+         otc.analytics last ran. Run it, then make the report again."
+    );
+    assert_eq!(
+        rows_with(&html, "MPID UBSA"),
+        ["1 | UBS ATS MPID UBSA | 1,050 | 13 | 3 | 72.41% | +17.86"]
+    );
+}
+
+#[test]
+fn without_analytics_or_coverage_the_report_says_what_to_run() {
+    let (env, _) = loaded(false);
+    report(&env, &[]);
+    let html = std::fs::read_to_string(env.dir.path().join("reports/otc-2025-11-28.html")).unwrap();
+    assert_eq!(
+        text_between(&html, "<p class=\"note\" id=\"no-concentration\"", "</p>"),
+        "Concentration over time: not computed for these weeks yet (run spine-host run otc.analytics, then \
+         make the report again)."
+    );
+    assert_eq!(
+        text_between(&html, "<p class=\"note\" id=\"no-coverage\"", "</p>"),
+        "No coverage computed yet: run spine-host run otc.coverage, then make the report again."
+    );
+    assert!(text(&html).contains("Concentration: not computed for this week yet (run otc.analytics)."));
+    // The load queued both weeks for otc.analytics.
+    assert!(text(&html).contains("The concentration of 2025-11-21, 2025-11-28 is missing or out of date"));
+    assert_eq!(html.matches("<svg").count(), 4, "no HHI chart");
 }
 
 #[test]
@@ -517,7 +616,7 @@ fn no_data_an_unknown_week_and_an_unwritable_out_are_one_line_errors() {
          (help: load FINRA files first: spine-host run otc.load -p file_path=data/finra)"
     );
 
-    let (env, _) = loaded();
+    let (env, _) = loaded(false);
     let refused = |params: &[&str]| {
         let mut cmd = env.cmd();
         cmd.args(["run", "otc.report"]);

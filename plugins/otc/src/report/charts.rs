@@ -14,6 +14,8 @@ use spine_plugin_api::{Error, Result};
 
 /// The venue types' colours, as [`super::data::VENUE_TYPES`] orders them.
 pub const TYPE_COLOURS: [RGBColor; 2] = [RGBColor(43, 108, 176), RGBColor(221, 107, 32)];
+/// The same, paler: a second line of one venue type.
+pub const PALE_COLOURS: [RGBColor; 2] = [RGBColor(144, 184, 224), RGBColor(240, 176, 128)];
 const INK: RGBColor = RGBColor(45, 55, 72);
 const GRID: RGBColor = RGBColor(226, 232, 240);
 const FONT: &str = "sans-serif";
@@ -128,8 +130,7 @@ pub fn stacked_weeks(
         let top = (0..weeks.len())
             .map(|week| series.iter().map(|(_, _, values)| values[week]).sum::<f64>())
             .fold(0.0, f64::max);
-        // Headroom above the tallest bar for the legend.
-        let y_max = if top > 0.0 { top * 1.3 } else { 1.0 };
+        let y_max = above_the_legend(top, series.len());
         let mut chart = week_axes(root, weeks, 0.0..y_max, y_desc, format_y)?;
         // Bars at most MAX_BAR px wide: a few weeks do not make slabs.
         let segment = chart.plotting_area().dim_in_pixel().0 / count as u32;
@@ -182,7 +183,7 @@ pub fn week_lines(
             .iter()
             .flat_map(|line| line.values.iter().flatten())
             .fold(0.0, |top: f64, value| top.max(*value));
-        let y_max = if top > 0.0 { top * 1.3 } else { 1.0 };
+        let y_max = above_the_legend(top, lines.len());
         let mut chart = week_axes(root, weeks, 0.0..y_max, y_desc, format_y)?;
         for line in lines {
             let points: Vec<(usize, f64)> = line
@@ -264,6 +265,18 @@ fn week_axes<'a, 'b: 'a>(
         .draw()
         .map_err(chart_error)?;
     Ok(chart)
+}
+
+/// The top of a y axis whose highest value is `top`, leaving the band the
+/// legend of `entries` lines takes at the top of the plot free: 12% of the
+/// plot's height for its frame and a gap below it, and 7.5% per line (18 px
+/// lines in a plot about 240 px high).
+fn above_the_legend(top: f64, entries: usize) -> f64 {
+    if top <= 0.0 {
+        return 1.0;
+    }
+    let legend = 0.12 + 0.075 * entries as f64;
+    top / (1.0 - legend.min(0.6))
 }
 
 /// The legend's sample of a series' colour.

@@ -1,8 +1,9 @@
 //! What `otc.report` reads: the week to report, its venue shares beside the
-//! previous loaded week's, its top symbols, the weekly totals charted over
-//! time, and where the week's figures came from. Reads only; every query is
-//! bounded by the weeks it shows, so the report costs the same on a long
-//! history.
+//! previous loaded week's, its top symbols, the weekly totals and
+//! concentration (`otc.analytics`' `otc_concentration`) charted over time,
+//! the last `otc.coverage` answer around the week, and where the week's
+//! figures came from. Reads only; every query is bounded by the weeks it
+//! shows, so the report costs the same on a long history.
 
 use crate::decimal::Hundredths;
 use spine_plugin_api::{Context, Error, Result, SqlValue};
@@ -305,12 +306,31 @@ pub struct Totals {
     pub trades: i64,
 }
 
+/// One venue type's concentration in one week, across tiers, as
+/// `otc.analytics` computed it (see `otc_concentration`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Concentration {
+    /// Herfindahl-Hirschman index, 0 to 10,000: De Minimis Firms as many
+    /// tiny firms (low) or as one venue (high); equal for ATS data.
+    pub hhi_low: Option<Hundredths>,
+    pub hhi_high: Option<Hundredths>,
+    pub effective_venues: Option<Hundredths>,
+    pub previous_week: Option<String>,
+    pub hhi_change: Option<Hundredths>,
+    /// The change among venues present in both weeks, and from venues
+    /// entering or leaving.
+    pub hhi_change_common: Option<Hundredths>,
+    pub hhi_change_entry_exit: Option<Hundredths>,
+}
+
 /// One loaded week of the charts over time.
 #[derive(Debug)]
 pub struct WeekTotals {
     pub week_ending: String,
     /// Per venue type, as [`VENUE_TYPES`] orders them.
     pub totals: [Totals; 2],
+    /// Per venue type; `None` where `otc.analytics` has not computed it.
+    pub concentration: [Option<Concentration>; 2],
     /// False when the week lacks an expected (tier, venue type) pair: its
     /// totals cover part of the market.
     pub complete: bool,
@@ -333,6 +353,7 @@ pub fn history(ctx: &mut Context<'_>, week: &Week) -> Result<Vec<WeekTotals>> {
                 weeks.push(WeekTotals {
                     week_ending: week_ending.to_owned(),
                     totals: [Totals::default(); 2],
+                    concentration: [None, None],
                     complete: false,
                 });
             }
@@ -364,7 +385,142 @@ pub fn history(ctx: &mut Context<'_>, week: &Week) -> Result<Vec<WeekTotals>> {
     for totals in &mut weeks {
         totals.complete = pairs.get(&totals.week_ending) == Some(&week.expected);
     }
+    let first = weeks.first().map(|w| w.week_ending.clone());
+    ctx.query(
+        "SELECT week_ending, venue_type, hhi_low, hhi_high, effective_venues, prev_week_ending, hhi_change,
+                hhi_change_common, hhi_change_entry_exit
+         FROM otc_concentration WHERE week_ending BETWEEN ?1 AND ?2 AND tier = 'ALL'",
+        &[first.as_deref().into(), (&week.week_ending).into()],
+        |row| {
+            let week_ending = row.str(0)?;
+            let venue_type = row.str(1)?;
+            let decimal =
+                |index| -> Result<Option<Hundredths>> { Ok(row.opt_f64(index)?.map(Hundredths::from_real)) };
+            let concentration = Concentration {
+                hhi_low: decimal(2)?,
+                hhi_high: decimal(3)?,
+                effective_venues: decimal(4)?,
+                previous_week: row.opt_str(5)?.map(str::to_owned),
+                hhi_change: decimal(6)?,
+                hhi_change_common: decimal(7)?,
+                hhi_change_entry_exit: decimal(8)?,
+            };
+            let index = VENUE_TYPES.iter().position(|t| *t == venue_type);
+            let totals = weeks.iter_mut().find(|totals| totals.week_ending == week_ending);
+            if let (Some(index), Some(totals)) = (index, totals) {
+                totals.concentration[index] = Some(concentration);
+            }
+            Ok(true)
+        },
+    )?;
     Ok(weeks)
+}
+
+/// The weeks from `from` to `to` summarized since `otc.analytics` last ran:
+/// their concentration is missing or out of date.
+pub fn awaiting_analytics(ctx: &mut Context<'_>, from: &str, to: &str) -> Result<Vec<String>> {
+    let mut weeks = Vec::new();
+    ctx.query(
+        "SELECT week_ending FROM otc_analytics_queue WHERE week_ending BETWEEN ?1 AND ?2 ORDER BY week_ending",
+        &[from.into(), to.into()],
+        |row| {
+            weeks.push(row.str(0)?.to_owned());
+            Ok(true)
+        },
+    )?;
+    Ok(weeks)
+}
+
+/// How many weeks after the report's week the coverage grid shows: the
+/// weeks FINRA is still publishing.
+const COVERAGE_WEEKS_AFTER: u64 = 4;
+/// How many weeks the coverage grid shows at most.
+pub const COVERAGE_COLUMNS: usize = 16;
+
+/// One cell of the coverage grid.
+#[derive(Debug)]
+pub struct CoverageCell {
+    /// `loaded`, `missing` or `not_due`.
+    pub status: String,
+    pub due_date: String,
+    pub last_update_date: Option<String>,
+    pub revisions: i64,
+}
+
+/// The last `otc.coverage` answer: its totals, and the weeks around the
+/// report's week.
+#[derive(Debug)]
+pub struct Coverage {
+    pub as_of: String,
+    pub first_week: String,
+    pub last_week: String,
+    pub loaded: i64,
+    pub missing: i64,
+    pub not_due: i64,
+    /// The weeks the grid shows, oldest first.
+    pub weeks: Vec<String>,
+    /// The (tier, venue type) rows of the grid.
+    pub pairs: BTreeSet<(String, String)>,
+    pub cells: BTreeMap<(String, String, String), CoverageCell>,
+}
+
+/// `otc_coverage` from `from` to a few weeks after `week`; `None` when
+/// `otc.coverage` has not run.
+pub fn coverage(ctx: &mut Context<'_>, from: &str, week: &str) -> Result<Option<Coverage>> {
+    let Some(mut coverage) = ctx.query_one(
+        "SELECT min(as_of), min(week_ending), max(week_ending), sum(status = 'loaded'),
+                sum(status = 'missing'), sum(status = 'not_due')
+         FROM otc_coverage HAVING count(*) > 0",
+        &[],
+        |row| {
+            Ok(Coverage {
+                as_of: row.str(0)?.to_owned(),
+                first_week: row.str(1)?.to_owned(),
+                last_week: row.str(2)?.to_owned(),
+                loaded: row.i64(3)?,
+                missing: row.i64(4)?,
+                not_due: row.i64(5)?,
+                weeks: Vec::new(),
+                pairs: BTreeSet::new(),
+                cells: BTreeMap::new(),
+            })
+        },
+    )?
+    else {
+        return Ok(None);
+    };
+    let until = chrono::NaiveDate::parse_from_str(week, "%Y-%m-%d")
+        .ok()
+        .and_then(|date| date.checked_add_days(chrono::Days::new(7 * COVERAGE_WEEKS_AFTER)))
+        .map_or_else(|| week.to_owned(), |date| date.to_string());
+    let mut weeks = BTreeSet::new();
+    ctx.query(
+        "SELECT week_ending, tier, venue_type, status, due_date, last_update_date, revisions
+         FROM otc_coverage WHERE week_ending BETWEEN ?1 AND ?2",
+        &[from.into(), (&until).into()],
+        |row| {
+            let key = (
+                row.str(0)?.to_owned(),
+                row.str(1)?.to_owned(),
+                row.str(2)?.to_owned(),
+            );
+            weeks.insert(key.0.clone());
+            coverage.pairs.insert((key.1.clone(), key.2.clone()));
+            coverage.cells.insert(
+                key,
+                CoverageCell {
+                    status: row.str(3)?.to_owned(),
+                    due_date: row.str(4)?.to_owned(),
+                    last_update_date: row.opt_str(5)?.map(str::to_owned),
+                    revisions: row.i64(6)?,
+                },
+            );
+            Ok(true)
+        },
+    )?;
+    let skip = weeks.len().saturating_sub(COVERAGE_COLUMNS);
+    coverage.weeks = weeks.into_iter().skip(skip).collect();
+    Ok(Some(coverage))
 }
 
 /// One file's part in the week: the rows of one tier and venue type it

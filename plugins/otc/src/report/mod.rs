@@ -1,17 +1,21 @@
 //! `otc.report`: one self-contained HTML file for a week: the venue league
-//! tables with their change since the previous loaded week, the top symbols
-//! with their ATS and non-ATS volume, charts as inline SVG, where the figures
+//! tables with their change since the previous loaded week and the week's
+//! concentration, the top symbols with their ATS and non-ATS volume, charts
+//! as inline SVG, the last coverage answer around the week, where the figures
 //! came from, and FINRA's attribution. The file opens offline: no script,
 //! font or stylesheet comes from anywhere.
 //!
-//! [`data`] reads the week, [`charts`] draws, [`page`] lays it out, and the
+//! [`data`] reads the week, [`charts`] draws, [`page`] lays it out (with
+//! [`format`]'s numbers and [`coverage_view`]'s grid), and the
 //! file is written under a temporary name in its folder, then renamed over
 //! `out`: a run that is killed, or fails, never leaves half a report, and a
 //! reader of an older report at that name sees it whole until the new one
 //! replaces it. The report only reads the database.
 
 mod charts;
+mod coverage_view;
 mod data;
+mod format;
 mod page;
 
 use crate::run::{self, Figures};
@@ -99,6 +103,18 @@ impl Pipeline for Report {
         let (symbols, symbol_count) = data::top_symbols(ctx, &week.week_ending)?;
         let history = data::history(ctx, &week)?;
         let provenance = data::provenance(ctx, &week.week_ending)?;
+        let charted_from = history
+            .first()
+            .map_or_else(|| week.week_ending.clone(), |first| first.week_ending.clone());
+        let awaiting_analytics = data::awaiting_analytics(ctx, &charted_from, &week.week_ending)?;
+        if !awaiting_analytics.is_empty() {
+            ctx.warn(format!(
+                "otc.analytics has not run since weeks {} were summarized: their concentration is \
+                 missing or out of date",
+                awaiting_analytics.join(", ")
+            ));
+        }
+        let coverage = data::coverage(ctx, &charted_from, &week.week_ending)?;
         let execution_id = ctx.execution_id()?;
         let today = run::today(ctx)?.to_string();
         let html = page::render(&page::Inputs {
@@ -108,6 +124,8 @@ impl Pipeline for Report {
             symbol_count,
             history: &history,
             provenance: &provenance,
+            awaiting_analytics: &awaiting_analytics,
+            coverage: coverage.as_ref(),
             execution_id: &execution_id,
             today: &today,
         })?;

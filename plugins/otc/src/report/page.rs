@@ -4,8 +4,12 @@
 //! HTML escaping on, so a venue or issue name from FINRA's files (`<`, `&`,
 //! quotes) shows as text and never as markup.
 
-use super::charts::{self, Bar, Line, WeekTick, TYPE_COLOURS};
-use super::data::{League, Provenance, Symbol, Week, WeekTotals, LEAGUE_VENUES, VENUE_TYPES};
+use super::charts::{self, Bar, Line, WeekTick, PALE_COLOURS, TYPE_COLOURS};
+use super::coverage_view::{coverage_view, CoverageView};
+use super::data::{
+    Concentration, Coverage, League, Provenance, Symbol, Week, WeekTotals, LEAGUE_VENUES, VENUE_TYPES,
+};
+use super::format::{axis_quantity, grouped, grouped_decimal, short_date, signed, type_title};
 use crate::decimal::{self, Hundredths};
 use chrono::{Days, NaiveDate};
 use minijinja::{AutoEscape, Environment};
@@ -23,6 +27,9 @@ pub struct Inputs<'a> {
     pub symbol_count: i64,
     pub history: &'a [WeekTotals],
     pub provenance: &'a Provenance,
+    /// Weeks charted that `otc.analytics` has not computed since they were summarized.
+    pub awaiting_analytics: &'a [String],
+    pub coverage: Option<&'a Coverage>,
     pub execution_id: &'a str,
     pub today: &'a str,
 }
@@ -64,6 +71,10 @@ struct Page {
     partial_weeks: bool,
     volume_chart: String,
     trade_size_chart: String,
+    /// `None` when `otc.analytics` computed none of the weeks charted.
+    hhi_chart: Option<String>,
+    awaiting_analytics: String,
+    coverage: Option<CoverageView>,
     files: Vec<FileView>,
     normalize_runs: Vec<RunView>,
     summarized_at: String,
@@ -97,6 +108,8 @@ struct LeagueView {
     venues: Vec<VenueView>,
     others: Option<OthersView>,
     left: String,
+    /// The week's concentration, as a sentence.
+    concentration: String,
 }
 
 #[derive(Serialize)]
@@ -178,7 +191,11 @@ impl Page {
             stale: week.stale,
             figures: figures(inputs),
             venue_charts: inputs.leagues.iter().map(venue_chart).collect::<Result<_>>()?,
-            leagues: inputs.leagues.iter().map(league_view).collect(),
+            leagues: inputs
+                .leagues
+                .iter()
+                .map(|league| league_view(league, inputs.history))
+                .collect(),
             symbols: inputs.symbols.iter().map(symbol_view).collect(),
             symbol_count: grouped(inputs.symbol_count.into()),
             charted_weeks: inputs.history.len(),
@@ -189,6 +206,11 @@ impl Page {
             partial_weeks: inputs.history.iter().any(|totals| !totals.complete),
             volume_chart: volume_chart(&ticks, inputs.history)?,
             trade_size_chart: trade_size_chart(&ticks, inputs.history)?,
+            hhi_chart: hhi_chart(&ticks, inputs.history)?,
+            awaiting_analytics: inputs.awaiting_analytics.join(", "),
+            coverage: inputs
+                .coverage
+                .map(|coverage| coverage_view(coverage, &week.week_ending)),
             files: inputs
                 .provenance
                 .files
@@ -260,7 +282,7 @@ fn figures(inputs: &Inputs<'_>) -> Vec<Figure> {
     figures
 }
 
-fn league_view(league: &League) -> LeagueView {
+fn league_view(league: &League, history: &[WeekTotals]) -> LeagueView {
     let shown = &league.venues[..league.venues.len().min(LEAGUE_VENUES)];
     let rest = &league.venues[shown.len()..];
     let others = (!rest.is_empty()).then(|| {
@@ -321,17 +343,55 @@ fn league_view(league: &League) -> LeagueView {
             .map(|(venue, share)| format!("{venue} ({share}%)"))
             .collect::<Vec<_>>()
             .join(", "),
+        // The report's week is the last one charted.
+        concentration: concentration_sentence(
+            history
+                .last()
+                .and_then(|week| week.concentration[type_index(league.venue_type)].as_ref()),
+        ),
     }
 }
 
-/// `+1.25` (up), `-0.75` (down), `0.00`.
-fn signed(change: Hundredths) -> (String, &'static str) {
-    let zero = Hundredths::from_hundredths(0);
-    match change.cmp(&zero) {
-        std::cmp::Ordering::Greater => (format!("+{change}"), "up"),
-        std::cmp::Ordering::Less => (change.to_string(), "down"),
-        std::cmp::Ordering::Equal => (change.to_string(), ""),
-    }
+/// `HHI 5,918.37 (1.69 effective venues); +1,868.78 since 2025-11-21: …`.
+fn concentration_sentence(concentration: Option<&Concentration>) -> String {
+    let Some(concentration) = concentration else {
+        return "Concentration: not computed for this week yet (run otc.analytics).".to_owned();
+    };
+    let (Some(low), Some(high)) = (concentration.hhi_low, concentration.hhi_high) else {
+        return "Concentration: no volume.".to_owned();
+    };
+    let effective = concentration.effective_venues.map_or_else(String::new, |venues| {
+        format!("{} effective venues", grouped_decimal(venues))
+    });
+    let index = if low == high {
+        format!("HHI {} ({effective})", grouped_decimal(high))
+    } else {
+        format!(
+            "HHI {} to {} (De Minimis Firms as many small firms, or as one venue; {effective})",
+            grouped_decimal(low),
+            grouped_decimal(high)
+        )
+    };
+    let change = match (
+        &concentration.previous_week,
+        concentration.hhi_change,
+        concentration.hhi_change_common,
+        concentration.hhi_change_entry_exit,
+    ) {
+        (Some(previous), Some(change), Some(common), Some(entry_exit)) => format!(
+            "; {} since {previous}: {} among venues in both weeks, {} from venues entering or leaving",
+            signed(change).0,
+            signed(common).0,
+            signed(entry_exit).0
+        ),
+        _ => "; the first loaded week, nothing to compare with".to_owned(),
+    };
+    format!("Concentration: {index}{change}.")
+}
+
+/// The position of a venue type in [`VENUE_TYPES`] (and the colours).
+fn type_index(venue_type: &str) -> usize {
+    VENUE_TYPES.iter().position(|t| *t == venue_type).unwrap_or(0)
 }
 
 fn venue_chart(league: &League) -> Result<Chart> {
@@ -345,10 +405,7 @@ fn venue_chart(league: &League) -> Result<Chart> {
             value_label: format!("{}%", venue.share),
         })
         .collect();
-    let index = VENUE_TYPES
-        .iter()
-        .position(|t| *t == league.venue_type)
-        .unwrap_or(0);
+    let index = type_index(league.venue_type);
     let title = type_title(league.venue_type);
     Ok(Chart {
         svg: charts::share_bars(&bars, TYPE_COLOURS[index], &format!("share of {title} volume"))?,
@@ -397,6 +454,48 @@ fn trade_size_chart(ticks: &[WeekTick], history: &[WeekTotals]) -> Result<String
     charts::week_lines(ticks, &lines, "shares a trade", &|value| format!("{value:.0}"))
 }
 
+/// The HHI of each venue type over the weeks charted: ATS, and non-ATS with
+/// De Minimis Firms as one venue and (where that differs) as many small
+/// firms; `None` when no week charted has it.
+fn hhi_chart(ticks: &[WeekTick], history: &[WeekTotals]) -> Result<Option<String>> {
+    let series = |index: usize, pick: fn(&Concentration) -> Option<Hundredths>| -> Vec<Option<f64>> {
+        history
+            .iter()
+            .map(|week| {
+                week.concentration[index]
+                    .as_ref()
+                    .and_then(pick)
+                    .map(Hundredths::to_real)
+            })
+            .collect()
+    };
+    let mut lines = vec![
+        Line {
+            name: "ATS".to_owned(),
+            colour: TYPE_COLOURS[0],
+            values: series(0, |c| c.hhi_high),
+        },
+        Line {
+            name: "Non-ATS, De Minimis Firms as one venue".to_owned(),
+            colour: TYPE_COLOURS[1],
+            values: series(1, |c| c.hhi_high),
+        },
+    ];
+    let low = series(1, |c| c.hhi_low);
+    if low != lines[1].values {
+        lines.push(Line {
+            name: "Non-ATS, as many small firms".to_owned(),
+            colour: PALE_COLOURS[1],
+            values: low,
+        });
+    }
+    if lines.iter().all(|line| line.values.iter().all(Option::is_none)) {
+        return Ok(None);
+    }
+    let axis = |value: f64| grouped(value.round() as i128);
+    charts::week_lines(ticks, &lines, "HHI (0 to 10,000)", &axis).map(Some)
+}
+
 fn symbol_view(symbol: &Symbol) -> SymbolView {
     let or_dash = |value: Option<Hundredths>, suffix: &str| {
         value.map_or_else(
@@ -413,86 +512,5 @@ fn symbol_view(symbol: &Symbol) -> SymbolView {
         ats_share: or_dash(symbol.ats_share, "%"),
         ats_avg_trade_size: or_dash(symbol.ats_avg_trade_size, ""),
         non_ats_avg_trade_size: or_dash(symbol.non_ats_avg_trade_size, ""),
-    }
-}
-
-/// `ATS`, `Non-ATS`.
-fn type_title(venue_type: &str) -> &'static str {
-    if venue_type == "ATS" {
-        "ATS"
-    } else {
-        "Non-ATS"
-    }
-}
-
-/// `Nov 28` for `2025-11-28`; the text itself if it is not a date.
-fn short_date(date: &str) -> String {
-    NaiveDate::parse_from_str(date, "%Y-%m-%d")
-        .map_or_else(|_| date.to_owned(), |date| date.format("%b %d").to_string())
-}
-
-/// `1,234,567`, `-12`.
-fn grouped(number: i128) -> String {
-    let sign = if number < 0 { "-" } else { "" };
-    format!("{sign}{}", group_digits(&number.unsigned_abs().to_string()))
-}
-
-/// `2,660.46`: a decimal with its whole part grouped.
-fn grouped_decimal(value: Hundredths) -> String {
-    let text = value.to_string();
-    let (sign, unsigned) = text
-        .strip_prefix('-')
-        .map_or(("", text.as_str()), |rest| ("-", rest));
-    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, "00"));
-    format!("{sign}{}.{fraction}", group_digits(whole))
-}
-
-/// Digits with a comma before every group of three from the right.
-fn group_digits(digits: &str) -> String {
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
-/// An axis value: `0`, `750K`, `1.5M`, `2B`.
-fn axis_quantity(value: f64) -> String {
-    let (scaled, suffix) = match value.abs() {
-        v if v >= 1e9 => (value / 1e9, "B"),
-        v if v >= 1e6 => (value / 1e6, "M"),
-        v if v >= 1e3 => (value / 1e3, "K"),
-        _ => (value, ""),
-    };
-    let text = format!("{scaled:.1}");
-    let text = text.strip_suffix(".0").unwrap_or(&text);
-    format!("{text}{suffix}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_read_as_a_person_writes_them() {
-        assert_eq!(grouped(0), "0");
-        assert_eq!(grouped(999), "999");
-        assert_eq!(grouped(1_000), "1,000");
-        assert_eq!(grouped(1_234_567), "1,234,567");
-        assert_eq!(grouped(-12_345), "-12,345");
-        assert_eq!(grouped_decimal(Hundredths::from_real(2660.46)), "2,660.46");
-        assert_eq!(grouped_decimal(Hundredths::from_real(-0.5)), "-0.50");
-        assert_eq!(grouped_decimal(Hundredths::from_real(-1234.5)), "-1,234.50");
-        assert_eq!(axis_quantity(0.0), "0");
-        assert_eq!(axis_quantity(750_000.0), "750K");
-        assert_eq!(axis_quantity(1_500_000.0), "1.5M");
-        assert_eq!(axis_quantity(2e9), "2B");
-        assert_eq!(short_date("2025-11-28"), "Nov 28");
-        assert_eq!(signed(Hundredths::from_real(1.25)), ("+1.25".to_owned(), "up"));
-        assert_eq!(signed(Hundredths::from_real(-0.75)), ("-0.75".to_owned(), "down"));
-        assert_eq!(signed(Hundredths::from_real(0.0)), ("0.00".to_owned(), ""));
     }
 }
