@@ -50,9 +50,9 @@ pub struct WeekTick {
 /// Horizontal bars, largest first, labelled on the left with the bar's
 /// label and on the right with its value.
 pub fn share_bars(bars: &[Bar], colour: RGBColor, x_desc: &str) -> Result<String> {
-    let height = 64 + 24 * bars.len().max(1) as u32;
+    let count = segments(bars.len());
+    let height = 64 + 24 * count as u32;
     draw(WIDTH, height, |root| {
-        let count = bars.len().max(1) as i32;
         let top = bars.iter().map(|bar| bar.value).fold(0.0, f64::max);
         // Room right of the longest bar for its value label.
         let x_max = if top > 0.0 { top * 1.3 } else { 1.0 };
@@ -126,7 +126,7 @@ pub fn stacked_weeks(
     format_y: &dyn Fn(f64) -> String,
 ) -> Result<String> {
     draw(WIDTH, 320, |root| {
-        let count = weeks.len().max(1) as i32;
+        let count = segments(weeks.len());
         let top = (0..weeks.len())
             .map(|week| series.iter().map(|(_, _, values)| values[week]).sum::<f64>())
             .fold(0.0, f64::max);
@@ -233,7 +233,7 @@ fn week_axes<'a, 'b: 'a>(
     y_desc: &str,
     format_y: &dyn Fn(f64) -> String,
 ) -> Result<WeekChart<'a, 'b>> {
-    let count = weeks.len().max(1) as i32;
+    let count = segments(weeks.len());
     let mut chart = ChartBuilder::on(root)
         .margin(10)
         .margin_right(20)
@@ -293,6 +293,13 @@ fn draw_legend<'a, 'b: 'a>(chart: &mut WeekChart<'a, 'b>) -> Result<()> {
         .border_style(GRID)
         .draw()
         .map_err(chart_error)
+}
+
+/// How many segments an axis of `items` has: one each, and at least two,
+/// because plotters places a lone segment's centre (its label) away from
+/// the segment itself.
+fn segments(items: usize) -> i32 {
+    i32::try_from(items.max(2)).unwrap_or(i32::MAX)
 }
 
 /// The end of segment `x` of `count`: the next segment's start, or the axis' end.
@@ -396,6 +403,49 @@ mod tests {
         // Two dots; no line across the week without a value.
         assert_eq!(svg.matches("<circle").count(), 2, "{svg}");
         assert!(!svg.contains("stroke=\"#2B6CB0\" stroke-width=\"2\""), "{svg}");
+    }
+
+    /// The first number of `attribute="…"` in `element`.
+    fn number(element: &str, attribute: &str) -> f64 {
+        let start = element.find(&format!(" {attribute}=\"")).unwrap() + attribute.len() + 3;
+        element[start..].split('"').next().unwrap().parse().unwrap()
+    }
+
+    /// The element of `svg` that holds `text`, and the filled bars (rects
+    /// in `colour`).
+    fn label_and_bars(svg: &str, text: &str, colour: &str) -> (String, Vec<String>) {
+        let label = svg
+            .split("<text")
+            .find(|element| element.contains(&format!(">\n{text}\n</text>")))
+            .unwrap_or_else(|| panic!("no {text:?} in {svg}"))
+            .to_owned();
+        let bars = svg
+            .split('<')
+            .filter(|element| element.starts_with("rect") && element.contains(&format!("fill=\"{colour}\"")))
+            .map(str::to_owned)
+            .collect();
+        (label, bars)
+    }
+
+    #[test]
+    fn a_lone_bar_or_week_sits_at_its_label() {
+        let bars = [Bar {
+            label: "UBSA".into(),
+            value: 100.0,
+            value_label: "100.00%".into(),
+        }];
+        let svg = share_bars(&bars, TYPE_COLOURS[0], "share").unwrap();
+        let (label, rects) = label_and_bars(&svg, "UBSA", "#2B6CB0");
+        let middle = number(&rects[0], "y") + number(&rects[0], "height") / 2.0;
+        assert!((number(&label, "y") - middle).abs() <= 2.0, "{svg}");
+
+        let weeks = ticks(&["Nov 14"]);
+        let series = [("ATS", TYPE_COLOURS[0], vec![10.0])];
+        let svg = stacked_weeks(&weeks, &series, "shares", &|v| format!("{v}")).unwrap();
+        let (label, rects) = label_and_bars(&svg, "Nov 14", "#2B6CB0");
+        let bar = rects.iter().find(|rect| !rect.contains("width=\"14\"")).unwrap();
+        let middle = number(bar, "x") + number(bar, "width") / 2.0;
+        assert!((number(&label, "x") - middle).abs() <= 2.0, "{svg}");
     }
 
     #[test]
