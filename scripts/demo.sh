@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The main job, end to end on the bundled FINRA sample files: builds the host
-# and the plugins (release), installs the plugins, starts a fresh database and
-# runs otc.load (ingest, normalize and summarize in one run), then prints the
-# latest complete week's top symbols, their ATS against their non-ATS volume,
-# and the ATS and non-ATS market shares. (The latest week may hold only NMS
-# Tier 1: the other tiers come two weeks later.)
+# and the plugins (release), installs the plugins, starts a fresh database,
+# runs otc.load (ingest, normalize, summarize and analytics in one run) and
+# otc.coverage, then prints the latest complete week's top symbols, their ATS
+# against their non-ATS volume, and the ATS and non-ATS market shares, and
+# writes that week's HTML report (otc.report) and prints its path. (The
+# latest week may hold only NMS Tier 1: the other tiers come two weeks later.)
 #
 # Usage: scripts/demo.sh            (database: demo.db, or $SPINE_DATABASE_PATH)
 set -euo pipefail
@@ -22,7 +23,11 @@ export SPINE_PLUGINS_DIR="$root/plugins"
 echo
 "$host" db reset --yes
 echo
-"$host" run otc.load -p file_path=data/finra
+"$host" run otc.load -p file_path=data/finra -p analytics=true
+echo
+# Coverage as on the day of the sample's last publication (2025-12-29): what
+# was loaded, missing or not yet published then.
+"$host" run otc.coverage -p as_of=2025-12-29
 
 complete="(SELECT MAX(week_ending) FROM otc_venue_share WHERE venue_type = 'ATS' AND complete = 1)"
 echo
@@ -50,3 +55,10 @@ echo "ATS against non-ATS volume of the top symbols in the latest complete week,
                       iif(non_ats_avg_trade_size IS NULL, NULL, printf('%.2f', non_ats_avg_trade_size)) AS non_ats_avg_trade_size
                FROM otc_symbol_offexchange WHERE week_ending = $complete AND tier = 'ALL'
                ORDER BY ats_volume + non_ats_volume DESC, symbol LIMIT 10"
+echo
+echo "The latest complete week's report (one HTML file; it opens offline):"
+report_run="$("$host" run otc.report)"
+echo "$report_run"
+report="$(awk '$1 == "out" { print $2 }' <<<"$report_run")"
+echo
+echo "Report: $root/$report"

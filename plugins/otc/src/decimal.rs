@@ -39,6 +39,20 @@ impl Hundredths {
     pub fn to_i64(self) -> Option<i64> {
         i64::try_from(self.0).ok()
     }
+
+    /// The decimal a table stored as a REAL ([`Hundredths::to_real`]): the
+    /// nearest whole hundredth, which is that decimal exactly.
+    pub fn from_real(real: f64) -> Hundredths {
+        Hundredths((real * 100.0).round() as i128)
+    }
+}
+
+/// The exact difference: a change in percentage points.
+impl std::ops::Sub for Hundredths {
+    type Output = Hundredths;
+    fn sub(self, other: Hundredths) -> Hundredths {
+        Hundredths(self.0 - other.0)
+    }
 }
 
 /// Two decimals, always: `200.00`, `71.90`, `-2.50`.
@@ -278,6 +292,13 @@ mod tests {
             assert_eq!(real, text.parse::<f64>().unwrap());
             assert_eq!(real.to_string(), text);
         }
+        for hundredths in [0, 1, 7826, 20000, -250, 999_999_999_999] {
+            assert_eq!(
+                Hundredths::from_real(Hundredths(hundredths).to_real()),
+                Hundredths(hundredths)
+            );
+        }
+        assert_eq!((Hundredths(1925) - Hundredths(2000)).to_string(), "-0.75");
         // 8.38 sorts below 19.25, as text does not.
         assert!(percent(838, 10_000).to_real() < percent(1925, 10_000).to_real());
     }

@@ -2,7 +2,7 @@
 //!
 //! FINRA publishes, per tier (NMS Tier 1, NMS Tier 2, OTC), each venue's
 //! weekly share volume and trade count in every security. This crate owns
-//! reading those files and the `otc_` tables, through four pipelines:
+//! reading those files and the `otc_` tables, through these pipelines:
 //! - `otc.ingest` streams files into `otc_raw` (bad lines into `otc_rejects`),
 //! - `otc.normalize` checks new raw rows into `otc_venue_volume`, applying
 //!   revisions,
@@ -12,7 +12,8 @@
 //! - `otc.fetch` downloads weeks from FINRA's API into an archive of files,
 //!   then ingests them,
 //! - `otc.analytics` computes concentration and movers of changed weeks,
-//! - `otc.coverage` tells which weeks are loaded, missing or not due yet.
+//! - `otc.coverage` tells which weeks are loaded, missing or not due yet,
+//! - `otc.report` writes one week's report as a self-contained HTML file.
 //!
 //! It never links SQLite: the database is reached only through the host's
 //! [`Context`](spine_plugin_api::Context).
@@ -33,6 +34,7 @@ pub mod movers;
 pub mod normalize;
 pub mod parse;
 mod rejects;
+mod report;
 mod run;
 mod sources;
 pub mod summarize;
@@ -98,6 +100,7 @@ pub fn plugin() -> Plugin {
         )),
         load::Load::from_params,
     )
+    .pipeline(report::definition(), report::Report::from_params)
     .pipeline(fetch_def(), fetch::Fetch::from_params)
     .pipeline(analytics_def(), analytics::Analytics::from_params)
     .pipeline(coverage_def(), coverage::Coverage::from_params)
