@@ -667,15 +667,25 @@ fn last_line(output: &std::process::Output) -> String {
     stderr_of(output).lines().last().unwrap_or_default().to_owned()
 }
 
-/// Debian's Chromium, or why this machine has none.
+/// Debian's Chromium, installed by the project's own script when it is
+/// missing (as root, with apt-get), or why this machine cannot have it.
 fn chromium() -> Result<PathBuf, String> {
     let path = PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned()));
     if path.exists() {
+        return Ok(path);
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/install-chromium.sh");
+    let output = std::process::Command::new(&script)
+        .output()
+        .map_err(|error| format!("running {}: {error}", script.display()))?;
+    if output.status.success() && path.exists() {
         Ok(path)
     } else {
         Err(format!(
-            "{} is not installed (apt-get install chromium; .ci/run installs it)",
-            path.display()
+            "{} is not installed and {} could not install it: {}",
+            path.display(),
+            script.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
         ))
     }
 }
