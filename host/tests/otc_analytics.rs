@@ -34,9 +34,12 @@ fn published(week: &str, tier: &str) -> String {
     (friday + chrono::Days::new(days)).to_string()
 }
 
-/// Ingests `lines` (tier|symbol|participant|MPID|shares) of one week, each
-/// published on the tier's first-publication day.
-fn ingest(env: &TestEnv, week: &str, name: &str, lines: &[(&str, &str, &str, &str, i64)]) {
+/// A line: tier, symbol, participant, MPID, shares.
+type Line<'a> = (&'a str, &'a str, &'a str, &'a str, i64);
+
+/// Ingests `lines` of one week, each published on the tier's
+/// first-publication day.
+fn ingest(env: &TestEnv, week: &str, name: &str, lines: &[Line<'_>]) {
     let lines: Vec<String> = lines
         .iter()
         .map(|(tier, symbol, participant, mpid, shares)| {
@@ -72,7 +75,7 @@ fn load_weeks(env: &TestEnv) {
     let (citadel, virtu) = ("Citadel Securities LLC", "Virtu Americas LLC");
     for (index, week) in WEEKS.iter().enumerate() {
         let number = index + 1;
-        let tier1: Vec<(&str, &str, &str, &str, i64)> = match number {
+        let tier1: Vec<Line<'_>> = match number {
             7 => vec![
                 (T1, "AAPL", "UBS ATS", "V1", 500),
                 (T1, "AAPL", "V3 ATS", "V3", 500),
@@ -520,4 +523,127 @@ fn otc_load_with_analytics_leaves_them_as_the_stages_run_one_by_one_do() {
         let printed = String::from_utf8_lossy(&output.stdout).lines().count();
         assert!(printed > 1, "{sql}: no rows");
     }
+}
+
+/// A second data set worked by hand, non-ATS, NMS Tier 1, six weeks W1 … W6:
+/// - W1: XYZ Citadel 300,000, Virtu 300,000 (a tie), De Minimis Firms 400,000;
+/// - W2: XYZ Citadel 0, De Minimis Firms 0 (a week with no volume);
+/// - W3: XYZ Citadel 50,000, Virtu 50,000, De Minimis Firms 900,000 (90%);
+/// - W4: XYZ Citadel 100,000, De Minimis Firms 100,000;
+/// - W5: only symbols never seen before: NEW1 Citadel 600,000, NEW2 Virtu 400,000;
+/// - W6: XYZ Citadel 1,500,000.
+fn load_non_ats_weeks(env: &TestEnv) {
+    let (citadel, virtu, de_minimis) = ("Citadel Securities LLC", "Virtu Americas LLC", "De Minimis Firms");
+    let weeks: [&[Line<'_>]; 6] = [
+        &[
+            (T1, "XYZ", citadel, "", 300_000),
+            (T1, "XYZ", virtu, "", 300_000),
+            (T1, "XYZ", de_minimis, "", 400_000),
+        ],
+        &[(T1, "XYZ", citadel, "", 0), (T1, "XYZ", de_minimis, "", 0)],
+        &[
+            (T1, "XYZ", citadel, "", 50_000),
+            (T1, "XYZ", virtu, "", 50_000),
+            (T1, "XYZ", de_minimis, "", 900_000),
+        ],
+        &[
+            (T1, "XYZ", citadel, "", 100_000),
+            (T1, "XYZ", de_minimis, "", 100_000),
+        ],
+        &[
+            (T1, "NEW1", citadel, "", 600_000),
+            (T1, "NEW2", virtu, "", 400_000),
+        ],
+        &[(T1, "XYZ", citadel, "", 1_500_000)],
+    ];
+    for (week, lines) in WEEKS.iter().zip(weeks) {
+        ingest(env, week, "non-ats", lines);
+    }
+    run_ok(env, "otc.normalize", &[]);
+    run_ok(env, "otc.summarize", &[]);
+}
+
+#[test]
+fn non_ats_figures_with_a_large_aggregate_a_tie_a_week_without_volume_and_only_new_symbols_match_the_hand() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    load_non_ats_weeks(&env);
+    run_ok(&env, "otc.analytics", &[]);
+
+    let tier1: Vec<String> = WEEKS[..6]
+        .iter()
+        .flat_map(|week| concentration(&env, week))
+        .filter(|row| row.starts_with("NMS Tier 1"))
+        .collect();
+    assert_eq!(
+        tier1,
+        [
+            // W1: 30%, 30% and 40% aggregate: low 900 + 900; high 1,800 + 1,600;
+            // 10,000 / 3,400 = 2.941…
+            "NMS Tier 1 NON_ATS 1000000 2 1800.00 3400.00 2.94 30.00 60.00 60.00 40.00 NULL NULL NULL NULL",
+            // W2: no volume, so no index, and no change of one (to or from it).
+            "NMS Tier 1 NON_ATS 0 1 NULL NULL NULL 0.00 0.00 0.00 0.00 2025-09-05 NULL NULL NULL",
+            // W3: 5%, 5%, 90% aggregate: low 25 + 25; high 50 + 8,100; 10,000 / 8,150 = 1.226…
+            "NMS Tier 1 NON_ATS 1000000 2 50.00 8150.00 1.23 5.00 10.00 10.00 90.00 2025-09-12 NULL NULL NULL",
+            // W4: 50%, 50% aggregate: 2,500 and 5,000. Against W3: 5,000 − 8,150 = −3,150;
+            // common: Citadel 2,500 − 25, the aggregate 2,500 − 8,100 (−3,125); Virtu left (−25).
+            "NMS Tier 1 NON_ATS 200000 1 2500.00 5000.00 2.00 50.00 50.00 50.00 50.00 2025-09-19 -3150.00 -3125.00 -25.00",
+            // W5: 60%, 40%: 5,200; 10,000 / 5,200 = 1.923…; against W4: +200 = Citadel
+            // 3,600 − 2,500 (1,100) + Virtu in (1,600) − the aggregate out (2,500).
+            "NMS Tier 1 NON_ATS 1000000 2 5200.00 5200.00 1.92 60.00 100.00 100.00 0.00 2025-09-26 200.00 1100.00 -900.00",
+            // W6: Citadel alone: 10,000; +4,800 = Citadel 10,000 − 3,600, Virtu out (−1,600).
+            "NMS Tier 1 NON_ATS 1500000 1 10000.00 10000.00 1.00 100.00 100.00 100.00 0.00 2025-10-03 4800.00 6400.00 -1600.00",
+        ]
+    );
+
+    // The tie for XYZ's top venue in W1 goes to the first by name.
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT week_ending, tier, total_volume, venues, hhi_low, hhi_high, top_venue, top_venue_pct, aggregate_pct
+             FROM otc_symbol_concentration WHERE symbol = 'XYZ' AND week_ending <= '2025-09-19'
+             ORDER BY week_ending, tier"
+        )
+        .into_iter()
+        .map(|row| row.join(" "))
+        .collect::<Vec<_>>(),
+        [
+            "2025-09-05 ALL 1000000 2 1800.00 3400.00 Citadel Securities LLC 30.00 40.00",
+            "2025-09-05 NMS Tier 1 1000000 2 1800.00 3400.00 Citadel Securities LLC 30.00 40.00",
+            "2025-09-12 ALL 0 1 NULL NULL Citadel Securities LLC 0.00 0.00",
+            "2025-09-12 NMS Tier 1 0 1 NULL NULL Citadel Securities LLC 0.00 0.00",
+            "2025-09-19 ALL 1000000 2 50.00 8150.00 Citadel Securities LLC 5.00 90.00",
+            "2025-09-19 NMS Tier 1 1000000 2 50.00 8150.00 Citadel Securities LLC 5.00 90.00",
+        ]
+    );
+
+    // Venue movers into and out of the week without volume: shares of no volume are 0.
+    assert_eq!(
+        venue_movers(&env, WEEKS[1]),
+        [
+            "NMS Tier 1 NON_ATS Citadel Securities LLC 0 0.00 2025-09-05 300000 30.00 -30.00 same",
+            "NMS Tier 1 NON_ATS De Minimis Firms 0 0.00 2025-09-05 400000 40.00 -40.00 same",
+            "NMS Tier 1 NON_ATS Virtu Americas LLC 0 0.00 2025-09-05 300000 30.00 -30.00 left",
+        ]
+    );
+
+    // W5: every symbol is new to the market, which has four prior loaded
+    // weeks: each compares with four zero weeks (median 0, MAD 0): flat, not
+    // new. W6: XYZ against W1 … W5: 1,000,000, 0 (its row of no volume),
+    // 1,000,000, 200,000, 0 (no row): median 200,000; deviations 800k, 200k,
+    // 800k, 0, 200k: MAD 200,000; z = 1,300,000 / 296,520 = 4.384…
+    assert_eq!(
+        symbol_movers(&env, WEEKS[4]),
+        [
+            "NON_ATS NEW1 600000 4 0.00 0.00 NULL flat",
+            "NON_ATS NEW2 400000 4 0.00 0.00 NULL flat",
+        ]
+    );
+    assert_eq!(
+        symbol_movers(&env, WEEKS[5]),
+        ["NON_ATS XYZ 1500000 5 200000.00 200000.00 4.38 scored"]
+    );
+    assert_eq!(
+        symbol_movers(&env, WEEKS[3]),
+        ["NON_ATS XYZ 200000 3 1000000.00 0.00 NULL new"]
+    );
 }

@@ -356,7 +356,7 @@ impl WeekWriter<'_> {
                 None => None,
             };
             let figures = market.concentration();
-            let change = previous.as_ref().map(|previous| market.hhi_change(previous));
+            let change = previous.as_ref().and_then(|previous| market.hhi_change(previous));
             concentration.push((tier.clone(), venue_type, figures, previous_week, change));
             for mv in movers::venue_moves(&market, previous.as_ref()) {
                 movers.push((tier.clone(), venue_type, previous_week, mv));
