@@ -647,3 +647,36 @@ fn non_ats_figures_with_a_large_aggregate_a_tie_a_week_without_volume_and_only_n
         ["NON_ATS XYZ 200000 3 1000000.00 0.00 NULL new"]
     );
 }
+
+#[test]
+fn one_week_recomputed_by_hand_leaves_the_weeks_that_compare_with_it_queued() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    load_weeks(&env);
+    run_ok(&env, "otc.analytics", &[]);
+    // W2 republished (MOVR 300,000), summarized, and its analytics
+    // recomputed alone: the six loaded weeks after it still compare with
+    // the old W2, so the next run without a week must recompute them.
+    let republished = write_file(
+        &env,
+        "w2-republished.psv",
+        &["NMS Tier 2|MOVR|MOVR Inc.|V9 ATS|V9|300000|300000|2025-12-01"],
+    );
+    run_ok(
+        &env,
+        "otc.ingest",
+        &[
+            format!("file_path={republished}"),
+            format!("week_ending={}", WEEKS[1]),
+        ],
+    );
+    run_ok(&env, "otc.normalize", &[]);
+    run_ok(&env, "otc.summarize", &[]);
+    run_ok(&env, "otc.analytics", &[format!("week_ending={}", WEEKS[1])]);
+    let metrics = run_ok(&env, "otc.analytics", &[]);
+    assert_eq!(metrics["weeks"], 7, "{metrics}");
+    // MOVR in W8 against the new W2: median 350,000 (see the republication test).
+    assert!(symbol_movers(&env, WEEKS[7])
+        .contains(&"ATS MOVR 1000000 6 350000.00 200000.00 2.19 scored".to_owned()));
+    let again = run_ok(&env, "otc.analytics", &[]);
+    assert_eq!(again["weeks"], 0, "{again}");
+}

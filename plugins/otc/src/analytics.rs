@@ -6,7 +6,8 @@
 //! a `week_ending` parameter the weeks are those `otc.summarize` queued in
 //! `otc_analytics_queue` since the last run, and after each the next six
 //! loaded weeks of every tier and venue type: their movers and index changes
-//! compare with it. Weeks are done in order, so a week's rows are computed
+//! compare with it. A week given with `week_ending` is computed alone and
+//! leaves the queue as it was. Weeks are done in order, so a week's rows are computed
 //! from its predecessors' summaries, never from analytics half done.
 //!
 //! Sources: the venues' weekly totals (`otc_venue_share`, tier `ALL`
@@ -145,12 +146,18 @@ impl Analytics {
             stop_if_cancelled(ctx)?;
             clear(ctx, week)?;
             match writer.week(ctx, week) {
-                Ok(()) => {
+                // Only a run of the queued weeks, which computes their
+                // followers with them, takes them off the queue: a week
+                // computed alone (`-p week_ending`) stays queued, or the
+                // weeks that compare with it would keep figures of its old
+                // summaries.
+                Ok(()) if self.week_ending.is_none() => {
                     ctx.execute(
                         "DELETE FROM otc_analytics_queue WHERE week_ending = ?1",
                         &[SqlValue::Text(week)],
                     )?;
                 }
+                Ok(()) => {}
                 // The week fails alone, with nothing of it half written, and
                 // stays queued.
                 Err(error) if error.code == OVERFLOW => {
