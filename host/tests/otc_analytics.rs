@@ -680,3 +680,66 @@ fn one_week_recomputed_by_hand_leaves_the_weeks_that_compare_with_it_queued() {
     let again = run_ok(&env, "otc.analytics", &[]);
     assert_eq!(again["weeks"], 0, "{again}");
 }
+
+#[test]
+fn a_coverage_range_that_ends_before_it_begins_is_refused_naming_the_parameters() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    load_weeks(&env);
+    // `to` defaults to the last Friday on or before as_of (2025-10-31).
+    let output = env
+        .cmd()
+        .args([
+            "run",
+            "otc.coverage",
+            "-p",
+            "from=2025-12-12",
+            "-p",
+            "as_of=2025-11-01",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains(
+            "from 2025-12-12 is after to 2025-10-31 (the last Friday on or before as_of 2025-11-01): \
+             expected from on or before to"
+        ),
+        "{stderr}"
+    );
+    // Given both, `to` is named as given.
+    let output = env
+        .cmd()
+        .args([
+            "run",
+            "otc.coverage",
+            "-p",
+            "from=2025-12-12",
+            "-p",
+            "to=2025-11-14",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr_of(&output).contains("from 2025-12-12 is after to 2025-11-14: expected from on or before to"),
+        "{}",
+        stderr_of(&output)
+    );
+    // An as_of before the first week loaded (2025-09-05), from left to its
+    // default: the run fails saying so, strict or not, and writes nothing.
+    for strict in ["false", "true"] {
+        let (code, execution) = run(
+            &env,
+            "otc.coverage",
+            &["as_of=2025-08-01".to_owned(), format!("strict={strict}")],
+        );
+        assert_eq!(code, 1, "{execution}");
+        assert_eq!(
+            execution["error"].as_str().unwrap_or_default(),
+            "as_of 2025-08-01 is before the first week loaded, 2025-09-05: expected as_of on or after it, \
+             or -p from and -p to"
+        );
+    }
+    assert_eq!(rows(&env, "SELECT count(*) FROM otc_coverage"), [["0"]]);
+}
