@@ -743,3 +743,52 @@ fn a_coverage_range_that_ends_before_it_begins_is_refused_naming_the_parameters(
     }
     assert_eq!(rows(&env, "SELECT count(*) FROM otc_coverage"), [["0"]]);
 }
+
+#[test]
+fn an_analytics_run_that_fails_half_way_leaves_nothing_and_the_next_run_does_it_all() {
+    let clean = TestEnv::with_plugins(&["spine_otc"]);
+    load_weeks(&clean);
+    run_ok(&clean, "otc.analytics", &[]);
+
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    load_weeks(&env);
+    // The test's own connection (outside the plugin's fence) makes the
+    // fifth week's symbol movers fail, after four weeks are written in the
+    // run's transaction.
+    env.conn()
+        .execute_batch(&format!(
+            "CREATE TRIGGER test_fail_w5 BEFORE INSERT ON otc_symbol_movers
+             WHEN NEW.week_ending = '{}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+            WEEKS[4]
+        ))
+        .unwrap();
+    let (code, execution) = run(&env, "otc.analytics", &[]);
+    assert_eq!(code, 1, "{execution}");
+    assert_eq!(execution["status"], "failed", "{execution}");
+    assert!(
+        execution["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("injected failure"),
+        "{execution}"
+    );
+    for table in [
+        "otc_concentration",
+        "otc_symbol_concentration",
+        "otc_venue_movers",
+        "otc_symbol_movers",
+    ] {
+        assert_eq!(
+            rows(&env, &format!("SELECT count(*) FROM {table}")),
+            [["0"]],
+            "{table}"
+        );
+    }
+    assert_eq!(rows(&env, "SELECT count(*) FROM otc_analytics_queue"), [["9"]]);
+
+    env.conn().execute_batch("DROP TRIGGER test_fail_w5").unwrap();
+    let metrics = run_ok(&env, "otc.analytics", &[]);
+    assert_eq!(metrics["weeks"], 9, "{metrics}");
+    assert_eq!(all_analytics(&env), all_analytics(&clean));
+    assert_eq!(rows(&env, "SELECT count(*) FROM otc_analytics_queue"), [["0"]]);
+}
