@@ -792,3 +792,58 @@ fn an_analytics_run_that_fails_half_way_leaves_nothing_and_the_next_run_does_it_
     assert_eq!(all_analytics(&env), all_analytics(&clean));
     assert_eq!(rows(&env, "SELECT count(*) FROM otc_analytics_queue"), [["0"]]);
 }
+
+#[test]
+fn a_weeks_all_rows_compare_with_the_previous_week_of_the_same_tiers() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    load_weeks(&env);
+    run_ok(&env, "otc.analytics", &[]);
+    let all_ats = |week: &str| -> Vec<String> {
+        concentration(&env, week)
+            .into_iter()
+            .filter(|row| row.starts_with("ALL ATS"))
+            .collect()
+    };
+    // W5's ALL covers Tier 1 and Tier 2; W4's only Tier 1 (Tier 2 was not
+    // loaded), so W5 compares with W3. W3: V1 1,000, V9 150,003 (FILL and
+    // TINY); W5: V1 1,000, V9 550,004 (FILL, TINY, MOVR) of 551,004:
+    // 10,000 × (1,000² + 550,004²) / 551,004² = 9,963.77; W3's 9,868.43;
+    // both venues in both weeks: +95.34, all common.
+    assert_eq!(
+        all_ats(WEEKS[4]),
+        ["ALL ATS 551004 2 9963.77 9963.77 1.00 99.82 100.00 100.00 0.00 2025-09-19 95.34 95.34 0.00"]
+    );
+    assert_eq!(
+        rows(
+            &env,
+            &format!(
+                "SELECT venue, share_pct, prev_week_ending, prev_share_pct, change_pp, status FROM otc_venue_movers
+                 WHERE week_ending = '{}' AND tier = 'ALL' ORDER BY venue",
+                WEEKS[4]
+            )
+        )
+        .into_iter()
+        .map(|row| row.join(" "))
+        .collect::<Vec<_>>(),
+        [
+            "V1 0.18 2025-09-19 0.66 -0.48 same",
+            "V9 99.82 2025-09-19 99.34 0.48 same",
+        ]
+    );
+    // W9 holds Tier 1 alone, as W4 did: it compares with W4, not with W8's
+    // three tiers (where V9's Tier 2 volume would seem to leave).
+    assert_eq!(
+        all_ats(WEEKS[8]),
+        ["ALL ATS 1000 1 10000.00 10000.00 1.00 100.00 100.00 100.00 0.00 2025-09-26 0.00 0.00 0.00"]
+    );
+    assert_eq!(
+        rows(
+            &env,
+            &format!(
+                "SELECT count(*) FROM otc_venue_movers WHERE week_ending = '{}' AND tier = 'ALL' AND status = 'left'",
+                WEEKS[8]
+            )
+        ),
+        [["0"]]
+    );
+}

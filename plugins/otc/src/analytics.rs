@@ -280,11 +280,38 @@ impl LoadedWeeks {
             .map_or(&[], Vec::as_slice)
     }
 
-    /// The loaded week of a market before `week`.
+    /// The loaded week of a market before `week`. Across tiers (`ALL`), the
+    /// last one that holds the same tiers of the venue type: a week holds
+    /// Tier 1 alone for two weeks before the others are published, and its
+    /// `ALL` market compared with a whole week (or a whole week with one
+    /// that lacks a tier) would show every venue of the missing tiers
+    /// entering or leaving.
     fn previous(&self, venue_type: VenueType, tier: &str, week: &str) -> Option<&str> {
         let weeks = self.weeks(venue_type, tier);
         let before = weeks.partition_point(|loaded| loaded.as_str() < week);
-        before.checked_sub(1).map(|index| weeks[index].as_str())
+        if tier != "ALL" {
+            return before.checked_sub(1).map(|index| weeks[index].as_str());
+        }
+        let tiers = self.tiers_of(venue_type, week);
+        weeks[..before]
+            .iter()
+            .rev()
+            .find(|earlier| self.tiers_of(venue_type, earlier) == tiers)
+            .map(String::as_str)
+    }
+
+    /// The tiers (bits by index of [`Tier::ALL`]) that `week` holds of
+    /// `venue_type`.
+    fn tiers_of(&self, venue_type: VenueType, week: &str) -> u8 {
+        Tier::ALL
+            .iter()
+            .enumerate()
+            .filter(|(_, tier)| {
+                self.weeks(venue_type, tier.canonical())
+                    .binary_search_by(|loaded| loaded.as_str().cmp(week))
+                    .is_ok()
+            })
+            .fold(0, |bits, (index, _)| bits | 1 << index)
     }
 
     /// The last [`PRIOR_WEEKS`] weeks before `week` that hold a summary of
@@ -866,6 +893,20 @@ mod tests {
         assert!(weeks.prior(VenueType::NonAts, 0b001, "08").is_empty());
         assert_eq!(weeks.previous(Ats, "NMS Tier 2", "07"), Some("06"));
         assert_eq!(weeks.previous(Ats, "NMS Tier 2", "01"), None);
+    }
+
+    #[test]
+    fn across_tiers_the_previous_week_holds_the_same_tiers() {
+        use VenueType::Ats;
+        let weeks = loaded(&[
+            (Ats, "NMS Tier 1", &["01", "02", "03", "04", "05"]),
+            (Ats, "NMS Tier 2", &["01", "02", "04"]),
+            (Ats, "ALL", &["01", "02", "03", "04", "05"]),
+        ]);
+        assert_eq!(weeks.previous(Ats, "ALL", "04"), Some("02"));
+        assert_eq!(weeks.previous(Ats, "ALL", "05"), Some("03"));
+        assert_eq!(weeks.previous(Ats, "ALL", "03"), None);
+        assert_eq!(weeks.previous(Ats, "NMS Tier 1", "04"), Some("03"));
     }
 
     #[test]
