@@ -679,6 +679,23 @@ fn one_week_recomputed_by_hand_leaves_the_weeks_that_compare_with_it_queued() {
         .contains(&"ATS MOVR 1000000 6 350000.00 200000.00 2.19 scored".to_owned()));
     let again = run_ok(&env, "otc.analytics", &[]);
     assert_eq!(again["weeks"], 0, "{again}");
+
+    // A week with no summaries is not computed, and the run says so.
+    let output = env
+        .cmd()
+        .args(["run", "otc.analytics", "-p", "week_ending=2024-11-15", "--json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let execution: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(execution["metrics"]["weeks"], 0, "{execution}");
+    assert!(
+        stderr_of(&output).contains(
+            "week 2024-11-15 has no summaries, so no analytics: load it, or run otc.summarize first"
+        ),
+        "{}",
+        stderr_of(&output)
+    );
 }
 
 #[test]

@@ -123,15 +123,28 @@ impl Analytics {
         }
         let loaded = LoadedWeeks::read(ctx)?;
         let weeks = match self.week_ending {
-            Some(week) => vec![week.format("%Y-%m-%d").to_string()],
+            Some(week) => {
+                let week = week.format("%Y-%m-%d").to_string();
+                if loaded.holds(&week) {
+                    vec![week]
+                } else {
+                    ctx.log(
+                        Level::Warn,
+                        &format!(
+                            "week {week} has no summaries, so no analytics: load it, or run otc.summarize first"
+                        ),
+                    );
+                    Vec::new()
+                }
+            }
             None => loaded.with_followers(&queued_weeks(ctx)?),
         };
-        if weeks.is_empty() {
+        if weeks.is_empty() && self.week_ending.is_none() {
             ctx.log(
                 Level::Info,
                 "no week changed since the last otc.analytics; nothing to do",
             );
-        } else {
+        } else if !weeks.is_empty() {
             ctx.log(Level::Info, &format!("computing weeks {}", weeks.join(", ")));
         }
         let mut writer = WeekWriter {
@@ -272,6 +285,13 @@ impl LoadedWeeks {
                 .push(key.0.clone());
             last = key;
         }
+    }
+
+    /// Whether any market holds `week`.
+    fn holds(&self, week: &str) -> bool {
+        self.by_market
+            .values()
+            .any(|weeks| weeks.binary_search_by(|loaded| loaded.as_str().cmp(week)).is_ok())
     }
 
     fn weeks(&self, venue_type: VenueType, tier: &str) -> &[String] {
