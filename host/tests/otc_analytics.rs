@@ -830,6 +830,11 @@ fn a_weeks_all_rows_compare_with_the_previous_week_of_the_same_tiers() {
         all_ats(WEEKS[4]),
         ["ALL ATS 551004 2 9963.77 9963.77 1.00 99.82 100.00 100.00 0.00 2025-09-19 95.34 95.34 0.00"]
     );
+    // Tier 2 alone skips W4 too, where it was not loaded.
+    assert!(concentration(&env, WEEKS[4]).contains(
+        &"NMS Tier 2 ATS 550004 1 10000.00 10000.00 1.00 100.00 100.00 100.00 0.00 2025-09-19 0.00 0.00 0.00"
+            .to_owned()
+    ));
     assert_eq!(
         rows(
             &env,
