@@ -869,3 +869,71 @@ fn a_weeks_all_rows_compare_with_the_previous_week_of_the_same_tiers() {
         [["0"]]
     );
 }
+
+#[test]
+fn a_week_whose_summaries_are_gone_loses_its_analytics_and_the_weeks_after_it_no_longer_compare_with_it() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    ingest(&env, WEEKS[0], "t1", &[(T1, "AAPL", "UBS ATS", "V1", 1000)]);
+    ingest(&env, WEEKS[1], "t1", &[(T1, "AAPL", "UBS ATS", "V1", 2000)]);
+    run_ok(&env, "otc.normalize", &[]);
+    run_ok(&env, "otc.summarize", &[]);
+    run_ok(&env, "otc.analytics", &[]);
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT DISTINCT week_ending FROM otc_concentration ORDER BY 1"
+        ),
+        [[WEEKS[0]], [WEEKS[1]]]
+    );
+    // A republication of W1 whose venue total passes 2^63 - 1 (92,234 rows
+    // at the bound of 10^14 shares): otc.summarize fails the week alone and
+    // removes its summaries.
+    let lines: Vec<String> = (0..92_234)
+        .map(|symbol| format!("NMS Tier 1|S{symbol:05}|Issue|UBS ATS|V1|100000000000000|1|2025-10-06"))
+        .collect();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let file = write_file(&env, "w1-huge.psv", &lines);
+    run_ok(
+        &env,
+        "otc.ingest",
+        &[format!("file_path={file}"), format!("week_ending={}", WEEKS[0])],
+    );
+    run_ok(&env, "otc.normalize", &[]);
+    let summarize = run_ok(&env, "otc.summarize", &[]);
+    assert_eq!(summarize["failed_weeks"][0]["week"], WEEKS[0], "{summarize}");
+    assert_eq!(
+        rows(
+            &env,
+            &format!(
+                "SELECT count(*) FROM otc_venue_share WHERE week_ending = '{}'",
+                WEEKS[0]
+            )
+        ),
+        [["0"]]
+    );
+
+    // W1's analytics described summaries that are gone: they go too, and
+    // W2, whose previous loaded week W1 was, is the first loaded week now.
+    let metrics = run_ok(&env, "otc.analytics", &[]);
+    assert_eq!(metrics["weeks"], 2, "{metrics}");
+    for table in [
+        "otc_concentration",
+        "otc_symbol_concentration",
+        "otc_venue_movers",
+        "otc_symbol_movers",
+    ] {
+        assert_eq!(
+            rows(&env, &format!("SELECT DISTINCT week_ending FROM {table}")),
+            [[WEEKS[1]]],
+            "{table}"
+        );
+    }
+    assert_eq!(
+        concentration(&env, WEEKS[1])[1],
+        "NMS Tier 1 ATS 2000 1 10000.00 10000.00 1.00 100.00 100.00 100.00 0.00 NULL NULL NULL NULL"
+    );
+    assert_eq!(
+        venue_movers(&env, WEEKS[1]),
+        ["NMS Tier 1 ATS V1 2000 100.00 NULL NULL NULL NULL first"]
+    );
+}

@@ -7,7 +7,8 @@
 //! `otc_analytics_queue` since the last run, and after each the next six
 //! loaded weeks of every tier and venue type: their movers and index changes
 //! compare with it. A week given with `week_ending` is computed alone and
-//! leaves the queue as it was. Weeks are done in order, so a week's rows are computed
+//! leaves the queue as it was. A week that has analytics but no summaries
+//! any more (otc.summarize failed it) counts as changed: its rows go. Weeks are done in order, so a week's rows are computed
 //! from its predecessors' summaries, never from analytics half done.
 //!
 //! Sources: the venues' weekly totals (`otc_venue_share`, tier `ALL`
@@ -128,6 +129,8 @@ impl Analytics {
                 if loaded.holds(&week) {
                     vec![week]
                 } else {
+                    // Rows it may have describe summaries that are gone.
+                    clear(ctx, &week)?;
                     ctx.log(
                         Level::Warn,
                         &format!(
@@ -137,7 +140,26 @@ impl Analytics {
                     Vec::new()
                 }
             }
-            None => loaded.with_followers(&queued_weeks(ctx)?),
+            None => {
+                let mut changed = queued_weeks(ctx)?;
+                // A week otc.summarize could not summarize again (its totals
+                // passed 63 bits) loses its summaries without being queued:
+                // its analytics, and the weeks that compare with it, are
+                // stale.
+                for week in analysed_weeks(ctx)? {
+                    if !loaded.holds(&week) {
+                        ctx.log(
+                            Level::Warn,
+                            &format!(
+                                "week {week} has analytics but no summaries any more: its analytics are \
+                                 removed and the weeks after it computed again"
+                            ),
+                        );
+                        changed.push(week);
+                    }
+                }
+                loaded.with_followers(&changed)
+            }
         };
         if weeks.is_empty() && self.week_ending.is_none() {
             ctx.log(
@@ -158,7 +180,14 @@ impl Analytics {
         for (done, week) in weeks.iter().enumerate() {
             stop_if_cancelled(ctx)?;
             clear(ctx, week)?;
-            match writer.week(ctx, week) {
+            // A week without summaries (see above) has no analytics: its
+            // venue volume alone would still give symbols' figures.
+            let result = if loaded.holds(week) {
+                writer.week(ctx, week)
+            } else {
+                Ok(())
+            };
+            match result {
                 // Only a run of the queued weeks, which computes their
                 // followers with them, takes them off the queue: a week
                 // computed alone (`-p week_ending`) stays queued, or the
@@ -216,6 +245,24 @@ fn queued_weeks(ctx: &mut Context<'_>) -> Result<Vec<String>> {
         },
     )?;
     Ok(weeks)
+}
+
+/// The weeks `otc_concentration` holds (every week analysed has rows
+/// there), one index seek each.
+fn analysed_weeks(ctx: &mut Context<'_>) -> Result<Vec<String>> {
+    let mut weeks: Vec<String> = Vec::new();
+    loop {
+        let last = weeks.last().map_or("", String::as_str);
+        let next = ctx.query_one(
+            "SELECT week_ending FROM otc_concentration WHERE week_ending > ?1 ORDER BY week_ending LIMIT 1",
+            &[SqlValue::Text(last)],
+            |row| Ok(row.str(0)?.to_owned()),
+        )?;
+        match next {
+            Some(week) => weeks.push(week),
+            None => return Ok(weeks),
+        }
+    }
 }
 
 /// Removes a week's analytics.
