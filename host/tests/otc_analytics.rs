@@ -34,9 +34,12 @@ fn published(week: &str, tier: &str) -> String {
     (friday + chrono::Days::new(days)).to_string()
 }
 
-/// Ingests `lines` (tier|symbol|participant|MPID|shares) of one week, each
-/// published on the tier's first-publication day.
-fn ingest(env: &TestEnv, week: &str, name: &str, lines: &[(&str, &str, &str, &str, i64)]) {
+/// A line: tier, symbol, participant, MPID, shares.
+type Line<'a> = (&'a str, &'a str, &'a str, &'a str, i64);
+
+/// Ingests `lines` of one week, each published on the tier's
+/// first-publication day.
+fn ingest(env: &TestEnv, week: &str, name: &str, lines: &[Line<'_>]) {
     let lines: Vec<String> = lines
         .iter()
         .map(|(tier, symbol, participant, mpid, shares)| {
@@ -72,7 +75,7 @@ fn load_weeks(env: &TestEnv) {
     let (citadel, virtu) = ("Citadel Securities LLC", "Virtu Americas LLC");
     for (index, week) in WEEKS.iter().enumerate() {
         let number = index + 1;
-        let tier1: Vec<(&str, &str, &str, &str, i64)> = match number {
+        let tier1: Vec<Line<'_>> = match number {
             7 => vec![
                 (T1, "AAPL", "UBS ATS", "V1", 500),
                 (T1, "AAPL", "V3 ATS", "V3", 500),
@@ -520,4 +523,417 @@ fn otc_load_with_analytics_leaves_them_as_the_stages_run_one_by_one_do() {
         let printed = String::from_utf8_lossy(&output.stdout).lines().count();
         assert!(printed > 1, "{sql}: no rows");
     }
+}
+
+/// A second data set worked by hand, non-ATS, NMS Tier 1, six weeks W1 … W6:
+/// - W1: XYZ Citadel 300,000, Virtu 300,000 (a tie), De Minimis Firms 400,000;
+/// - W2: XYZ Citadel 0, De Minimis Firms 0 (a week with no volume);
+/// - W3: XYZ Citadel 50,000, Virtu 50,000, De Minimis Firms 900,000 (90%);
+/// - W4: XYZ Citadel 100,000, De Minimis Firms 100,000;
+/// - W5: only symbols never seen before: NEW1 Citadel 600,000, NEW2 Virtu 400,000;
+/// - W6: XYZ Citadel 1,500,000.
+fn load_non_ats_weeks(env: &TestEnv) {
+    let (citadel, virtu, de_minimis) = ("Citadel Securities LLC", "Virtu Americas LLC", "De Minimis Firms");
+    let weeks: [&[Line<'_>]; 6] = [
+        &[
+            (T1, "XYZ", citadel, "", 300_000),
+            (T1, "XYZ", virtu, "", 300_000),
+            (T1, "XYZ", de_minimis, "", 400_000),
+        ],
+        &[(T1, "XYZ", citadel, "", 0), (T1, "XYZ", de_minimis, "", 0)],
+        &[
+            (T1, "XYZ", citadel, "", 50_000),
+            (T1, "XYZ", virtu, "", 50_000),
+            (T1, "XYZ", de_minimis, "", 900_000),
+        ],
+        &[
+            (T1, "XYZ", citadel, "", 100_000),
+            (T1, "XYZ", de_minimis, "", 100_000),
+        ],
+        &[
+            (T1, "NEW1", citadel, "", 600_000),
+            (T1, "NEW2", virtu, "", 400_000),
+        ],
+        &[(T1, "XYZ", citadel, "", 1_500_000)],
+    ];
+    for (week, lines) in WEEKS.iter().zip(weeks) {
+        ingest(env, week, "non-ats", lines);
+    }
+    run_ok(env, "otc.normalize", &[]);
+    run_ok(env, "otc.summarize", &[]);
+}
+
+#[test]
+fn non_ats_figures_with_a_large_aggregate_a_tie_a_week_without_volume_and_only_new_symbols_match_the_hand() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    load_non_ats_weeks(&env);
+    run_ok(&env, "otc.analytics", &[]);
+
+    let tier1: Vec<String> = WEEKS[..6]
+        .iter()
+        .flat_map(|week| concentration(&env, week))
+        .filter(|row| row.starts_with("NMS Tier 1"))
+        .collect();
+    assert_eq!(
+        tier1,
+        [
+            // W1: 30%, 30% and 40% aggregate: low 900 + 900; high 1,800 + 1,600;
+            // 10,000 / 3,400 = 2.941…
+            "NMS Tier 1 NON_ATS 1000000 2 1800.00 3400.00 2.94 30.00 60.00 60.00 40.00 NULL NULL NULL NULL",
+            // W2: no volume, so no index, and no change of one (to or from it).
+            "NMS Tier 1 NON_ATS 0 1 NULL NULL NULL 0.00 0.00 0.00 0.00 2025-09-05 NULL NULL NULL",
+            // W3: 5%, 5%, 90% aggregate: low 25 + 25; high 50 + 8,100; 10,000 / 8,150 = 1.226…
+            "NMS Tier 1 NON_ATS 1000000 2 50.00 8150.00 1.23 5.00 10.00 10.00 90.00 2025-09-12 NULL NULL NULL",
+            // W4: 50%, 50% aggregate: 2,500 and 5,000. Against W3: 5,000 − 8,150 = −3,150;
+            // common: Citadel 2,500 − 25, the aggregate 2,500 − 8,100 (−3,125); Virtu left (−25).
+            "NMS Tier 1 NON_ATS 200000 1 2500.00 5000.00 2.00 50.00 50.00 50.00 50.00 2025-09-19 -3150.00 -3125.00 -25.00",
+            // W5: 60%, 40%: 5,200; 10,000 / 5,200 = 1.923…; against W4: +200 = Citadel
+            // 3,600 − 2,500 (1,100) + Virtu in (1,600) − the aggregate out (2,500).
+            "NMS Tier 1 NON_ATS 1000000 2 5200.00 5200.00 1.92 60.00 100.00 100.00 0.00 2025-09-26 200.00 1100.00 -900.00",
+            // W6: Citadel alone: 10,000; +4,800 = Citadel 10,000 − 3,600, Virtu out (−1,600).
+            "NMS Tier 1 NON_ATS 1500000 1 10000.00 10000.00 1.00 100.00 100.00 100.00 0.00 2025-10-03 4800.00 6400.00 -1600.00",
+        ]
+    );
+
+    // The tie for XYZ's top venue in W1 goes to the first by name.
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT week_ending, tier, total_volume, venues, hhi_low, hhi_high, top_venue, top_venue_pct, aggregate_pct
+             FROM otc_symbol_concentration WHERE symbol = 'XYZ' AND week_ending <= '2025-09-19'
+             ORDER BY week_ending, tier"
+        )
+        .into_iter()
+        .map(|row| row.join(" "))
+        .collect::<Vec<_>>(),
+        [
+            "2025-09-05 ALL 1000000 2 1800.00 3400.00 Citadel Securities LLC 30.00 40.00",
+            "2025-09-05 NMS Tier 1 1000000 2 1800.00 3400.00 Citadel Securities LLC 30.00 40.00",
+            "2025-09-12 ALL 0 1 NULL NULL Citadel Securities LLC 0.00 0.00",
+            "2025-09-12 NMS Tier 1 0 1 NULL NULL Citadel Securities LLC 0.00 0.00",
+            "2025-09-19 ALL 1000000 2 50.00 8150.00 Citadel Securities LLC 5.00 90.00",
+            "2025-09-19 NMS Tier 1 1000000 2 50.00 8150.00 Citadel Securities LLC 5.00 90.00",
+        ]
+    );
+
+    // Venue movers into and out of the week without volume: shares of no volume are 0.
+    assert_eq!(
+        venue_movers(&env, WEEKS[1]),
+        [
+            "NMS Tier 1 NON_ATS Citadel Securities LLC 0 0.00 2025-09-05 300000 30.00 -30.00 same",
+            "NMS Tier 1 NON_ATS De Minimis Firms 0 0.00 2025-09-05 400000 40.00 -40.00 same",
+            "NMS Tier 1 NON_ATS Virtu Americas LLC 0 0.00 2025-09-05 300000 30.00 -30.00 left",
+        ]
+    );
+
+    // W5: every symbol is new to the market, which has four prior loaded
+    // weeks: each compares with four zero weeks (median 0, MAD 0): flat, not
+    // new. W6: XYZ against W1 … W5: 1,000,000, 0 (its row of no volume),
+    // 1,000,000, 200,000, 0 (no row): median 200,000; deviations 800k, 200k,
+    // 800k, 0, 200k: MAD 200,000; z = 1,300,000 / 296,520 = 4.384…
+    assert_eq!(
+        symbol_movers(&env, WEEKS[4]),
+        [
+            "NON_ATS NEW1 600000 4 0.00 0.00 NULL flat",
+            "NON_ATS NEW2 400000 4 0.00 0.00 NULL flat",
+        ]
+    );
+    assert_eq!(
+        symbol_movers(&env, WEEKS[5]),
+        ["NON_ATS XYZ 1500000 5 200000.00 200000.00 4.38 scored"]
+    );
+    assert_eq!(
+        symbol_movers(&env, WEEKS[3]),
+        ["NON_ATS XYZ 200000 3 1000000.00 0.00 NULL new"]
+    );
+}
+
+#[test]
+fn one_week_recomputed_by_hand_leaves_the_weeks_that_compare_with_it_queued() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    load_weeks(&env);
+    run_ok(&env, "otc.analytics", &[]);
+    // W2 republished (MOVR 300,000), summarized, and its analytics
+    // recomputed alone: the six loaded weeks after it still compare with
+    // the old W2, so the next run without a week must recompute them.
+    let republished = write_file(
+        &env,
+        "w2-republished.psv",
+        &["NMS Tier 2|MOVR|MOVR Inc.|V9 ATS|V9|300000|300000|2025-12-01"],
+    );
+    run_ok(
+        &env,
+        "otc.ingest",
+        &[
+            format!("file_path={republished}"),
+            format!("week_ending={}", WEEKS[1]),
+        ],
+    );
+    run_ok(&env, "otc.normalize", &[]);
+    run_ok(&env, "otc.summarize", &[]);
+    run_ok(&env, "otc.analytics", &[format!("week_ending={}", WEEKS[1])]);
+    let metrics = run_ok(&env, "otc.analytics", &[]);
+    assert_eq!(metrics["weeks"], 7, "{metrics}");
+    // MOVR in W8 against the new W2: median 350,000 (see the republication test).
+    assert!(symbol_movers(&env, WEEKS[7])
+        .contains(&"ATS MOVR 1000000 6 350000.00 200000.00 2.19 scored".to_owned()));
+    let again = run_ok(&env, "otc.analytics", &[]);
+    assert_eq!(again["weeks"], 0, "{again}");
+
+    // A week with no summaries is not computed, and the run says so.
+    let output = env
+        .cmd()
+        .args(["run", "otc.analytics", "-p", "week_ending=2024-11-15", "--json"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let execution: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(execution["metrics"]["weeks"], 0, "{execution}");
+    assert!(
+        stderr_of(&output).contains(
+            "week 2024-11-15 has no summaries, so no analytics: load it, or run otc.summarize first"
+        ),
+        "{}",
+        stderr_of(&output)
+    );
+}
+
+#[test]
+fn a_coverage_range_that_ends_before_it_begins_is_refused_naming_the_parameters() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    load_weeks(&env);
+    // `to` defaults to the last Friday on or before as_of (2025-10-31).
+    let output = env
+        .cmd()
+        .args([
+            "run",
+            "otc.coverage",
+            "-p",
+            "from=2025-12-12",
+            "-p",
+            "as_of=2025-11-01",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr_of(&output));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains(
+            "from 2025-12-12 is after to 2025-10-31 (the last Friday on or before as_of 2025-11-01): \
+             expected from on or before to"
+        ),
+        "{stderr}"
+    );
+    // Given both, `to` is named as given.
+    let output = env
+        .cmd()
+        .args([
+            "run",
+            "otc.coverage",
+            "-p",
+            "from=2025-12-12",
+            "-p",
+            "to=2025-11-14",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr_of(&output).contains("from 2025-12-12 is after to 2025-11-14: expected from on or before to"),
+        "{}",
+        stderr_of(&output)
+    );
+    // An as_of before the first week loaded (2025-09-05), from left to its
+    // default: the run fails saying so, strict or not, and writes nothing.
+    for strict in ["false", "true"] {
+        let (code, execution) = run(
+            &env,
+            "otc.coverage",
+            &["as_of=2025-08-01".to_owned(), format!("strict={strict}")],
+        );
+        assert_eq!(code, 1, "{execution}");
+        assert_eq!(
+            execution["error"].as_str().unwrap_or_default(),
+            "as_of 2025-08-01 is before the first week loaded, 2025-09-05: expected as_of on or after it, \
+             or -p from and -p to"
+        );
+    }
+    assert_eq!(rows(&env, "SELECT count(*) FROM otc_coverage"), [["0"]]);
+}
+
+#[test]
+fn an_analytics_run_that_fails_half_way_leaves_nothing_and_the_next_run_does_it_all() {
+    let clean = TestEnv::with_plugins(&["spine_otc"]);
+    load_weeks(&clean);
+    run_ok(&clean, "otc.analytics", &[]);
+
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    load_weeks(&env);
+    // The test's own connection (outside the plugin's fence) makes the
+    // fifth week's symbol movers fail, after four weeks are written in the
+    // run's transaction.
+    env.conn()
+        .execute_batch(&format!(
+            "CREATE TRIGGER test_fail_w5 BEFORE INSERT ON otc_symbol_movers
+             WHEN NEW.week_ending = '{}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END;",
+            WEEKS[4]
+        ))
+        .unwrap();
+    let (code, execution) = run(&env, "otc.analytics", &[]);
+    assert_eq!(code, 1, "{execution}");
+    assert_eq!(execution["status"], "failed", "{execution}");
+    assert!(
+        execution["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("injected failure"),
+        "{execution}"
+    );
+    for table in [
+        "otc_concentration",
+        "otc_symbol_concentration",
+        "otc_venue_movers",
+        "otc_symbol_movers",
+    ] {
+        assert_eq!(
+            rows(&env, &format!("SELECT count(*) FROM {table}")),
+            [["0"]],
+            "{table}"
+        );
+    }
+    assert_eq!(rows(&env, "SELECT count(*) FROM otc_analytics_queue"), [["9"]]);
+
+    env.conn().execute_batch("DROP TRIGGER test_fail_w5").unwrap();
+    let metrics = run_ok(&env, "otc.analytics", &[]);
+    assert_eq!(metrics["weeks"], 9, "{metrics}");
+    assert_eq!(all_analytics(&env), all_analytics(&clean));
+    assert_eq!(rows(&env, "SELECT count(*) FROM otc_analytics_queue"), [["0"]]);
+}
+
+#[test]
+fn a_weeks_all_rows_compare_with_the_previous_week_of_the_same_tiers() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    load_weeks(&env);
+    run_ok(&env, "otc.analytics", &[]);
+    let all_ats = |week: &str| -> Vec<String> {
+        concentration(&env, week)
+            .into_iter()
+            .filter(|row| row.starts_with("ALL ATS"))
+            .collect()
+    };
+    // W5's ALL covers Tier 1 and Tier 2; W4's only Tier 1 (Tier 2 was not
+    // loaded), so W5 compares with W3. W3: V1 1,000, V9 150,003 (FILL and
+    // TINY); W5: V1 1,000, V9 550,004 (FILL, TINY, MOVR) of 551,004:
+    // 10,000 × (1,000² + 550,004²) / 551,004² = 9,963.77; W3's 9,868.43;
+    // both venues in both weeks: +95.34, all common.
+    assert_eq!(
+        all_ats(WEEKS[4]),
+        ["ALL ATS 551004 2 9963.77 9963.77 1.00 99.82 100.00 100.00 0.00 2025-09-19 95.34 95.34 0.00"]
+    );
+    // Tier 2 alone skips W4 too, where it was not loaded.
+    assert!(concentration(&env, WEEKS[4]).contains(
+        &"NMS Tier 2 ATS 550004 1 10000.00 10000.00 1.00 100.00 100.00 100.00 0.00 2025-09-19 0.00 0.00 0.00"
+            .to_owned()
+    ));
+    assert_eq!(
+        rows(
+            &env,
+            &format!(
+                "SELECT venue, share_pct, prev_week_ending, prev_share_pct, change_pp, status FROM otc_venue_movers
+                 WHERE week_ending = '{}' AND tier = 'ALL' ORDER BY venue",
+                WEEKS[4]
+            )
+        )
+        .into_iter()
+        .map(|row| row.join(" "))
+        .collect::<Vec<_>>(),
+        [
+            "V1 0.18 2025-09-19 0.66 -0.48 same",
+            "V9 99.82 2025-09-19 99.34 0.48 same",
+        ]
+    );
+    // W9 holds Tier 1 alone, as W4 did: it compares with W4, not with W8's
+    // three tiers (where V9's Tier 2 volume would seem to leave).
+    assert_eq!(
+        all_ats(WEEKS[8]),
+        ["ALL ATS 1000 1 10000.00 10000.00 1.00 100.00 100.00 100.00 0.00 2025-09-26 0.00 0.00 0.00"]
+    );
+    assert_eq!(
+        rows(
+            &env,
+            &format!(
+                "SELECT count(*) FROM otc_venue_movers WHERE week_ending = '{}' AND tier = 'ALL' AND status = 'left'",
+                WEEKS[8]
+            )
+        ),
+        [["0"]]
+    );
+}
+
+#[test]
+fn a_week_whose_summaries_are_gone_loses_its_analytics_and_the_weeks_after_it_no_longer_compare_with_it() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    ingest(&env, WEEKS[0], "t1", &[(T1, "AAPL", "UBS ATS", "V1", 1000)]);
+    ingest(&env, WEEKS[1], "t1", &[(T1, "AAPL", "UBS ATS", "V1", 2000)]);
+    run_ok(&env, "otc.normalize", &[]);
+    run_ok(&env, "otc.summarize", &[]);
+    run_ok(&env, "otc.analytics", &[]);
+    assert_eq!(
+        rows(
+            &env,
+            "SELECT DISTINCT week_ending FROM otc_concentration ORDER BY 1"
+        ),
+        [[WEEKS[0]], [WEEKS[1]]]
+    );
+    // A republication of W1 whose venue total passes 2^63 - 1 (92,234 rows
+    // at the bound of 10^14 shares): otc.summarize fails the week alone and
+    // removes its summaries.
+    let lines: Vec<String> = (0..92_234)
+        .map(|symbol| format!("NMS Tier 1|S{symbol:05}|Issue|UBS ATS|V1|100000000000000|1|2025-10-06"))
+        .collect();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let file = write_file(&env, "w1-huge.psv", &lines);
+    run_ok(
+        &env,
+        "otc.ingest",
+        &[format!("file_path={file}"), format!("week_ending={}", WEEKS[0])],
+    );
+    run_ok(&env, "otc.normalize", &[]);
+    let summarize = run_ok(&env, "otc.summarize", &[]);
+    assert_eq!(summarize["failed_weeks"][0]["week"], WEEKS[0], "{summarize}");
+    assert_eq!(
+        rows(
+            &env,
+            &format!(
+                "SELECT count(*) FROM otc_venue_share WHERE week_ending = '{}'",
+                WEEKS[0]
+            )
+        ),
+        [["0"]]
+    );
+
+    // W1's analytics described summaries that are gone: they go too, and
+    // W2, whose previous loaded week W1 was, is the first loaded week now.
+    let metrics = run_ok(&env, "otc.analytics", &[]);
+    assert_eq!(metrics["weeks"], 2, "{metrics}");
+    for table in [
+        "otc_concentration",
+        "otc_symbol_concentration",
+        "otc_venue_movers",
+        "otc_symbol_movers",
+    ] {
+        assert_eq!(
+            rows(&env, &format!("SELECT DISTINCT week_ending FROM {table}")),
+            [[WEEKS[1]]],
+            "{table}"
+        );
+    }
+    assert_eq!(
+        concentration(&env, WEEKS[1])[1],
+        "NMS Tier 1 ATS 2000 1 10000.00 10000.00 1.00 100.00 100.00 100.00 0.00 NULL NULL NULL NULL"
+    );
+    assert_eq!(
+        venue_movers(&env, WEEKS[1]),
+        ["NMS Tier 1 ATS V1 2000 100.00 NULL NULL NULL NULL first"]
+    );
 }

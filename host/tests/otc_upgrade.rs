@@ -109,6 +109,74 @@ fn rows_the_old_version_accepted_beyond_the_bounds_move_to_rejects_and_their_wee
     );
 }
 
+/// The files the legacy database was loaded from, loaded by this version
+/// into a new database, normalized and summarized.
+fn fresh_load() -> TestEnv {
+    let fresh = TestEnv::with_plugins(&["spine_otc"]);
+    let week = "week_ending=2025-11-28".to_owned();
+    for (file, given_week) in [
+        ("finra_otc_weekly_tier1_20251215.psv", false),
+        ("finra_otc_weekly_tier2_20251215.psv", false),
+        ("finra_otc_weekly_otc_20251215.psv", false),
+        ("non_ats_tier1_20251215.psv", false),
+        ("revision_tier1_20251222.psv", true),
+        ("conflict_a_20251222.psv", true),
+        ("conflict_b_20251222.psv", true),
+        ("beyond_bounds_otc_20251201.psv", false),
+        ("non_ats_tier2_20251215.psv", false),
+    ] {
+        let mut params = vec![fixture(file)];
+        if given_week {
+            params.push(week.clone());
+        }
+        run_ok(&fresh, "otc.ingest", &params);
+    }
+    run_ok(&fresh, "otc.normalize", &[]);
+    run_ok(&fresh, "otc.summarize", &[]);
+    fresh
+}
+
+#[test]
+fn an_upgraded_database_gets_the_analytics_and_coverage_of_a_fresh_load() {
+    let env = legacy_env();
+    run_ok(&env, "otc.normalize", &[]);
+    run_ok(&env, "otc.summarize", &[]);
+    let fresh = fresh_load();
+    // Migration 003 noted the publications of the lines 001 stored, and
+    // queued the weeks 001 summarized.
+    let publications =
+        "SELECT week_ending, tier, venue_type, last_update_date FROM otc_publications ORDER BY 1, 2, 3, 4";
+    assert_eq!(rows(&env, publications), rows(&fresh, publications));
+    for env in [&env, &fresh] {
+        // 2025-11-14, 2025-11-28, and the week of the rows beyond the bounds.
+        let metrics = run_ok(env, "otc.analytics", &[]);
+        assert_eq!(metrics["weeks"], 3, "{metrics}");
+        run_ok(env, "otc.coverage", &["as_of=2026-01-05".to_owned()]);
+    }
+    let analytics = |env: &TestEnv| {
+        let mut all = Vec::new();
+        for sql in [
+            "SELECT week_ending, tier, venue_type, total_volume, venues, hhi_low, hhi_high, effective_venues,
+                    top1_pct, top3_pct, top5_pct, aggregate_pct, prev_week_ending, hhi_change, hhi_change_common,
+                    hhi_change_entry_exit FROM otc_concentration ORDER BY 1, 2, 3",
+            "SELECT week_ending, tier, venue_type, symbol, total_volume, venues, hhi_low, hhi_high, top_venue,
+                    top_venue_pct, aggregate_pct FROM otc_symbol_concentration ORDER BY 1, 2, 3, 4",
+            "SELECT week_ending, tier, venue_type, venue, is_aggregate, volume, share_pct, prev_week_ending,
+                    prev_volume, prev_share_pct, change_pp, status FROM otc_venue_movers ORDER BY 1, 2, 3, 4",
+            "SELECT week_ending, venue_type, symbol, volume, prior_weeks, median, mad, robust_z, status
+             FROM otc_symbol_movers ORDER BY 1, 2, 3",
+            "SELECT week_ending, tier, venue_type, status, due_date, last_update_date, revisions
+             FROM otc_coverage ORDER BY 1, 2, 3",
+        ] {
+            all.extend(rows(env, sql));
+        }
+        all
+    };
+    let upgraded = analytics(&env);
+    assert!(upgraded.len() > 100, "{upgraded:?}");
+    assert_eq!(upgraded, analytics(&fresh));
+}
+
 /// A fixture file, or a sample file of `data/finra`.
 fn fixture(name: &str) -> String {
     let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -191,27 +259,7 @@ fn an_upgraded_database_keeps_its_ats_results_loads_its_non_ats_rows_and_equals_
 
     // The same files loaded by this version give the same tables: the
     // upgrade left nothing of the old rules behind.
-    let fresh = TestEnv::with_plugins(&["spine_otc"]);
-    let week = "week_ending=2025-11-28".to_owned();
-    for (file, given_week) in [
-        ("finra_otc_weekly_tier1_20251215.psv", false),
-        ("finra_otc_weekly_tier2_20251215.psv", false),
-        ("finra_otc_weekly_otc_20251215.psv", false),
-        ("non_ats_tier1_20251215.psv", false),
-        ("revision_tier1_20251222.psv", true),
-        ("conflict_a_20251222.psv", true),
-        ("conflict_b_20251222.psv", true),
-        ("beyond_bounds_otc_20251201.psv", false),
-        ("non_ats_tier2_20251215.psv", false),
-    ] {
-        let mut params = vec![fixture(file)];
-        if given_week {
-            params.push(week.clone());
-        }
-        run_ok(&fresh, "otc.ingest", &params);
-    }
-    run_ok(&fresh, "otc.normalize", &[]);
-    run_ok(&fresh, "otc.summarize", &[]);
+    let fresh = fresh_load();
     assert_eq!(tables(&env), tables(&fresh));
 
     // The non-ATS lines carry this version's hash: loaded again, they are

@@ -6,7 +6,9 @@
 //! a `week_ending` parameter the weeks are those `otc.summarize` queued in
 //! `otc_analytics_queue` since the last run, and after each the next six
 //! loaded weeks of every tier and venue type: their movers and index changes
-//! compare with it. Weeks are done in order, so a week's rows are computed
+//! compare with it. A week given with `week_ending` is computed alone and
+//! leaves the queue as it was. A week that has analytics but no summaries
+//! any more (otc.summarize failed it) counts as changed: its rows go. Weeks are done in order, so a week's rows are computed
 //! from its predecessors' summaries, never from analytics half done.
 //!
 //! Sources: the venues' weekly totals (`otc_venue_share`, tier `ALL`
@@ -122,15 +124,49 @@ impl Analytics {
         }
         let loaded = LoadedWeeks::read(ctx)?;
         let weeks = match self.week_ending {
-            Some(week) => vec![week.format("%Y-%m-%d").to_string()],
-            None => loaded.with_followers(&queued_weeks(ctx)?),
+            Some(week) => {
+                let week = week.format("%Y-%m-%d").to_string();
+                if loaded.holds(&week) {
+                    vec![week]
+                } else {
+                    // Rows it may have describe summaries that are gone.
+                    clear(ctx, &week)?;
+                    ctx.log(
+                        Level::Warn,
+                        &format!(
+                            "week {week} has no summaries, so no analytics: load it, or run otc.summarize first"
+                        ),
+                    );
+                    Vec::new()
+                }
+            }
+            None => {
+                let mut changed = queued_weeks(ctx)?;
+                // A week otc.summarize could not summarize again (its totals
+                // passed 63 bits) loses its summaries without being queued:
+                // its analytics, and the weeks that compare with it, are
+                // stale.
+                for week in analysed_weeks(ctx)? {
+                    if !loaded.holds(&week) {
+                        ctx.log(
+                            Level::Warn,
+                            &format!(
+                                "week {week} has analytics but no summaries any more: its analytics are \
+                                 removed and the weeks after it computed again"
+                            ),
+                        );
+                        changed.push(week);
+                    }
+                }
+                loaded.with_followers(&changed)
+            }
         };
-        if weeks.is_empty() {
+        if weeks.is_empty() && self.week_ending.is_none() {
             ctx.log(
                 Level::Info,
                 "no week changed since the last otc.analytics; nothing to do",
             );
-        } else {
+        } else if !weeks.is_empty() {
             ctx.log(Level::Info, &format!("computing weeks {}", weeks.join(", ")));
         }
         let mut writer = WeekWriter {
@@ -144,13 +180,26 @@ impl Analytics {
         for (done, week) in weeks.iter().enumerate() {
             stop_if_cancelled(ctx)?;
             clear(ctx, week)?;
-            match writer.week(ctx, week) {
-                Ok(()) => {
+            // A week without summaries (see above) has no analytics: its
+            // venue volume alone would still give symbols' figures.
+            let result = if loaded.holds(week) {
+                writer.week(ctx, week)
+            } else {
+                Ok(())
+            };
+            match result {
+                // Only a run of the queued weeks, which computes their
+                // followers with them, takes them off the queue: a week
+                // computed alone (`-p week_ending`) stays queued, or the
+                // weeks that compare with it would keep figures of its old
+                // summaries.
+                Ok(()) if self.week_ending.is_none() => {
                     ctx.execute(
                         "DELETE FROM otc_analytics_queue WHERE week_ending = ?1",
                         &[SqlValue::Text(week)],
                     )?;
                 }
+                Ok(()) => {}
                 // The week fails alone, with nothing of it half written, and
                 // stays queued.
                 Err(error) if error.code == OVERFLOW => {
@@ -196,6 +245,24 @@ fn queued_weeks(ctx: &mut Context<'_>) -> Result<Vec<String>> {
         },
     )?;
     Ok(weeks)
+}
+
+/// The weeks `otc_concentration` holds (every week analysed has rows
+/// there), one index seek each.
+fn analysed_weeks(ctx: &mut Context<'_>) -> Result<Vec<String>> {
+    let mut weeks: Vec<String> = Vec::new();
+    loop {
+        let last = weeks.last().map_or("", String::as_str);
+        let next = ctx.query_one(
+            "SELECT week_ending FROM otc_concentration WHERE week_ending > ?1 ORDER BY week_ending LIMIT 1",
+            &[SqlValue::Text(last)],
+            |row| Ok(row.str(0)?.to_owned()),
+        )?;
+        match next {
+            Some(week) => weeks.push(week),
+            None => return Ok(weeks),
+        }
+    }
 }
 
 /// Removes a week's analytics.
@@ -267,17 +334,51 @@ impl LoadedWeeks {
         }
     }
 
+    /// Whether any market holds `week`.
+    fn holds(&self, week: &str) -> bool {
+        self.by_market
+            .values()
+            .any(|weeks| weeks.binary_search_by(|loaded| loaded.as_str().cmp(week)).is_ok())
+    }
+
     fn weeks(&self, venue_type: VenueType, tier: &str) -> &[String] {
         self.by_market
             .get(&(venue_type, tier.to_owned()))
             .map_or(&[], Vec::as_slice)
     }
 
-    /// The loaded week of a market before `week`.
+    /// The loaded week of a market before `week`. Across tiers (`ALL`), the
+    /// last one that holds the same tiers of the venue type: a week holds
+    /// Tier 1 alone for two weeks before the others are published, and its
+    /// `ALL` market compared with a whole week (or a whole week with one
+    /// that lacks a tier) would show every venue of the missing tiers
+    /// entering or leaving.
     fn previous(&self, venue_type: VenueType, tier: &str, week: &str) -> Option<&str> {
         let weeks = self.weeks(venue_type, tier);
         let before = weeks.partition_point(|loaded| loaded.as_str() < week);
-        before.checked_sub(1).map(|index| weeks[index].as_str())
+        if tier != "ALL" {
+            return before.checked_sub(1).map(|index| weeks[index].as_str());
+        }
+        let tiers = self.tiers_of(venue_type, week);
+        weeks[..before]
+            .iter()
+            .rev()
+            .find(|earlier| self.tiers_of(venue_type, earlier) == tiers)
+            .map(String::as_str)
+    }
+
+    /// The tiers (bits by index of [`Tier::ALL`]) that `week` holds of
+    /// `venue_type`.
+    fn tiers_of(&self, venue_type: VenueType, week: &str) -> u8 {
+        Tier::ALL
+            .iter()
+            .enumerate()
+            .filter(|(_, tier)| {
+                self.weeks(venue_type, tier.canonical())
+                    .binary_search_by(|loaded| loaded.as_str().cmp(week))
+                    .is_ok()
+            })
+            .fold(0, |bits, (index, _)| bits | 1 << index)
     }
 
     /// The last [`PRIOR_WEEKS`] weeks before `week` that hold a summary of
@@ -356,7 +457,7 @@ impl WeekWriter<'_> {
                 None => None,
             };
             let figures = market.concentration();
-            let change = previous.as_ref().map(|previous| market.hhi_change(previous));
+            let change = previous.as_ref().and_then(|previous| market.hhi_change(previous));
             concentration.push((tier.clone(), venue_type, figures, previous_week, change));
             for mv in movers::venue_moves(&market, previous.as_ref()) {
                 movers.push((tier.clone(), venue_type, previous_week, mv));
@@ -859,6 +960,20 @@ mod tests {
         assert!(weeks.prior(VenueType::NonAts, 0b001, "08").is_empty());
         assert_eq!(weeks.previous(Ats, "NMS Tier 2", "07"), Some("06"));
         assert_eq!(weeks.previous(Ats, "NMS Tier 2", "01"), None);
+    }
+
+    #[test]
+    fn across_tiers_the_previous_week_holds_the_same_tiers() {
+        use VenueType::Ats;
+        let weeks = loaded(&[
+            (Ats, "NMS Tier 1", &["01", "02", "03", "04", "05"]),
+            (Ats, "NMS Tier 2", &["01", "02", "04"]),
+            (Ats, "ALL", &["01", "02", "03", "04", "05"]),
+        ]);
+        assert_eq!(weeks.previous(Ats, "ALL", "04"), Some("02"));
+        assert_eq!(weeks.previous(Ats, "ALL", "05"), Some("03"));
+        assert_eq!(weeks.previous(Ats, "ALL", "03"), None);
+        assert_eq!(weeks.previous(Ats, "NMS Tier 1", "04"), Some("03"));
     }
 
     #[test]

@@ -201,8 +201,12 @@ impl Market {
 
     /// The change of `hhi_high` from `previous` to this market. Venues are
     /// matched by name; the aggregate counts as one venue, present in both
-    /// weeks when both have it.
-    pub fn hhi_change(&self, previous: &Market) -> HhiChange {
+    /// weeks when both have it. `None` when either market has no volume: it
+    /// has no index (`hhi_high` is NULL), so there is no change to or from it.
+    pub fn hhi_change(&self, previous: &Market) -> Option<HhiChange> {
+        if self.squares.total == 0 || previous.squares.total == 0 {
+            return None;
+        }
         let square = |volume: i64| {
             let volume = u128::try_from(volume).unwrap_or(0);
             volume * volume
@@ -233,11 +237,11 @@ impl Market {
         let change = |a: u128, b: u128| {
             decimal::scaled_difference(Fraction::new(a, now), Fraction::new(b, before), 10_000)
         };
-        HhiChange {
+        Some(HhiChange {
             total: change(common_now + entered, common_before + left),
             common: change(common_now, common_before),
             entry_exit: change(entered, left),
-        }
+        })
     }
 }
 
@@ -309,7 +313,9 @@ mod tests {
     fn the_change_splits_into_common_venues_and_entry_and_exit() {
         // Before: A 50%, B 50% (5,000). Now: A 60%, C 40% (3,600 + 1,600 = 5,200).
         // Common (A): 3,600 − 2,500 = 1,100; entry − exit: 1,600 − 2,500 = −900.
-        let change = market(&[("A", 60), ("C", 40)]).hhi_change(&market(&[("A", 50), ("B", 50)]));
+        let change = market(&[("A", 60), ("C", 40)])
+            .hhi_change(&market(&[("A", 50), ("B", 50)]))
+            .unwrap();
         assert_eq!(
             (
                 change.total.to_string(),
@@ -318,6 +324,10 @@ mod tests {
             ),
             ("200.00".into(), "1100.00".into(), "-900.00".into())
         );
+        // A market without volume has no index: no change to or from it.
+        let empty = market(&[("A", 0)]);
+        assert_eq!(empty.hhi_change(&market(&[("A", 1)])), None);
+        assert_eq!(market(&[("A", 1)]).hhi_change(&empty), None);
     }
 
     #[test]

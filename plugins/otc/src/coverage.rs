@@ -17,6 +17,7 @@
 //! due week is missing or nothing is loaded, so that cron can alert on it.
 
 use crate::bulk::BulkInsert;
+use crate::fetch_plan::host_today;
 use crate::hash::VenueType;
 use crate::run::{self, metrics, Figures, Run};
 use crate::tier::{Tier, SPELLINGS};
@@ -59,14 +60,6 @@ impl Coverage {
     pub fn from_params(params: &Params) -> Result<Self> {
         let from = week::friday_param(params, "from")?;
         let to = week::friday_param(params, "to")?;
-        if let (Some(from), Some(to)) = (from, to) {
-            if from > to {
-                return Err(Error::new(
-                    "otc.params.range",
-                    format!("from {from} is after to {to}: expected from <= to"),
-                ));
-            }
-        }
         let as_of = match params.opt_str("as_of")? {
             None => None,
             Some(text) => Some(parse_date(text.trim()).ok_or_else(|| {
@@ -76,6 +69,29 @@ impl Coverage {
                 )
             })?),
         };
+        if let Some(from) = from {
+            // `to` defaults to the last Friday on or before as_of (today
+            // when not given: the date the run will see).
+            let (to, derived) = match to {
+                Some(to) => (to, String::new()),
+                None => {
+                    let as_of = match as_of {
+                        Some(date) => date,
+                        None => host_today()?,
+                    };
+                    (
+                        last_friday(as_of),
+                        format!(" (the last Friday on or before as_of {as_of})"),
+                    )
+                }
+            };
+            if from > to {
+                return Err(Error::new(
+                    "otc.params.range",
+                    format!("from {from} is after to {to}{derived}: expected from on or before to"),
+                ));
+            }
+        }
         let tiers = list_param(params, "tiers", |text| {
             Tier::parse(text).ok_or_else(|| format!("expected {SPELLINGS}"))
         })?;
@@ -133,11 +149,12 @@ impl Coverage {
         };
         let loaded = Publications::read(ctx)?;
         let pairs = self.expected_pairs(&loaded);
-        let from = self
-            .from
-            .or_else(|| loaded.first_week(&pairs))
-            .unwrap_or_else(|| last_friday(as_of));
         let to = self.to.unwrap_or_else(|| last_friday(as_of));
+        let from = match (self.from, loaded.first_week(&pairs)) {
+            (Some(from), _) => from,
+            (None, Some(first)) if first > to => return Err(ends_before_the_data(self.to, as_of, first)),
+            (None, first) => first.unwrap_or(to),
+        };
         let statuses = statuses(&loaded, &pairs, from, to, as_of);
         write(ctx, &run, as_of, &statuses)?;
         let count = |status: &str| statuses.iter().filter(|row| row.status == status).count();
@@ -218,6 +235,21 @@ impl Coverage {
             .flat_map(|&tier| types.iter().map(move |&kind| (tier, kind)))
             .collect()
     }
+}
+
+/// The error of a range that would end (`to`, or the last Friday on or
+/// before `as_of`) before the first week loaded, where it begins by default.
+fn ends_before_the_data(to: Option<NaiveDate>, as_of: NaiveDate, first: NaiveDate) -> Error {
+    let (name, value, instead) = match to {
+        Some(to) => ("to", to, "or -p from"),
+        None => ("as_of", as_of, "or -p from and -p to"),
+    };
+    Error::new(
+        "otc.coverage.range",
+        format!(
+            "{name} {value} is before the first week loaded, {first}: expected {name} on or after it, {instead}"
+        ),
+    )
 }
 
 /// Fails the run when a due week is missing or nothing is loaded.

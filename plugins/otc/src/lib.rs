@@ -113,8 +113,8 @@ fn analytics_def() -> PipelineDef {
         "Concentration (HHI, top venues), venue movers and symbol movers of the weeks that changed",
     )
     .param(Param::new("week_ending", ParamKind::Date).help(
-        "recompute this week (a Friday) only; without it, every week summarized since the last run and \
-         the six loaded weeks after each",
+        "recompute this week (a Friday) only, leaving the queue of changed weeks as it is; without it, every \
+         week summarized since the last run and the six loaded weeks after each",
     ))
     .param(
         Param::new("min_volume", ParamKind::Integer)
