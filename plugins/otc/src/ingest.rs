@@ -10,6 +10,8 @@
 //! reused buffers) while the run's thread stores the previous batches with
 //! multi-row statements. What every line of a file shares (execution, file
 //! name, time) is stored once, in `otc_raw_files`; the lines reference it.
+//! Each batch is inserted in the order of the unique key, not the file's (so
+//! within a batch, ids follow the key; `line_number` keeps the file's place).
 
 use crate::bulk::BulkInsert;
 use crate::hash::{HashKey, RecordHasher, Venue};
@@ -257,6 +259,7 @@ impl Reader {
                 }),
             }
             if batch.lines.rows() >= BATCH_ROWS || batch.rejects.len() >= BATCH_ROWS {
+                batch.lines.sort();
                 batch.read_to = self.read_before + parser.bytes_read();
                 self.send(Event::Batch(batch)).map_err(Err)?;
                 batch = self.recycled.try_recv().unwrap_or_default();
@@ -264,6 +267,7 @@ impl Reader {
         }
         self.read_before += parser.bytes_read();
         if batch.records > 0 {
+            batch.lines.sort();
             batch.read_to = self.read_before;
             self.send(Event::Batch(batch)).map_err(Err)?;
         }
@@ -497,6 +501,18 @@ const TEXT_FIELDS: usize = 7;
 /// The tier's place among the text fields (empty for a known tier).
 const TIER_FIELD: usize = 2;
 
+/// A line's place in `otc_raw_lines_key`, and its place in the batch.
+type Key<'a> = (
+    &'a str,
+    (bool, i64, &'a str),
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a [u8; 16],
+    u32,
+);
+
 /// Lines waiting for one insert. Their text sits in one buffer that is reused
 /// from batch to batch, so queuing a line allocates nothing.
 #[derive(Default)]
@@ -512,6 +528,8 @@ struct RawBatch {
     /// The average trade size of each line in hundredths, as
     /// otc_venue_volume keeps it.
     averages: Vec<Option<i64>>,
+    /// The lines in the order they are inserted (see [`RawBatch::sort`]).
+    order: Vec<u32>,
 }
 
 impl RawBatch {
@@ -547,35 +565,77 @@ impl RawBatch {
             .push([line.share_volume, line.trade_count, line_number, tier]);
     }
 
-    /// The INSERT's values, row after row.
+    /// Text field `field` of line `line`.
+    fn field(&self, line: usize, field: usize) -> &str {
+        let index = line * TEXT_FIELDS + field;
+        let start = if index == 0 { 0 } else { self.ends[index - 1] };
+        &self.text[start..self.ends[index]]
+    }
+
+    /// Orders the lines as the unique key `otc_raw_lines_key` does. Each
+    /// insert then lands just after the previous one, where SQLite's B-tree
+    /// finds the place with one comparison and appends to the last page,
+    /// instead of searching the page and splitting it in the middle.
+    fn sort(&mut self) {
+        // Each line's key is taken once, then the keys are sorted: a key
+        // taken afresh in every comparison costs more than the sort saves.
+        // The line's place ends the key, so equal lines (a duplicate within
+        // the batch) keep their order and the first is stored.
+        let mut order = std::mem::take(&mut self.order);
+        let mut keys: Vec<Key<'_>> = (0..self.rows())
+            .map(|line| {
+                let mpid = self.field(line, 6);
+                let tier = self.numbers[line][3];
+                (
+                    self.field(line, 0),
+                    // SQLite orders integers (known tiers' codes) before text.
+                    (tier == 0, tier, self.field(line, TIER_FIELD)),
+                    self.field(line, 3),
+                    mpid,
+                    if mpid.is_empty() { self.field(line, 5) } else { "" },
+                    self.field(line, 1),
+                    &self.hashes[line],
+                    line as u32,
+                )
+            })
+            .collect();
+        // In FINRA's order (week, tier, symbol, and a symbol's venues in no
+        // order) sorting each symbol's lines suffices, a few comparisons a
+        // line. Any other order is sorted whole.
+        fn group<'a>(key: &Key<'a>) -> (&'a str, (bool, i64, &'a str), &'a str) {
+            (key.0, key.1, key.2)
+        }
+        if keys.windows(2).all(|pair| group(&pair[0]) <= group(&pair[1])) {
+            for lines in keys.chunk_by_mut(|a, b| group(a) == group(b)) {
+                lines.sort_unstable_by(|a, b| (a.3, a.4, a.5, a.6, a.7).cmp(&(b.3, b.4, b.5, b.6, b.7)));
+            }
+        } else {
+            keys.sort_unstable();
+        }
+        order.clear();
+        order.extend(keys.iter().map(|key| key.7));
+        self.order = order;
+    }
+
+    /// The INSERT's values, row after row, in the order [`RawBatch::sort`] gave.
     fn values(&self, file_id: i64) -> Vec<SqlValue<'_>> {
         let mut values = Vec::with_capacity(self.rows() * COLUMNS);
-        let mut start = 0;
-        let mut field = |end: usize| {
-            let text = &self.text[start..end];
-            start = end;
-            text
-        };
-        let lines = self
-            .ends
-            .chunks_exact(TEXT_FIELDS)
-            .zip(&self.hashes)
-            .zip(&self.numbers)
-            .zip(&self.averages);
-        for (((ends, hash), &[shares, trades, line, tier]), &average) in lines {
+        for &line in &self.order {
+            let line = line as usize;
+            let [shares, trades, line_number, tier] = self.numbers[line];
             values.extend([
                 SqlValue::Integer(file_id),
-                SqlValue::Integer(line),
-                SqlValue::Blob(hash),
+                SqlValue::Integer(line_number),
+                SqlValue::Blob(&self.hashes[line]),
             ]);
-            for (index, &end) in ends.iter().enumerate() {
-                let text = field(end);
+            for index in 0..TEXT_FIELDS {
                 values.push(if index == TIER_FIELD && tier != 0 {
                     SqlValue::Integer(tier)
                 } else {
-                    SqlValue::Text(text)
+                    SqlValue::Text(self.field(line, index))
                 });
             }
+            let average = self.averages[line];
             values.extend([
                 SqlValue::Integer(shares),
                 SqlValue::Integer(trades),
@@ -591,5 +651,81 @@ impl RawBatch {
         self.hashes.clear();
         self.numbers.clear();
         self.averages.clear();
+        self.order.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch of `lines` (FINRA's columns, without the header), as the
+    /// reader queues them for the week ending 2025-11-21.
+    fn batch(lines: &[&str]) -> RawBatch {
+        let text = format!(
+            "tierDescription|issueSymbolIdentifier|issueName|marketParticipantName|MPID|\
+             totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate\n{}\n",
+            lines.join("\n")
+        );
+        let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let mut parser = Parser::new(text.as_bytes(), "x.psv", DateWindow::until_a_year_after(today))
+            .unwrap()
+            .unwrap();
+        let (mut batch, mut hasher) = (RawBatch::default(), RecordHasher::default());
+        while let Some(record) = parser.next_record().unwrap() {
+            let Record::Line(line) = record else {
+                panic!("a reject")
+            };
+            let tier = Tier::parse(line.tier);
+            let key = HashKey {
+                week_ending: "2025-11-21",
+                tier: tier.map_or(line.tier, |tier| tier.canonical()),
+                symbol: line.symbol,
+                venue: Venue::of(line.mpid, line.venue_name),
+                share_volume: line.share_volume,
+                trade_count: line.trade_count,
+            };
+            batch.push(&mut hasher, &key, tier, &line);
+        }
+        batch.sort();
+        batch
+    }
+
+    /// The line numbers of the batch in the order they are inserted.
+    fn inserted_lines(batch: &RawBatch) -> Vec<i64> {
+        let values = batch.values(1);
+        values
+            .chunks_exact(COLUMNS)
+            .map(|row| match row[1] {
+                SqlValue::Integer(line) => line,
+                _ => panic!("line_number is an integer"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_in_finras_order_is_inserted_with_each_symbols_venues_in_key_order() {
+        let batch = batch(&[
+            "NMS Tier 1|AAPL|Apple|VENB ATS|VENB|1|1|2025-12-08",
+            "NMS Tier 1|AAPL|Apple|Firm Z||5|1|2025-12-08",
+            "NMS Tier 1|AAPL|Apple|VENA ATS|VENA|2|1|2025-12-08",
+            "NMS Tier 1|MSFT|Microsoft|VENC ATS|VENC|3|1|2025-12-08",
+            "NMS Tier 1|MSFT|Microsoft|VENA ATS|VENA|4|1|2025-12-08",
+        ]);
+        // A non-ATS line (empty MPID) comes first in its symbol, as in the key.
+        assert_eq!(inserted_lines(&batch), [3, 4, 2, 6, 5]);
+    }
+
+    #[test]
+    fn a_batch_in_another_order_is_sorted_whole_and_of_two_equal_lines_the_first_comes_first() {
+        let batch = batch(&[
+            "NMS Tier 2|AAA|A Inc|VENA ATS|VENA|1|1|2025-12-08",
+            "Tier 9|AAA|A Inc|VENA ATS|VENA|1|1|2025-12-08",
+            "NMS Tier 1|ZZZ|Z Inc|VENA ATS|VENA|1|1|2025-12-08",
+            "NMS Tier 1|ZZZ|Z Inc|VENA ATS|VENA|1|1|2025-12-08",
+            "NMS Tier 1|AAA|A Inc|VENB ATS|VENB|1|1|2025-12-08",
+        ]);
+        // Known tiers by code, then an unknown one (text sorts after integers).
+        assert_eq!(inserted_lines(&batch), [6, 4, 5, 2, 3]);
     }
 }
