@@ -12,8 +12,11 @@
 //! name, time) is stored once, in `otc_raw_files`; the lines reference it.
 //! Each batch is inserted in the order of the unique key, not the file's (so
 //! within a batch, ids follow the key; `line_number` keeps the file's place).
+//! A file whose bytes a run stored whole before is not read line by line
+//! (`contents.rs`); the others are digested as they are read, for next time.
 
 use crate::bulk::BulkInsert;
+use crate::contents::{self, Content, Digesting, Known};
 use crate::hash::{HashKey, RecordHasher, Venue};
 use crate::parse::{clip, DateWindow, Line, Parser, Record};
 use crate::rejects::{RejectWriter, Rejected, Stage, RAW_LINE_LIMIT};
@@ -90,23 +93,33 @@ impl Ingest {
         // batches ahead of storing, which is SQLite's work on this one: the
         // two take turns on one core no longer. The queue is bounded, so the
         // file still streams through a fixed amount of memory.
+        let dates = DateWindow::until_a_year_after(run::today(ctx)?);
+        let week_given = self.week_ending.map(|week| week.format("%Y-%m-%d").to_string());
+        // Files loaded whole before, recognised by their bytes, are not read
+        // line by line (see contents.rs).
+        let mut sources = Vec::with_capacity(self.files.len());
+        for path in &self.files {
+            let known = contents::recognise(ctx, path, week_given.as_deref(), dates)?;
+            sources.push((path.clone(), known));
+        }
         let (events, received) = mpsc::sync_channel(QUEUED_BATCHES);
         let (recycle, recycled) = mpsc::channel();
         let reader = Reader {
             given_week: self.week_ending,
-            dates: DateWindow::until_a_year_after(run::today(ctx)?),
+            dates,
             hasher: RecordHasher::default(),
             weeks: BTreeSet::new(),
             current_week: (NaiveDate::MIN, String::new()),
             mismatch: WeekMismatch::default(),
+            file_weeks: BTreeSet::new(),
+            latest_update: None,
             events,
             read_before: 0,
             recycled,
         };
-        let files = self.files.clone();
         let reading = thread::Builder::new()
             .name("otc-ingest-read".to_owned())
-            .spawn(move || reader.read(&files))
+            .spawn(move || reader.read(sources))
             .map_err(|e| {
                 Error::new(
                     "otc.ingest.thread",
@@ -120,7 +133,7 @@ impl Ingest {
             .filter_map(|f| f.metadata().ok())
             .map(|m| m.len())
             .sum();
-        let mut store = Store::new(&run, total_bytes);
+        let mut store = Store::new(&run, total_bytes, week_given);
         let stored = store.events(ctx, &received, &recycle);
         // A reader blocked on a full queue sees it gone and stops.
         drop(received);
@@ -144,6 +157,7 @@ impl Ingest {
             "duplicates": counts.duplicates,
             "rejected": store.rejects.count(),
             "files": self.files.len(),
+            "files_known": counts.files_known,
             "weeks": weeks,
             "week_source": week_source,
             "week_mismatch": counts.week_mismatch,
@@ -161,9 +175,11 @@ enum Event {
     File(String),
     /// A file without a single line.
     Empty(String),
+    /// A file loaded whole before, not read again: its size, and what it holds.
+    Known(String, u64, Known),
     Batch(Box<Batch>),
-    /// The file is read; what its lines said of the given week.
-    FileEnd(WeekMismatch),
+    /// The file is read; what its lines said of the given week, and what it was.
+    FileEnd(WeekMismatch, Content),
     /// Reading failed; the run fails with this error.
     Failed(Error),
 }
@@ -208,6 +224,9 @@ struct Reader {
     /// The current file's lines whose first publication says another week
     /// than the one given.
     mismatch: WeekMismatch,
+    /// The weeks of the current file's lines, and their latest lastUpdateDate.
+    file_weeks: BTreeSet<NaiveDate>,
+    latest_update: Option<NaiveDate>,
     events: mpsc::SyncSender<Event>,
     /// Bytes of the files read before the current one.
     read_before: u64,
@@ -219,10 +238,15 @@ struct Reader {
 struct Stopped;
 
 impl Reader {
-    /// Reads every file; returns the weeks of the lines read.
-    fn read(mut self, files: &[PathBuf]) -> Result<BTreeSet<NaiveDate>> {
-        for path in files {
-            match self.file(path) {
+    /// Reads every file, but those already known; returns the weeks of the
+    /// lines read.
+    fn read(mut self, files: Vec<(PathBuf, Option<Known>)>) -> Result<BTreeSet<NaiveDate>> {
+        for (path, known) in files {
+            let read = match known {
+                Some(known) => self.known(&path, known).map_err(Err),
+                None => self.file(&path),
+            };
+            match read {
                 Ok(()) => {}
                 Err(Ok(error)) => {
                     let _ = self.events.send(Event::Failed(error));
@@ -238,12 +262,28 @@ impl Reader {
         self.events.send(event).map_err(|_| Stopped)
     }
 
+    /// A file known from an earlier run: its weeks, and no line read.
+    fn known(&mut self, path: &Path, known: Known) -> std::result::Result<(), Stopped> {
+        self.weeks.extend(known.weeks.iter().copied());
+        let size = path.metadata().map(|metadata| metadata.len()).unwrap_or(0);
+        self.read_before += size;
+        self.send(Event::Known(path.display().to_string(), self.read_before, known))
+    }
+
     fn file(&mut self, path: &Path) -> std::result::Result<(), std::result::Result<Error, Stopped>> {
         let name = path.display().to_string();
         let input = File::open(path)
             .map_err(|e| Ok(Error::new("otc.ingest.read", format!("cannot open {name}: {e}"))))?;
-        let Some(mut parser) = Parser::new(input, &name, self.dates).map_err(Ok)? else {
-            return self.send(Event::Empty(name)).map_err(Err);
+        // The file's bytes are digested as they are read, so that a later run
+        // can recognise them (contents.rs).
+        let mut digest = Digesting::default();
+        self.file_weeks.clear();
+        self.latest_update = None;
+        // A file starts a run of lines in its week afresh: its weeks are noted.
+        self.current_week = (NaiveDate::MIN, String::new());
+        let mut parser = match Parser::new(digest.reader(input), &name, self.dates).map_err(Ok)? {
+            Some(parser) => parser,
+            None => return self.send(Event::Empty(name)).map_err(Err),
         };
         self.send(Event::File(name.clone())).map_err(Err)?;
         let mut batch = self.recycled.try_recv().unwrap_or_default();
@@ -266,13 +306,21 @@ impl Reader {
             }
         }
         self.read_before += parser.bytes_read();
+        drop(parser);
         if batch.records > 0 {
             batch.lines.sort();
             batch.read_to = self.read_before;
             self.send(Event::Batch(batch)).map_err(Err)?;
         }
         let mismatch = std::mem::take(&mut self.mismatch);
-        self.send(Event::FileEnd(mismatch)).map_err(Err)
+        let (sha256, size) = digest.finish();
+        let content = Content {
+            sha256,
+            size,
+            latest_update: self.latest_update,
+            weeks: std::mem::take(&mut self.file_weeks),
+        };
+        self.send(Event::FileEnd(mismatch, content)).map_err(Err)
     }
 
     /// Places one well-formed line in its week and queues it for insertion.
@@ -310,8 +358,10 @@ impl Reader {
         }
         if self.current_week.0 != week_ending {
             self.weeks.insert(week_ending);
+            self.file_weeks.insert(week_ending);
             self.current_week = (week_ending, week_ending.format("%Y-%m-%d").to_string());
         }
+        self.latest_update = self.latest_update.max(Some(line.last_update));
         let key = HashKey {
             week_ending: &self.current_week.1,
             tier: tier.map_or(line.tier, |tier| tier.canonical()),
@@ -333,6 +383,8 @@ struct Counts {
     inserted: u64,
     duplicates: u64,
     week_mismatch: u64,
+    /// Files recognised by their bytes, not read again.
+    files_known: u64,
 }
 
 /// Lines of one file whose lastUpdateDate is a Monday that, by the
@@ -377,6 +429,8 @@ impl WeekMismatch {
 /// The storing side: batches → otc_raw_files, otc_raw_lines, otc_rejects.
 struct Store<'r> {
     run: &'r Run,
+    /// `-p week_ending`, when given.
+    week_given: Option<String>,
     insert: BulkInsert,
     rejects: RejectWriter,
     counts: Counts,
@@ -385,9 +439,10 @@ struct Store<'r> {
 }
 
 impl<'r> Store<'r> {
-    fn new(run: &'r Run, total_bytes: u64) -> Self {
+    fn new(run: &'r Run, total_bytes: u64, week_given: Option<String>) -> Self {
         Self {
             run,
+            week_given,
             insert: BulkInsert::new(INSERT_HEAD, COLUMNS, INSERT_TAIL),
             rejects: RejectWriter::new(run, Stage::Parse),
             counts: Counts::default(),
@@ -402,12 +457,14 @@ impl<'r> Store<'r> {
         events: &mpsc::Receiver<Event>,
         recycle: &mpsc::Sender<Box<Batch>>,
     ) -> Result<()> {
-        // The current file: its name, id, and the counts when it started.
+        // The current file: its name, id, the counts when it started, and
+        // the greatest otc_raw_lines id then.
         let mut file = None;
         for event in events {
             match event {
                 Event::Failed(error) => return Err(error),
                 Event::Empty(name) => ctx.log(Level::Warn, &format!("{name} is empty: no header, no lines")),
+                Event::Known(name, read_to, known) => self.known(ctx, &name, read_to, &known)?,
                 Event::File(name) => {
                     let id = self.file_row(ctx, &name)?;
                     let before = [
@@ -416,11 +473,11 @@ impl<'r> Store<'r> {
                         self.counts.duplicates,
                         self.rejects.count(),
                     ];
-                    file = Some((name, id, before));
+                    file = Some((name, id, before, last_raw_id(ctx)?));
                 }
                 Event::Batch(mut batch) => {
                     stop_if_cancelled(ctx)?;
-                    let Some((name, id, _)) = &file else {
+                    let Some((name, id, _, _)) = &file else {
                         return Err(Error::new("otc.ingest.order", "lines arrived before their file"));
                     };
                     self.batch(ctx, name, *id, &batch)?;
@@ -428,8 +485,9 @@ impl<'r> Store<'r> {
                     // The reader may be gone; the batch is then just freed.
                     let _ = recycle.send(batch);
                 }
-                Event::FileEnd(mismatch) => {
-                    if let Some((name, _, [records, inserted, duplicates, rejected])) = file.take() {
+                Event::FileEnd(mismatch, content) => {
+                    if let Some((name, id, [records, inserted, duplicates, rejected], last_id)) = file.take()
+                    {
                         if let Some(warning) = mismatch.warning(&name) {
                             ctx.log(Level::Warn, &warning);
                         }
@@ -445,10 +503,36 @@ impl<'r> Store<'r> {
                                  {rejected} rejected"
                             ),
                         );
+                        // Every line a new row: the same bytes loaded again
+                        // would all be duplicates.
+                        if records > 0 && inserted == records && mismatch.lines == 0 {
+                            let stored = [last_id + 1, last_raw_id(ctx)?];
+                            let week_given = self.week_given.as_deref();
+                            contents::record(ctx, id, &content, week_given, inserted, stored)?;
+                        }
                     }
                 }
             }
         }
+        Ok(())
+    }
+
+    /// A file loaded whole before: recorded, its lines counted as duplicates.
+    fn known(&mut self, ctx: &mut Context<'_>, name: &str, read_to: u64, known: &Known) -> Result<()> {
+        self.file_row(ctx, name)?;
+        self.counts.records += known.lines;
+        self.counts.duplicates += known.lines;
+        self.counts.files_known += 1;
+        let lines = known.lines;
+        ctx.log(
+            Level::Info,
+            &format!(
+                "{name}: {lines} lines: 0 inserted, {lines} duplicates, 0 rejected (the same bytes as {}, \
+                 whose lines are all stored: not read again)",
+                known.loaded_as
+            ),
+        );
+        ctx.progress(read_to, self.total_bytes.max(read_to), "bytes");
         Ok(())
     }
 
@@ -493,6 +577,16 @@ impl<'r> Store<'r> {
         ctx.progress(batch.read_to, self.total_bytes.max(batch.read_to), "bytes");
         Ok(())
     }
+}
+
+/// The greatest id in otc_raw_lines (0 when empty): ids stored after it are
+/// greater (AUTOINCREMENT).
+fn last_raw_id(ctx: &mut Context<'_>) -> Result<i64> {
+    Ok(ctx
+        .query_one("SELECT coalesce(max(id), 0) FROM otc_raw_lines", &[], |row| {
+            row.i64(0)
+        })?
+        .unwrap_or_default())
 }
 
 /// Text fields per line, in INSERT order: week_ending, last_update_date,
