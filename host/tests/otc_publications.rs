@@ -361,3 +361,40 @@ fn a_file_loaded_whole_is_recognised_by_its_bytes_and_any_difference_is_read_lin
         [["2"]]
     );
 }
+
+#[test]
+fn lines_in_any_order_within_a_file_give_the_same_tables() {
+    // FINRA's order (week, tier, symbol), and the same lines with the tiers
+    // interleaved: ingest notes which is which, and normalize reads the
+    // second in the key's order. The tables are the same.
+    let ordered = [
+        "NMS Tier 1|AAPL|Apple Inc.|VENB ATS|VENB|500|5|2025-12-22",
+        "NMS Tier 1|AAPL|Apple Inc.|VENA ATS|VENA|1000|10|2025-12-22",
+        "NMS Tier 1|MSFT|Microsoft|VENA ATS|VENA|800|8|2025-12-22",
+        "NMS Tier 2|AAOI|Applied Opto|VENA ATS|VENA|70|7|2026-01-05",
+        "NMS Tier 2|ZZZZ|Zzz Corp|Firm Z||30|3|2026-01-05",
+        "OTC|ABCD|Abcd Corp|VENB ATS|VENB|9|1|2026-01-05",
+    ];
+    let interleaved = [
+        ordered[0], ordered[3], ordered[5], ordered[1], ordered[4], ordered[2],
+    ];
+    let mut tables = Vec::new();
+    for (lines, in_key_order) in [(&ordered, "1"), (&interleaved, "0")] {
+        let env = TestEnv::with_plugins(&["spine_otc"]);
+        let file = write_file(&env, "week.psv", lines);
+        run_ok(&env, "otc.ingest", &[format!("file_path={file}")]);
+        assert_eq!(
+            rows(&env, "SELECT in_key_order FROM otc_raw_files"),
+            [[in_key_order]]
+        );
+        let normalize = run_ok(&env, "otc.normalize", &[]);
+        assert_eq!(normalize["accepted"], 6, "{normalize}");
+        tables.push(rows(
+            &env,
+            "SELECT week_ending, tier, symbol, venue_type, venue, share_volume, trade_count, avg_trade_size,
+                    record_hash, last_update_date FROM otc_venue_volume ORDER BY 1, 2, 3, 4, 5",
+        ));
+    }
+    assert_eq!(tables[0].len(), 6);
+    assert_eq!(tables[0], tables[1]);
+}

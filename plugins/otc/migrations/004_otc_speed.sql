@@ -12,8 +12,8 @@
 -- other file (one changed byte, a republication, a file whose lines were
 -- rejected or deleted) is read line by line as before.
 --
--- Nothing else changes: earlier databases (001, 002) upgrade by gaining this
--- table, empty; their files are read line by line, as before.
+-- Earlier databases (001, 002) upgrade by gaining this table, empty (their
+-- files are read line by line, as before), and a column of otc_raw_files.
 CREATE TABLE otc_raw_contents (
     file_id        INTEGER PRIMARY KEY,  -- otc_raw_files.id of the load that stored every line
     content_sha256 BLOB    NOT NULL,     -- SHA-256 of the file's bytes, as read
@@ -27,3 +27,9 @@ CREATE TABLE otc_raw_contents (
     weeks          TEXT    NOT NULL      -- the weeks of its lines, comma-separated
 );
 CREATE INDEX otc_raw_contents_by_size ON otc_raw_contents (byte_size);
+
+-- 1 when a file's lines came in the unique key's order (FINRA's: week,
+-- tier, symbol), 0 when not (tiers interleaved, files merged): otc.normalize
+-- then reads the new rows in the key's order, so that its upserts append
+-- instead of landing in the middle of the table. NULL before 004: read as 1.
+ALTER TABLE otc_raw_files ADD COLUMN in_key_order INTEGER;

@@ -113,6 +113,8 @@ impl Ingest {
             mismatch: WeekMismatch::default(),
             file_weeks: BTreeSet::new(),
             latest_update: None,
+            last_group: None,
+            in_key_order: true,
             events,
             read_before: 0,
             recycled,
@@ -178,8 +180,13 @@ enum Event {
     /// A file loaded whole before, not read again: its size, and what it holds.
     Known(String, u64, Known),
     Batch(Box<Batch>),
-    /// The file is read; what its lines said of the given week, and what it was.
-    FileEnd(WeekMismatch, Content),
+    /// The file is read: what its lines said of the given week, what it was,
+    /// and whether its lines came in the unique key's order.
+    FileEnd {
+        mismatch: WeekMismatch,
+        content: Content,
+        in_key_order: bool,
+    },
     /// Reading failed; the run fails with this error.
     Failed(Error),
 }
@@ -227,6 +234,10 @@ struct Reader {
     /// The weeks of the current file's lines, and their latest lastUpdateDate.
     file_weeks: BTreeSet<NaiveDate>,
     latest_update: Option<NaiveDate>,
+    /// The (week, tier, symbol) the current file's last batch ended with,
+    /// and whether its batches came in that order so far.
+    last_group: Option<OwnedGroup>,
+    in_key_order: bool,
     events: mpsc::SyncSender<Event>,
     /// Bytes of the files read before the current one.
     read_before: u64,
@@ -279,6 +290,8 @@ impl Reader {
         let mut digest = Digesting::default();
         self.file_weeks.clear();
         self.latest_update = None;
+        self.last_group = None;
+        self.in_key_order = true;
         // A file starts a run of lines in its week afresh: its weeks are noted.
         self.current_week = (NaiveDate::MIN, String::new());
         let mut parser = match Parser::new(digest.reader(input), &name, self.dates).map_err(Ok)? {
@@ -299,7 +312,7 @@ impl Reader {
                 }),
             }
             if batch.lines.rows() >= BATCH_ROWS || batch.rejects.len() >= BATCH_ROWS {
-                batch.lines.sort();
+                self.in_key_order &= batch.lines.sort(&mut self.last_group);
                 batch.read_to = self.read_before + parser.bytes_read();
                 self.send(Event::Batch(batch)).map_err(Err)?;
                 batch = self.recycled.try_recv().unwrap_or_default();
@@ -308,7 +321,7 @@ impl Reader {
         self.read_before += parser.bytes_read();
         drop(parser);
         if batch.records > 0 {
-            batch.lines.sort();
+            self.in_key_order &= batch.lines.sort(&mut self.last_group);
             batch.read_to = self.read_before;
             self.send(Event::Batch(batch)).map_err(Err)?;
         }
@@ -320,7 +333,13 @@ impl Reader {
             latest_update: self.latest_update,
             weeks: std::mem::take(&mut self.file_weeks),
         };
-        self.send(Event::FileEnd(mismatch, content)).map_err(Err)
+        let in_key_order = self.in_key_order;
+        self.send(Event::FileEnd {
+            mismatch,
+            content,
+            in_key_order,
+        })
+        .map_err(Err)
     }
 
     /// Places one well-formed line in its week and queues it for insertion.
@@ -485,9 +504,19 @@ impl<'r> Store<'r> {
                     // The reader may be gone; the batch is then just freed.
                     let _ = recycle.send(batch);
                 }
-                Event::FileEnd(mismatch, content) => {
+                Event::FileEnd {
+                    mismatch,
+                    content,
+                    in_key_order,
+                } => {
                     if let Some((name, id, [records, inserted, duplicates, rejected], last_id)) = file.take()
                     {
+                        // otc.normalize reads lines that came in another
+                        // order in the key's.
+                        ctx.execute(
+                            "UPDATE otc_raw_files SET in_key_order = ?1 WHERE id = ?2",
+                            &[SqlValue::Integer(i64::from(in_key_order)), SqlValue::Integer(id)],
+                        )?;
                         if let Some(warning) = mismatch.warning(&name) {
                             ctx.log(Level::Warn, &warning);
                         }
@@ -607,6 +636,9 @@ type Key<'a> = (
     u32,
 );
 
+/// The (week, tier, symbol) of a [`Key`], owned.
+type OwnedGroup = (String, (bool, i64, String), String);
+
 /// Lines waiting for one insert. Their text sits in one buffer that is reused
 /// from batch to batch, so queuing a line allocates nothing.
 #[derive(Default)]
@@ -670,7 +702,10 @@ impl RawBatch {
     /// insert then lands just after the previous one, where SQLite's B-tree
     /// finds the place with one comparison and appends to the last page,
     /// instead of searching the page and splitting it in the middle.
-    fn sort(&mut self) {
+    /// Returns whether the lines came in FINRA's order (a symbol's venues
+    /// aside), after `previous`, the group the file's previous batch ended
+    /// with; `previous` becomes this batch's last.
+    fn sort(&mut self, previous: &mut Option<OwnedGroup>) -> bool {
         // Each line's key is taken once, then the keys are sorted: a key
         // taken afresh in every comparison costs more than the sort saves.
         // The line's place ends the key, so equal lines (a duplicate within
@@ -699,16 +734,32 @@ impl RawBatch {
         fn group<'a>(key: &Key<'a>) -> (&'a str, (bool, i64, &'a str), &'a str) {
             (key.0, key.1, key.2)
         }
-        if keys.windows(2).all(|pair| group(&pair[0]) <= group(&pair[1])) {
+        let after_previous = match (previous.as_ref(), keys.first()) {
+            (Some((week, (unknown, code, tier), symbol)), Some(first)) => {
+                (week.as_str(), (*unknown, *code, tier.as_str()), symbol.as_str()) <= group(first)
+            }
+            _ => true,
+        };
+        let in_order = keys.windows(2).all(|pair| group(&pair[0]) <= group(&pair[1]));
+        if in_order {
             for lines in keys.chunk_by_mut(|a, b| group(a) == group(b)) {
                 lines.sort_unstable_by(|a, b| (a.3, a.4, a.5, a.6, a.7).cmp(&(b.3, b.4, b.5, b.6, b.7)));
             }
         } else {
             keys.sort_unstable();
         }
+        if let Some(last) = keys.last() {
+            let (week, (unknown, code, tier), symbol) = group(last);
+            *previous = Some((
+                week.to_owned(),
+                (unknown, code, tier.to_owned()),
+                symbol.to_owned(),
+            ));
+        }
         order.clear();
         order.extend(keys.iter().map(|key| key.7));
         self.order = order;
+        in_order && after_previous
     }
 
     /// The INSERT's values, row after row, in the order [`RawBatch::sort`] gave.
@@ -781,7 +832,7 @@ mod tests {
             };
             batch.push(&mut hasher, &key, tier, &line);
         }
-        batch.sort();
+        batch.sort(&mut None);
         batch
     }
 
@@ -821,5 +872,30 @@ mod tests {
         ]);
         // Known tiers by code, then an unknown one (text sorts after integers).
         assert_eq!(inserted_lines(&batch), [6, 4, 5, 2, 3]);
+    }
+
+    #[test]
+    fn a_batch_says_whether_it_came_in_finras_order_after_the_previous_one() {
+        let line = |tier: &str, symbol: &str| format!("{tier}|{symbol}|X Inc|VENA ATS|VENA|1|1|2025-12-08");
+        let in_order = |lines: &[String], previous: &mut Option<OwnedGroup>| {
+            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+            let mut batch = batch(&lines);
+            batch.sort(previous)
+        };
+        let mut previous = None;
+        assert!(in_order(
+            &[line("NMS Tier 1", "AAA"), line("NMS Tier 1", "BBB")],
+            &mut previous
+        ));
+        assert!(in_order(
+            &[line("NMS Tier 1", "BBB"), line("NMS Tier 2", "AAA")],
+            &mut previous
+        ));
+        // After NMS Tier 2 AAA, a batch starting with Tier 1 is out of order.
+        assert!(!in_order(&[line("NMS Tier 1", "CCC")], &mut previous));
+        assert!(!in_order(
+            &[line("NMS Tier 2", "BBB"), line("NMS Tier 1", "CCC")],
+            &mut None
+        ));
     }
 }
