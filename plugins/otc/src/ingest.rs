@@ -99,6 +99,7 @@ impl Ingest {
         // line by line (see contents.rs).
         let mut sources = Vec::with_capacity(self.files.len());
         for path in &self.files {
+            stop_if_cancelled(ctx)?;
             let known = contents::recognise(ctx, path, week_given.as_deref(), dates)?;
             sources.push((path.clone(), known));
         }
