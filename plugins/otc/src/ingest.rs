@@ -89,10 +89,6 @@ impl Ingest {
         // Lines an older version stored under its hash get this version's
         // first, so that no line of these files is taken for new.
         upgrade::rehash_legacy_lines(ctx)?;
-        // Reading (parsing, checking, hashing) runs on its own thread, a few
-        // batches ahead of storing, which is SQLite's work on this one: the
-        // two take turns on one core no longer. The queue is bounded, so the
-        // file still streams through a fixed amount of memory.
         let dates = DateWindow::until_a_year_after(run::today(ctx)?);
         let week_given = self.week_ending.map(|week| week.format("%Y-%m-%d").to_string());
         // Files loaded whole before, recognised by their bytes, are not read
@@ -103,6 +99,10 @@ impl Ingest {
             let known = contents::recognise(ctx, path, week_given.as_deref(), dates)?;
             sources.push((path.clone(), known));
         }
+        // Reading (parsing, checking, hashing) runs on its own thread, a few
+        // batches ahead of storing, which is SQLite's work on this one: the
+        // two take turns on one core no longer. The queue is bounded, so the
+        // file still streams through a fixed amount of memory.
         let (events, received) = mpsc::sync_channel(QUEUED_BATCHES);
         let (recycle, recycled) = mpsc::channel();
         let reader = Reader {
@@ -512,8 +512,8 @@ impl<'r> Store<'r> {
                 } => {
                     if let Some((name, id, [records, inserted, duplicates, rejected], last_id)) = file.take()
                     {
-                        // otc.normalize reads lines that came in another
-                        // order in the key's.
+                        // otc.normalize reads the lines of a file that
+                        // did not come in the key's order in that order.
                         ctx.execute(
                             "UPDATE otc_raw_files SET in_key_order = ?1 WHERE id = ?2",
                             &[SqlValue::Integer(i64::from(in_key_order)), SqlValue::Integer(id)],
