@@ -622,3 +622,33 @@ fn a_week_whose_totals_pass_63_bits_fails_alone_and_the_others_are_summarized() 
         [["VENA", "600", "75.00"], ["VENB", "200", "25.00"]]
     );
 }
+
+#[test]
+fn readers_filtering_on_week_and_tier_are_served_by_an_index() {
+    // What users and other pipelines ask of the public tables: a week, a
+    // tier, as text. Each must find its rows through a key, not a scan of
+    // a table that holds the whole history.
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    env.cmd().args(["db", "init"]).assert().success();
+    let conn = env.conn();
+    let week = "week_ending = '2025-11-28'";
+    let tier = "tier = 'NMS Tier 1'";
+    for (table, via) in [
+        ("otc_raw", "otc_raw_lines_key"),
+        ("otc_venue_volume", "PRIMARY KEY"),
+        ("otc_symbol_summary", "PRIMARY KEY"),
+        ("otc_venue_share", "PRIMARY KEY"),
+        ("otc_symbol_offexchange", "PRIMARY KEY"),
+    ] {
+        let sql = format!("EXPLAIN QUERY PLAN SELECT * FROM {table} WHERE {week} AND {tier}");
+        let plan: Vec<String> = conn
+            .prepare(&sql)
+            .and_then(|mut stmt| stmt.query_map([], |row| row.get::<_, String>(3))?.collect())
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let first = plan.first().map(String::as_str).unwrap_or_default();
+        assert!(
+            first.starts_with("SEARCH") && first.contains(via) && first.contains("week_ending=?"),
+            "{table}: {plan:?}"
+        );
+    }
+}

@@ -301,3 +301,100 @@ fn ingest_counts_each_line_where_it_happens_and_the_counts_match_what_is_stored(
         metric("inserted") + metric("duplicates") + metric("rejected")
     );
 }
+
+/// An ingest's (records, inserted, duplicates, rejected, files_known).
+fn ingest_file(env: &TestEnv, params: &[String]) -> [i64; 5] {
+    let metrics = run_ok(env, "otc.ingest", params);
+    ["records", "inserted", "duplicates", "rejected", "files_known"].map(|name| {
+        metrics[name]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{name}: {metrics}"))
+    })
+}
+
+#[test]
+fn a_file_loaded_whole_is_recognised_by_its_bytes_and_any_difference_is_read_line_by_line() {
+    let env = TestEnv::with_plugins(&["spine_otc"]);
+    let lines = [
+        "OTC|ABCD|Abcd Corp|VENUE A|VENA|100|10|2025-12-15",
+        "OTC|ABCD|Abcd Corp|VENUE B|VENB|50|5|2025-12-15",
+        "OTC|WXYZ|Wxyz Inc|VENUE A|VENA|7|1|2025-12-15",
+    ];
+    let path = |file: &str| format!("file_path={file}");
+    let a = write_file(&env, "a.psv", &lines);
+    assert_eq!(ingest_file(&env, &[path(&a)]), [3, 3, 0, 0, 0]);
+    // The same bytes, under its name or another: every line is stored, and
+    // the file is not read line by line.
+    assert_eq!(ingest_file(&env, &[path(&a)]), [3, 0, 3, 0, 1]);
+    let copy = write_file(&env, "copy.psv", &lines);
+    assert_eq!(ingest_file(&env, &[path(&copy)]), [3, 0, 3, 0, 1]);
+    // With a week given (the one the lines infer), it is read line by line.
+    assert_eq!(ingest_file(&env, &[path(&a), WEEK.into()]), [3, 0, 3, 0, 0]);
+    // A republication with one line changed: that line is new.
+    let changed = write_file(
+        &env,
+        "changed.psv",
+        &[
+            lines[0],
+            "OTC|ABCD|Abcd Corp|VENUE B|VENB|55|5|2025-12-15",
+            lines[2],
+        ],
+    );
+    assert_eq!(ingest_file(&env, &[path(&changed)]), [3, 1, 2, 0, 0]);
+    // A row deleted by hand since: the file is read line by line, and the
+    // line stored again.
+    env.conn()
+        .execute("DELETE FROM otc_raw_lines WHERE symbol = 'WXYZ'", [])
+        .unwrap();
+    assert_eq!(ingest_file(&env, &[path(&a)]), [3, 1, 2, 0, 0]);
+    // A file with a rejected line is read line by line every time, and its
+    // reject written again.
+    let bad = write_file(
+        &env,
+        "bad.psv",
+        &["OTC|EFGH|Efgh Co|VENUE C|VENC|9|1|2025-12-15", "BAD|ROW"],
+    );
+    assert_eq!(ingest_file(&env, &[path(&bad)]), [2, 1, 0, 1, 0]);
+    assert_eq!(ingest_file(&env, &[path(&bad)]), [2, 0, 1, 1, 0]);
+    assert_eq!(
+        rows(&env, "SELECT count(*) FROM otc_rejects WHERE line_number = 3"),
+        [["2"]]
+    );
+}
+
+#[test]
+fn lines_in_any_order_within_a_file_give_the_same_tables() {
+    // FINRA's order (week, tier, symbol), and the same lines with the tiers
+    // interleaved: ingest notes which is which, and normalize reads the
+    // second in the key's order. The tables are the same.
+    let ordered = [
+        "NMS Tier 1|AAPL|Apple Inc.|VENB ATS|VENB|500|5|2025-12-22",
+        "NMS Tier 1|AAPL|Apple Inc.|VENA ATS|VENA|1000|10|2025-12-22",
+        "NMS Tier 1|MSFT|Microsoft|VENA ATS|VENA|800|8|2025-12-22",
+        "NMS Tier 2|AAOI|Applied Opto|VENA ATS|VENA|70|7|2026-01-05",
+        "NMS Tier 2|ZZZZ|Zzz Corp|Firm Z||30|3|2026-01-05",
+        "OTC|ABCD|Abcd Corp|VENB ATS|VENB|9|1|2026-01-05",
+    ];
+    let interleaved = [
+        ordered[0], ordered[3], ordered[5], ordered[1], ordered[4], ordered[2],
+    ];
+    let mut tables = Vec::new();
+    for (lines, in_key_order) in [(&ordered, "1"), (&interleaved, "0")] {
+        let env = TestEnv::with_plugins(&["spine_otc"]);
+        let file = write_file(&env, "week.psv", lines);
+        run_ok(&env, "otc.ingest", &[format!("file_path={file}")]);
+        assert_eq!(
+            rows(&env, "SELECT in_key_order FROM otc_raw_files"),
+            [[in_key_order]]
+        );
+        let normalize = run_ok(&env, "otc.normalize", &[]);
+        assert_eq!(normalize["accepted"], 6, "{normalize}");
+        tables.push(rows(
+            &env,
+            "SELECT week_ending, tier, symbol, venue_type, venue, share_volume, trade_count, avg_trade_size,
+                    record_hash, last_update_date FROM otc_venue_volume ORDER BY 1, 2, 3, 4, 5",
+        ));
+    }
+    assert_eq!(tables[0].len(), 6);
+    assert_eq!(tables[0], tables[1]);
+}

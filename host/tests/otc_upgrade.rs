@@ -2,6 +2,9 @@
 //! migration (`fixtures/otc-001/legacy.sql`, made by `make-legacy.sh` with
 //! that version's binaries) through the real binary: what it held stays, and
 //! what the old version got wrong is put right without re-reading the files.
+//! A database of 001 and 002 (`fixtures/otc-002/legacy.sql`) upgrades to
+//! 004 (the files it loaded are recognised by their bytes from then on) with
+//! every row as it was.
 
 mod common;
 mod otc_support;
@@ -11,8 +14,12 @@ use otc_support::{rows, run_ok};
 
 /// A test folder whose database is the one the old version left.
 fn legacy_env() -> TestEnv {
+    env_with(include_str!("fixtures/otc-001/legacy.sql"))
+}
+
+/// A test folder whose database is `dump`.
+fn env_with(dump: &str) -> TestEnv {
     let env = TestEnv::with_plugins(&["spine_otc"]);
-    let dump = include_str!("fixtures/otc-001/legacy.sql");
     env.conn()
         .execute_batch(dump)
         .expect("loading the legacy database");
@@ -269,4 +276,73 @@ fn an_upgraded_database_keeps_its_ats_results_loads_its_non_ats_rows_and_equals_
         (again["inserted"].as_i64(), again["duplicates"].as_i64()),
         (Some(0), Some(5))
     );
+}
+
+/// Every row of the otc tables, in a fixed order, ids and times included.
+fn every_row(env: &TestEnv) -> Vec<Vec<String>> {
+    let mut all = Vec::new();
+    for table in [
+        "otc_raw_lines",
+        "otc_normalize_runs",
+        "otc_venue_figures",
+        "otc_symbol_summary",
+        "otc_venue_share",
+        "otc_symbol_offexchange",
+        "otc_rejects",
+        "otc_changed_weeks",
+        "otc_watermarks",
+        "otc_normalize_queue",
+        "otc_raw_rehash",
+        "otc_same_day_losers",
+    ] {
+        all.push(vec![table.to_owned()]);
+        let mut table_rows = rows(env, &format!("SELECT * FROM {table}"));
+        table_rows.sort();
+        all.extend(table_rows);
+    }
+    all
+}
+
+#[test]
+fn databases_of_001_and_of_002_upgrade_with_every_row_as_it_was() {
+    for dump in [
+        include_str!("fixtures/otc-001/legacy.sql"),
+        include_str!("fixtures/otc-002/legacy.sql"),
+    ] {
+        let env = env_with(dump);
+        let applied = "SELECT count(*) FROM core_migrations WHERE domain = 'otc'";
+        // The lines as read and the files they came from: what every
+        // version keeps as it was (002 rebuilt the tables derived from them).
+        let lines =
+            "SELECT id, file_id, line_number, week_ending, last_update_date, tier, symbol, issue_name,
+                            venue_name, mpid, share_volume, trade_count FROM otc_raw_lines ORDER BY id";
+        let files = "SELECT id, batch_id, source_file, ingested_at FROM otc_raw_files ORDER BY id";
+        let before = (env.count(applied), rows(&env, lines), rows(&env, files));
+        let every_row_before = (before.0 == 2).then(|| every_row(&env));
+        env.cmd().args(["db", "init"]).assert().success();
+        assert_eq!(env.count(applied), 4);
+        assert!(!before.1.is_empty() && !before.2.is_empty());
+        assert_eq!((rows(&env, lines), rows(&env, files)), (before.1, before.2));
+        if let Some(every_row_before) = every_row_before {
+            // 002's database: 004 only adds the table of files known by
+            // their bytes, empty, and a column to otc_raw_files, NULL.
+            assert_eq!(every_row(&env), every_row_before);
+            assert_eq!(
+                env.count("SELECT count(*) FROM otc_raw_files WHERE in_key_order IS NOT NULL"),
+                0
+            );
+        }
+        assert_eq!(env.count("SELECT count(*) FROM otc_raw_contents"), 0);
+        // A file the earlier version loaded is read line by line: its lines
+        // are duplicates; loaded whole by no run of this version, it is not
+        // known by its bytes.
+        let again = run_ok(
+            &env,
+            "otc.ingest",
+            &[fixture("finra_otc_weekly_otc_20251215.psv")],
+        );
+        assert_eq!(again["inserted"], 0, "{again}");
+        assert_eq!(again["files_known"], 0, "{again}");
+        assert_eq!(again["duplicates"], again["records"], "{again}");
+    }
 }

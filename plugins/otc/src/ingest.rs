@@ -12,8 +12,14 @@
 //! name, time) is stored once, in `otc_raw_files`; the lines reference it.
 //! Every publication read (a week, tier and venue type, and its
 //! lastUpdateDate) is noted in `otc_publications`, for `otc.coverage`.
+//! Each batch is inserted in the order of the unique key, not the file's (so
+//! within a batch, ids follow the key; `line_number` keeps the file's place).
+//! A file whose bytes a run stored whole before is not read line by line
+//! (`contents.rs`): its publications were noted when it was first read; the
+//! others are digested as they are read, for next time.
 
 use crate::bulk::BulkInsert;
+use crate::contents::{self, Content, Digesting, Known};
 use crate::hash::{HashKey, RecordHasher, Venue, VenueType};
 use crate::parse::{clip, DateWindow, Line, Parser, Record};
 use crate::rejects::{RejectWriter, Rejected, Stage, RAW_LINE_LIMIT};
@@ -86,6 +92,16 @@ impl Ingest {
         // Lines an older version stored under its hash get this version's
         // first, so that no line of these files is taken for new.
         upgrade::rehash_legacy_lines(ctx)?;
+        let dates = DateWindow::until_a_year_after(run::today(ctx)?);
+        let week_given = self.week_ending.map(|week| week.format("%Y-%m-%d").to_string());
+        // Files loaded whole before, recognised by their bytes, are not read
+        // line by line (see contents.rs).
+        let mut sources = Vec::with_capacity(self.files.len());
+        for path in &self.files {
+            stop_if_cancelled(ctx)?;
+            let known = contents::recognise(ctx, path, week_given.as_deref(), dates)?;
+            sources.push((path.clone(), known));
+        }
         // Reading (parsing, checking, hashing) runs on its own thread, a few
         // batches ahead of storing, which is SQLite's work on this one: the
         // two take turns on one core no longer. The queue is bounded, so the
@@ -94,21 +110,24 @@ impl Ingest {
         let (recycle, recycled) = mpsc::channel();
         let reader = Reader {
             given_week: self.week_ending,
-            dates: DateWindow::until_a_year_after(run::today(ctx)?),
+            dates,
             hasher: RecordHasher::default(),
             weeks: BTreeSet::new(),
             publications: BTreeSet::new(),
             last_publication: None,
             current_week: (NaiveDate::MIN, String::new()),
             mismatch: WeekMismatch::default(),
+            file_weeks: BTreeSet::new(),
+            latest_update: None,
+            last_group: None,
+            in_key_order: true,
             events,
             read_before: 0,
             recycled,
         };
-        let files = self.files.clone();
         let reading = thread::Builder::new()
             .name("otc-ingest-read".to_owned())
-            .spawn(move || reader.read(&files))
+            .spawn(move || reader.read(sources))
             .map_err(|e| {
                 Error::new(
                     "otc.ingest.thread",
@@ -122,7 +141,7 @@ impl Ingest {
             .filter_map(|f| f.metadata().ok())
             .map(|m| m.len())
             .sum();
-        let mut store = Store::new(&run, total_bytes);
+        let mut store = Store::new(&run, total_bytes, week_given);
         let stored = store.events(ctx, &received, &recycle);
         // A reader blocked on a full queue sees it gone and stops.
         drop(received);
@@ -147,6 +166,7 @@ impl Ingest {
             "duplicates": counts.duplicates,
             "rejected": store.rejects.count(),
             "files": self.files.len(),
+            "files_known": counts.files_known,
             "weeks": weeks,
             "week_source": week_source,
             "week_mismatch": counts.week_mismatch,
@@ -164,9 +184,16 @@ enum Event {
     File(String),
     /// A file without a single line.
     Empty(String),
+    /// A file loaded whole before, not read again: its size, and what it holds.
+    Known(String, u64, Known),
     Batch(Box<Batch>),
-    /// The file is read; what its lines said of the given week.
-    FileEnd(WeekMismatch),
+    /// The file is read: what its lines said of the given week, what it was,
+    /// and whether its lines came in the unique key's order.
+    FileEnd {
+        mismatch: WeekMismatch,
+        content: Content,
+        in_key_order: bool,
+    },
     /// Reading failed; the run fails with this error.
     Failed(Error),
 }
@@ -214,6 +241,13 @@ struct Reader {
     /// The current file's lines whose first publication says another week
     /// than the one given.
     mismatch: WeekMismatch,
+    /// The weeks of the current file's lines, and their latest lastUpdateDate.
+    file_weeks: BTreeSet<NaiveDate>,
+    latest_update: Option<NaiveDate>,
+    /// The (week, tier, symbol) the current file's last batch ended with,
+    /// and whether its batches came in that order so far.
+    last_group: Option<OwnedGroup>,
+    in_key_order: bool,
     events: mpsc::SyncSender<Event>,
     /// Bytes of the files read before the current one.
     read_before: u64,
@@ -225,11 +259,18 @@ struct Reader {
 struct Stopped;
 
 impl Reader {
-    /// Reads every file; returns the weeks and the publications of the lines
-    /// read.
-    fn read(mut self, files: &[PathBuf]) -> Result<(BTreeSet<NaiveDate>, BTreeSet<Publication>)> {
-        for path in files {
-            match self.file(path) {
+    /// Reads every file, but those already known; returns the weeks and the
+    /// publications of the lines read.
+    fn read(
+        mut self,
+        files: Vec<(PathBuf, Option<Known>)>,
+    ) -> Result<(BTreeSet<NaiveDate>, BTreeSet<Publication>)> {
+        for (path, known) in files {
+            let read = match known {
+                Some(known) => self.known(&path, known).map_err(Err),
+                None => self.file(&path),
+            };
+            match read {
                 Ok(()) => {}
                 Err(Ok(error)) => {
                     let _ = self.events.send(Event::Failed(error));
@@ -245,12 +286,30 @@ impl Reader {
         self.events.send(event).map_err(|_| Stopped)
     }
 
+    /// A file known from an earlier run: its weeks, and no line read.
+    fn known(&mut self, path: &Path, known: Known) -> std::result::Result<(), Stopped> {
+        self.weeks.extend(known.weeks.iter().copied());
+        let size = path.metadata().map(|metadata| metadata.len()).unwrap_or(0);
+        self.read_before += size;
+        self.send(Event::Known(path.display().to_string(), self.read_before, known))
+    }
+
     fn file(&mut self, path: &Path) -> std::result::Result<(), std::result::Result<Error, Stopped>> {
         let name = path.display().to_string();
         let input = File::open(path)
             .map_err(|e| Ok(Error::new("otc.ingest.read", format!("cannot open {name}: {e}"))))?;
-        let Some(mut parser) = Parser::new(input, &name, self.dates).map_err(Ok)? else {
-            return self.send(Event::Empty(name)).map_err(Err);
+        // The file's bytes are digested as they are read, so that a later run
+        // can recognise them (contents.rs).
+        let mut digest = Digesting::default();
+        self.file_weeks.clear();
+        self.latest_update = None;
+        self.last_group = None;
+        self.in_key_order = true;
+        // A file starts a run of lines in its week afresh: its weeks are noted.
+        self.current_week = (NaiveDate::MIN, String::new());
+        let mut parser = match Parser::new(digest.reader(input), &name, self.dates).map_err(Ok)? {
+            Some(parser) => parser,
+            None => return self.send(Event::Empty(name)).map_err(Err),
         };
         self.send(Event::File(name.clone())).map_err(Err)?;
         let mut batch = self.recycled.try_recv().unwrap_or_default();
@@ -266,18 +325,34 @@ impl Reader {
                 }),
             }
             if batch.lines.rows() >= BATCH_ROWS || batch.rejects.len() >= BATCH_ROWS {
+                self.in_key_order &= batch.lines.sort(&mut self.last_group);
                 batch.read_to = self.read_before + parser.bytes_read();
                 self.send(Event::Batch(batch)).map_err(Err)?;
                 batch = self.recycled.try_recv().unwrap_or_default();
             }
         }
         self.read_before += parser.bytes_read();
+        drop(parser);
         if batch.records > 0 {
+            self.in_key_order &= batch.lines.sort(&mut self.last_group);
             batch.read_to = self.read_before;
             self.send(Event::Batch(batch)).map_err(Err)?;
         }
         let mismatch = std::mem::take(&mut self.mismatch);
-        self.send(Event::FileEnd(mismatch)).map_err(Err)
+        let (sha256, size) = digest.finish();
+        let content = Content {
+            sha256,
+            size,
+            latest_update: self.latest_update,
+            weeks: std::mem::take(&mut self.file_weeks),
+        };
+        let in_key_order = self.in_key_order;
+        self.send(Event::FileEnd {
+            mismatch,
+            content,
+            in_key_order,
+        })
+        .map_err(Err)
     }
 
     /// Places one well-formed line in its week and queues it for insertion.
@@ -329,8 +404,10 @@ impl Reader {
         }
         if self.current_week.0 != week_ending {
             self.weeks.insert(week_ending);
+            self.file_weeks.insert(week_ending);
             self.current_week = (week_ending, week_ending.format("%Y-%m-%d").to_string());
         }
+        self.latest_update = self.latest_update.max(Some(line.last_update));
         let key = HashKey {
             week_ending: &self.current_week.1,
             tier: tier.map_or(line.tier, |tier| tier.canonical()),
@@ -377,6 +454,8 @@ struct Counts {
     inserted: u64,
     duplicates: u64,
     week_mismatch: u64,
+    /// Files recognised by their bytes, not read again.
+    files_known: u64,
 }
 
 /// Lines of one file whose lastUpdateDate is a Monday that, by the
@@ -421,6 +500,8 @@ impl WeekMismatch {
 /// The storing side: batches → otc_raw_files, otc_raw_lines, otc_rejects.
 struct Store<'r> {
     run: &'r Run,
+    /// `-p week_ending`, when given.
+    week_given: Option<String>,
     insert: BulkInsert,
     rejects: RejectWriter,
     counts: Counts,
@@ -429,9 +510,10 @@ struct Store<'r> {
 }
 
 impl<'r> Store<'r> {
-    fn new(run: &'r Run, total_bytes: u64) -> Self {
+    fn new(run: &'r Run, total_bytes: u64, week_given: Option<String>) -> Self {
         Self {
             run,
+            week_given,
             insert: BulkInsert::new(INSERT_HEAD, COLUMNS, INSERT_TAIL),
             rejects: RejectWriter::new(run, Stage::Parse),
             counts: Counts::default(),
@@ -446,12 +528,14 @@ impl<'r> Store<'r> {
         events: &mpsc::Receiver<Event>,
         recycle: &mpsc::Sender<Box<Batch>>,
     ) -> Result<()> {
-        // The current file: its name, id, and the counts when it started.
+        // The current file: its name, id, the counts when it started, and
+        // the greatest otc_raw_lines id then.
         let mut file = None;
         for event in events {
             match event {
                 Event::Failed(error) => return Err(error),
                 Event::Empty(name) => ctx.log(Level::Warn, &format!("{name} is empty: no header, no lines")),
+                Event::Known(name, read_to, known) => self.known(ctx, &name, read_to, &known)?,
                 Event::File(name) => {
                     let id = self.file_row(ctx, &name)?;
                     let before = [
@@ -460,11 +544,11 @@ impl<'r> Store<'r> {
                         self.counts.duplicates,
                         self.rejects.count(),
                     ];
-                    file = Some((name, id, before));
+                    file = Some((name, id, before, last_raw_id(ctx)?));
                 }
                 Event::Batch(mut batch) => {
                     stop_if_cancelled(ctx)?;
-                    let Some((name, id, _)) = &file else {
+                    let Some((name, id, _, _)) = &file else {
                         return Err(Error::new("otc.ingest.order", "lines arrived before their file"));
                     };
                     self.batch(ctx, name, *id, &batch)?;
@@ -472,8 +556,19 @@ impl<'r> Store<'r> {
                     // The reader may be gone; the batch is then just freed.
                     let _ = recycle.send(batch);
                 }
-                Event::FileEnd(mismatch) => {
-                    if let Some((name, _, [records, inserted, duplicates, rejected])) = file.take() {
+                Event::FileEnd {
+                    mismatch,
+                    content,
+                    in_key_order,
+                } => {
+                    if let Some((name, id, [records, inserted, duplicates, rejected], last_id)) = file.take()
+                    {
+                        // otc.normalize reads the lines of a file that
+                        // did not come in the key's order in that order.
+                        ctx.execute(
+                            "UPDATE otc_raw_files SET in_key_order = ?1 WHERE id = ?2",
+                            &[SqlValue::Integer(i64::from(in_key_order)), SqlValue::Integer(id)],
+                        )?;
                         if let Some(warning) = mismatch.warning(&name) {
                             ctx.log(Level::Warn, &warning);
                         }
@@ -489,10 +584,36 @@ impl<'r> Store<'r> {
                                  {rejected} rejected"
                             ),
                         );
+                        // Every line a new row: the same bytes loaded again
+                        // would all be duplicates.
+                        if records > 0 && inserted == records && mismatch.lines == 0 {
+                            let stored = [last_id + 1, last_raw_id(ctx)?];
+                            let week_given = self.week_given.as_deref();
+                            contents::record(ctx, id, &content, week_given, inserted, stored)?;
+                        }
                     }
                 }
             }
         }
+        Ok(())
+    }
+
+    /// A file loaded whole before: recorded, its lines counted as duplicates.
+    fn known(&mut self, ctx: &mut Context<'_>, name: &str, read_to: u64, known: &Known) -> Result<()> {
+        self.file_row(ctx, name)?;
+        self.counts.records += known.lines;
+        self.counts.duplicates += known.lines;
+        self.counts.files_known += 1;
+        let lines = known.lines;
+        ctx.log(
+            Level::Info,
+            &format!(
+                "{name}: {lines} lines: 0 inserted, {lines} duplicates, 0 rejected (the same bytes as {}, \
+                 whose lines are all stored: not read again)",
+                known.loaded_as
+            ),
+        );
+        ctx.progress(read_to, self.total_bytes.max(read_to), "bytes");
         Ok(())
     }
 
@@ -539,11 +660,36 @@ impl<'r> Store<'r> {
     }
 }
 
+/// The greatest id in otc_raw_lines (0 when empty): ids stored after it are
+/// greater (AUTOINCREMENT).
+fn last_raw_id(ctx: &mut Context<'_>) -> Result<i64> {
+    Ok(ctx
+        .query_one("SELECT coalesce(max(id), 0) FROM otc_raw_lines", &[], |row| {
+            row.i64(0)
+        })?
+        .unwrap_or_default())
+}
+
 /// Text fields per line, in INSERT order: week_ending, last_update_date,
 /// tier, symbol, issue_name, venue_name, mpid.
 const TEXT_FIELDS: usize = 7;
 /// The tier's place among the text fields (empty for a known tier).
 const TIER_FIELD: usize = 2;
+
+/// A line's place in `otc_raw_lines_key`, and its place in the batch.
+type Key<'a> = (
+    &'a str,
+    (bool, i64, &'a str),
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a [u8; 16],
+    u32,
+);
+
+/// The (week, tier, symbol) of a [`Key`], owned.
+type OwnedGroup = (String, (bool, i64, String), String);
 
 /// Lines waiting for one insert. Their text sits in one buffer that is reused
 /// from batch to batch, so queuing a line allocates nothing.
@@ -560,6 +706,8 @@ struct RawBatch {
     /// The average trade size of each line in hundredths, as
     /// otc_venue_volume keeps it.
     averages: Vec<Option<i64>>,
+    /// The lines in the order they are inserted (see [`RawBatch::sort`]).
+    order: Vec<u32>,
 }
 
 impl RawBatch {
@@ -595,35 +743,96 @@ impl RawBatch {
             .push([line.share_volume, line.trade_count, line_number, tier]);
     }
 
-    /// The INSERT's values, row after row.
+    /// Text field `field` of line `line`.
+    fn field(&self, line: usize, field: usize) -> &str {
+        let index = line * TEXT_FIELDS + field;
+        let start = if index == 0 { 0 } else { self.ends[index - 1] };
+        &self.text[start..self.ends[index]]
+    }
+
+    /// Orders the lines as the unique key `otc_raw_lines_key` does. Each
+    /// insert then lands just after the previous one, where SQLite's B-tree
+    /// finds the place with one comparison and appends to the last page,
+    /// instead of searching the page and splitting it in the middle.
+    /// Returns whether the lines came in FINRA's order (a symbol's venues
+    /// aside), after `previous`, the group the file's previous batch ended
+    /// with; `previous` becomes this batch's last.
+    fn sort(&mut self, previous: &mut Option<OwnedGroup>) -> bool {
+        // Each line's key is taken once, then the keys are sorted: a key
+        // taken afresh in every comparison costs more than the sort saves.
+        // The line's place ends the key, so equal lines (a duplicate within
+        // the batch) keep their order and the first is stored.
+        let mut order = std::mem::take(&mut self.order);
+        let mut keys: Vec<Key<'_>> = (0..self.rows())
+            .map(|line| {
+                let mpid = self.field(line, 6);
+                let tier = self.numbers[line][3];
+                (
+                    self.field(line, 0),
+                    // SQLite orders integers (known tiers' codes) before text.
+                    (tier == 0, tier, self.field(line, TIER_FIELD)),
+                    self.field(line, 3),
+                    mpid,
+                    if mpid.is_empty() { self.field(line, 5) } else { "" },
+                    self.field(line, 1),
+                    &self.hashes[line],
+                    line as u32,
+                )
+            })
+            .collect();
+        // In FINRA's order (week, tier, symbol, and a symbol's venues in no
+        // order) sorting each symbol's lines suffices, a few comparisons a
+        // line. Any other order is sorted whole.
+        fn group<'a>(key: &Key<'a>) -> (&'a str, (bool, i64, &'a str), &'a str) {
+            (key.0, key.1, key.2)
+        }
+        let after_previous = match (previous.as_ref(), keys.first()) {
+            (Some((week, (unknown, code, tier), symbol)), Some(first)) => {
+                (week.as_str(), (*unknown, *code, tier.as_str()), symbol.as_str()) <= group(first)
+            }
+            _ => true,
+        };
+        let in_order = keys.windows(2).all(|pair| group(&pair[0]) <= group(&pair[1]));
+        if in_order {
+            for lines in keys.chunk_by_mut(|a, b| group(a) == group(b)) {
+                lines.sort_unstable_by(|a, b| (a.3, a.4, a.5, a.6, a.7).cmp(&(b.3, b.4, b.5, b.6, b.7)));
+            }
+        } else {
+            keys.sort_unstable();
+        }
+        if let Some(last) = keys.last() {
+            let (week, (unknown, code, tier), symbol) = group(last);
+            *previous = Some((
+                week.to_owned(),
+                (unknown, code, tier.to_owned()),
+                symbol.to_owned(),
+            ));
+        }
+        order.clear();
+        order.extend(keys.iter().map(|key| key.7));
+        self.order = order;
+        in_order && after_previous
+    }
+
+    /// The INSERT's values, row after row, in the order [`RawBatch::sort`] gave.
     fn values(&self, file_id: i64) -> Vec<SqlValue<'_>> {
         let mut values = Vec::with_capacity(self.rows() * COLUMNS);
-        let mut start = 0;
-        let mut field = |end: usize| {
-            let text = &self.text[start..end];
-            start = end;
-            text
-        };
-        let lines = self
-            .ends
-            .chunks_exact(TEXT_FIELDS)
-            .zip(&self.hashes)
-            .zip(&self.numbers)
-            .zip(&self.averages);
-        for (((ends, hash), &[shares, trades, line, tier]), &average) in lines {
+        for &line in &self.order {
+            let line = line as usize;
+            let [shares, trades, line_number, tier] = self.numbers[line];
             values.extend([
                 SqlValue::Integer(file_id),
-                SqlValue::Integer(line),
-                SqlValue::Blob(hash),
+                SqlValue::Integer(line_number),
+                SqlValue::Blob(&self.hashes[line]),
             ]);
-            for (index, &end) in ends.iter().enumerate() {
-                let text = field(end);
+            for index in 0..TEXT_FIELDS {
                 values.push(if index == TIER_FIELD && tier != 0 {
                     SqlValue::Integer(tier)
                 } else {
-                    SqlValue::Text(text)
+                    SqlValue::Text(self.field(line, index))
                 });
             }
+            let average = self.averages[line];
             values.extend([
                 SqlValue::Integer(shares),
                 SqlValue::Integer(trades),
@@ -639,5 +848,106 @@ impl RawBatch {
         self.hashes.clear();
         self.numbers.clear();
         self.averages.clear();
+        self.order.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch of `lines` (FINRA's columns, without the header), as the
+    /// reader queues them for the week ending 2025-11-21.
+    fn batch(lines: &[&str]) -> RawBatch {
+        let text = format!(
+            "tierDescription|issueSymbolIdentifier|issueName|marketParticipantName|MPID|\
+             totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate\n{}\n",
+            lines.join("\n")
+        );
+        let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let mut parser = Parser::new(text.as_bytes(), "x.psv", DateWindow::until_a_year_after(today))
+            .unwrap()
+            .unwrap();
+        let (mut batch, mut hasher) = (RawBatch::default(), RecordHasher::default());
+        while let Some(record) = parser.next_record().unwrap() {
+            let Record::Line(line) = record else {
+                panic!("a reject")
+            };
+            let tier = Tier::parse(line.tier);
+            let key = HashKey {
+                week_ending: "2025-11-21",
+                tier: tier.map_or(line.tier, |tier| tier.canonical()),
+                symbol: line.symbol,
+                venue: Venue::of(line.mpid, line.venue_name),
+                share_volume: line.share_volume,
+                trade_count: line.trade_count,
+            };
+            batch.push(&mut hasher, &key, tier, &line);
+        }
+        batch.sort(&mut None);
+        batch
+    }
+
+    /// The line numbers of the batch in the order they are inserted.
+    fn inserted_lines(batch: &RawBatch) -> Vec<i64> {
+        let values = batch.values(1);
+        values
+            .chunks_exact(COLUMNS)
+            .map(|row| match row[1] {
+                SqlValue::Integer(line) => line,
+                _ => panic!("line_number is an integer"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_in_finras_order_is_inserted_with_each_symbols_venues_in_key_order() {
+        let batch = batch(&[
+            "NMS Tier 1|AAPL|Apple|VENB ATS|VENB|1|1|2025-12-08",
+            "NMS Tier 1|AAPL|Apple|Firm Z||5|1|2025-12-08",
+            "NMS Tier 1|AAPL|Apple|VENA ATS|VENA|2|1|2025-12-08",
+            "NMS Tier 1|MSFT|Microsoft|VENC ATS|VENC|3|1|2025-12-08",
+            "NMS Tier 1|MSFT|Microsoft|VENA ATS|VENA|4|1|2025-12-08",
+        ]);
+        // A non-ATS line (empty MPID) comes first in its symbol, as in the key.
+        assert_eq!(inserted_lines(&batch), [3, 4, 2, 6, 5]);
+    }
+
+    #[test]
+    fn a_batch_in_another_order_is_sorted_whole_and_of_two_equal_lines_the_first_comes_first() {
+        let batch = batch(&[
+            "NMS Tier 2|AAA|A Inc|VENA ATS|VENA|1|1|2025-12-08",
+            "Tier 9|AAA|A Inc|VENA ATS|VENA|1|1|2025-12-08",
+            "NMS Tier 1|ZZZ|Z Inc|VENA ATS|VENA|1|1|2025-12-08",
+            "NMS Tier 1|ZZZ|Z Inc|VENA ATS|VENA|1|1|2025-12-08",
+            "NMS Tier 1|AAA|A Inc|VENB ATS|VENB|1|1|2025-12-08",
+        ]);
+        // Known tiers by code, then an unknown one (text sorts after integers).
+        assert_eq!(inserted_lines(&batch), [6, 4, 5, 2, 3]);
+    }
+
+    #[test]
+    fn a_batch_says_whether_it_came_in_finras_order_after_the_previous_one() {
+        let line = |tier: &str, symbol: &str| format!("{tier}|{symbol}|X Inc|VENA ATS|VENA|1|1|2025-12-08");
+        let in_order = |lines: &[String], previous: &mut Option<OwnedGroup>| {
+            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+            let mut batch = batch(&lines);
+            batch.sort(previous)
+        };
+        let mut previous = None;
+        assert!(in_order(
+            &[line("NMS Tier 1", "AAA"), line("NMS Tier 1", "BBB")],
+            &mut previous
+        ));
+        assert!(in_order(
+            &[line("NMS Tier 1", "BBB"), line("NMS Tier 2", "AAA")],
+            &mut previous
+        ));
+        // After NMS Tier 2 AAA, a batch starting with Tier 1 is out of order.
+        assert!(!in_order(&[line("NMS Tier 1", "CCC")], &mut previous));
+        assert!(!in_order(
+            &[line("NMS Tier 2", "BBB"), line("NMS Tier 1", "CCC")],
+            &mut None
+        ));
     }
 }

@@ -21,6 +21,7 @@
 pub mod analytics;
 mod bulk;
 pub mod concentration;
+mod contents;
 mod coverage;
 pub mod decimal;
 mod fetch;
@@ -63,6 +64,7 @@ pub fn plugin() -> Plugin {
         "otc_analytics",
         include_str!("../migrations/003_otc_analytics.sql"),
     )
+    .migration(4, "otc_speed", include_str!("../migrations/004_otc_speed.sql"))
     .pipeline(
         with_file_params(PipelineDef::new(
             "otc.ingest",

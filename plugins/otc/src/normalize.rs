@@ -150,16 +150,48 @@ fn has_checked_rows_sql(selection: Selection) -> String {
 }
 
 /// Moves the selected rows that pass the checks; ?3 is the run's
-/// otc_normalize_runs id.
-fn move_checked_sql(selection: Selection) -> String {
+/// otc_normalize_runs id. `all_pass` when the partial index holds none of the
+/// selected rows: every one passes, and the checks (a fifth of the statement's
+/// work a row) are not evaluated again. `by_key` reads the rows in the order
+/// of `otc_raw_lines_key`, which is the figures' (the weeks ?4 are a JSON
+/// array): rows that did not come in that order are then upserted in it, each
+/// after the previous one, instead of at several places of the table at
+/// once (a third fewer instructions for tiers interleaved line by line; a
+/// seventh more for rows in the key's order, which are read by id).
+fn move_checked_sql(selection: Selection, all_pass: bool, by_key: bool) -> String {
+    let checked = if all_pass {
+        String::new()
+    } else {
+        format!("AND {SQL_CHECKED}")
+    };
+    let rows = match selection {
+        Selection::New if by_key => {
+            "FROM otc_raw_lines AS line INDEXED BY otc_raw_lines_key \
+             WHERE line.week_ending IN (SELECT value FROM json_each(?4)) AND line.id > ?1 AND line.id <= ?2"
+        }
+        _ => selection.rows(false),
+    };
     format!(
         "{INSERT_HEAD} SELECT week_ending, {}, symbol, {}, share_volume, trade_count, avg_hundredths, \
              line.id, last_update_date, ?3 \
-         {} AND {SQL_CHECKED} {ON_CONFLICT}",
+         {rows} {checked} {ON_CONFLICT}",
         name_sql("tier"),
         venue_sql(""),
-        selection.rows(false)
     )
+}
+
+/// Whether the raw rows after `first` came in the unique key's order, as
+/// ingest noted per file (a file of an earlier version counts as in order).
+fn new_rows_in_key_order(ctx: &mut Context<'_>, first: i64) -> Result<bool> {
+    Ok(ctx
+        .query_one(
+            "SELECT coalesce(min(in_key_order), 1) FROM otc_raw_files \
+             WHERE id >= (SELECT file_id FROM otc_raw_lines WHERE id > ?1 ORDER BY id LIMIT 1)",
+            &[SqlValue::Integer(first)],
+            |row| row.i64(0),
+        )?
+        .unwrap_or(1)
+        == 1)
 }
 
 /// The selected rows that SQL does not move, after ?1 up to ?2, ?3 at a time.
@@ -492,10 +524,13 @@ impl<'r> Pass<'r> {
 
         stop_if_cancelled(ctx)?;
         let keys_before = count_keys(ctx, &weeks)?;
-        let changed = ctx.execute(
-            &move_checked_sql(selection),
-            &[range[0], range[1], SqlValue::Integer(run_id)],
-        )?;
+        let by_key = selection == Selection::New && !new_rows_in_key_order(ctx, first)?;
+        let weeks_json = serde_json::to_string(&weeks).unwrap_or_default();
+        let mut params = vec![range[0], range[1], SqlValue::Integer(run_id)];
+        if by_key {
+            params.push(SqlValue::Text(&weeks_json));
+        }
+        let changed = ctx.execute(&move_checked_sql(selection, unchecked == 0, by_key), &params)?;
         // New keys are rows the week did not have; every other row changed
         // is a revision.
         self.new_keys += count_keys(ctx, &weeks)? - keys_before;

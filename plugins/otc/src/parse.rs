@@ -85,6 +85,11 @@ impl DateWindow {
         }
     }
 
+    /// The latest date accepted.
+    pub fn last(&self) -> NaiveDate {
+        self.last
+    }
+
     /// `date`, as written in `text`, if it lies in the window.
     fn check(&self, date: NaiveDate, text: &str) -> Result<NaiveDate, String> {
         if (self.first..=self.last).contains(&date) {

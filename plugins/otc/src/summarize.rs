@@ -57,7 +57,8 @@ const WEEK_ROWS: &str = "SELECT tier, symbol, venue_type, venue, is_aggregate, s
     ORDER BY tier, symbol, venue_type, venue LIMIT ?6";
 
 /// Rows read per query. The symbols they complete are written before the
-/// next query, so memory follows this, not the size of the week.
+/// next query, so memory follows this and the week's symbols (a few side-by-side
+/// sums each), not the size of the week.
 const CHUNK_ROWS: i64 = 100_000;
 
 const INSERT_SYMBOL: &str = "INSERT INTO otc_symbol_summary \
@@ -304,17 +305,17 @@ impl WeekWriter<'_> {
         if symbols == 0 {
             ctx.log(Level::Warn, &format!("week {week} has no normalized volume"));
         }
-        for symbol in pass.correct_across_tiers(ctx, week)? {
-            self.rewrite_side_by_side(ctx, week, &symbol)?;
-        }
+        let corrected = pass.correct_across_tiers(ctx, week)?;
+        let side_by_side = pass.side_by_side_in_key_order(corrected);
+        self.write_side_by_side(ctx, week, &side_by_side)?;
         let mut venues = pass.venues();
         let venues = self.write_venue_share(ctx, week, pass, &mut venues)?;
         Ok((symbols, venues))
     }
 
     /// Reads a week's venue volume a chunk at a time, writing its symbol
-    /// summaries and side-by-side rows as they complete; returns the symbol
-    /// rows written. Venue sums stay in `pass`.
+    /// summaries as they complete; returns the symbol rows written. Venue
+    /// and side-by-side sums stay in `pass`.
     fn read_week(&self, ctx: &mut Context<'_>, pass: &mut WeekPass, week: &str) -> Result<u64> {
         let mut written = 0;
         loop {
@@ -348,9 +349,7 @@ impl WeekWriter<'_> {
                 pass.end_symbol();
             }
             written += self.write_symbols(ctx, week, &pass.symbols)?;
-            self.write_side_by_side(ctx, week, &pass.side_by_side)?;
             pass.symbols.clear();
-            pass.side_by_side.clear();
             if read < CHUNK_ROWS {
                 return Ok(written);
             }
@@ -418,20 +417,6 @@ impl WeekWriter<'_> {
             }
             self.side_by_side.insert(ctx, &values)?;
         }
-        Ok(())
-    }
-
-    /// Writes again the `ALL` row of a symbol that traded in several tiers:
-    /// its first tier's figures stood for all of them until now.
-    fn rewrite_side_by_side(&self, ctx: &mut Context<'_>, week: &str, row: &SideBySide) -> Result<()> {
-        let mut values: Vec<SqlValue<'_>> = row.figures()?.into();
-        values.extend([SqlValue::Text(week), SqlValue::Text(&row.symbol)]);
-        ctx.execute(
-            "UPDATE otc_symbol_offexchange SET ats_volume = ?1, ats_trades = ?2, ats_avg_trade_size = ?3, \
-                 non_ats_volume = ?4, non_ats_trades = ?5, non_ats_avg_trade_size = ?6, ats_share_pct = ?7 \
-             WHERE week_ending = ?8 AND tier = 'ALL' AND symbol = ?9",
-            &values,
-        )?;
         Ok(())
     }
 
@@ -651,7 +636,10 @@ struct WeekPass {
     symbols: Vec<Totals>,
     /// The (tier, symbol, venue type) being summed.
     current: Option<Group>,
-    /// (tier, symbol) sums completed and not written yet.
+    /// (tier, symbol) sums completed, the `ALL` rows among them. Written
+    /// when the week is read, in key order: the `ALL` rows sort before
+    /// the tiers', and written as they complete each would land in the middle
+    /// of the week's rows (a B-tree search and a split page for each).
     side_by_side: Vec<SideBySide>,
     /// The (tier, symbol) being summed.
     current_side: Option<SideBySide>,
@@ -877,6 +865,26 @@ impl WeekPass {
             });
         }
         Ok(across_tiers)
+    }
+
+    /// The week's side-by-side rows in key order (tier, symbol), the `ALL`
+    /// rows of the symbols in several tiers replaced by `corrected`.
+    fn side_by_side_in_key_order(&mut self, corrected: Vec<SideBySide>) -> Vec<SideBySide> {
+        let mut rows = std::mem::take(&mut self.side_by_side);
+        if !corrected.is_empty() {
+            let mut corrected: FxMap<String, SideBySide> = corrected
+                .into_iter()
+                .map(|row| (row.symbol.clone(), row))
+                .collect();
+            for row in rows.iter_mut().filter(|row| row.tier == "ALL") {
+                if let Some(across_tiers) = corrected.remove(&row.symbol) {
+                    *row = across_tiers;
+                }
+            }
+        }
+        // Bytes order as SQLite's BINARY collation does.
+        rows.sort_by(|a, b| (&a.tier, &a.symbol).cmp(&(&b.tier, &b.symbol)));
+        rows
     }
 
     /// One symbol traded on `venue` in `tiers` tiers: count it once.
