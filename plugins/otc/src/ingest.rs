@@ -1,4 +1,5 @@
-//! `otc.ingest`: streams FINRA files into `otc_raw`, bad lines into `otc_rejects`.
+//! `otc.ingest`: streams FINRA files into `otc_raw_files` and `otc_raw_lines`
+//! (read together through the view `otc_raw`), bad lines into `otc_rejects`.
 //!
 //! Every data line is counted once, as inserted, duplicate (the same record
 //! hash was already stored for the same lastUpdateDate) or rejected, each
