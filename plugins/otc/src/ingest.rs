@@ -41,6 +41,8 @@ use std::thread;
 /// [`crate::bulk::ROWS_PER_STATEMENT`] of them.
 const BATCH_ROWS: usize = 1024;
 
+// The column `batch_id` (named in migration 001, which cannot change) holds
+// the ingest's execution id; "batch" in this file means a chunk of lines.
 const INSERT_FILE: &str =
     "INSERT INTO otc_raw_files (batch_id, source_file, ingested_at) VALUES (?1, ?2, ?3) RETURNING id";
 

@@ -562,7 +562,7 @@ pub(super) fn provenance(ctx: &mut Context<'_>, week: &str) -> Result<Provenance
     ctx.query(
         "SELECT file.source_file, figure.tier,
                 CASE figure.venue_type WHEN 1 THEN 'ATS' ELSE 'NON_ATS' END,
-                figure.last_update_date, count(*), file.batch_id, file.ingested_at
+                figure.last_update_date, count(*), file.batch_id AS execution_id, file.ingested_at
          FROM otc_venue_figures AS figure
              JOIN otc_raw_lines AS line ON line.id = figure.raw_id
              JOIN otc_raw_files AS file ON file.id = line.file_id
