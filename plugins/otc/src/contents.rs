@@ -22,11 +22,11 @@ use std::path::Path;
 /// The version of the rules that turn a file's bytes into rows (parsing,
 /// checking, hashing, placing in a week). Bump it with any change to them:
 /// files recorded under other rules are then read again, line by line.
-pub const READ_RULES: i64 = 1;
+pub(crate) const READ_RULES: i64 = 1;
 
 /// What a file was, once read whole.
 #[derive(Debug)]
-pub struct Content {
+pub(crate) struct Content {
     pub sha256: [u8; 32],
     pub size: u64,
     /// The latest lastUpdateDate of its lines.
@@ -37,7 +37,7 @@ pub struct Content {
 
 /// A file whose bytes an earlier run stored whole.
 #[derive(Debug)]
-pub struct Known {
+pub(crate) struct Known {
     /// Its data lines, every one stored.
     pub lines: u64,
     pub weeks: Vec<NaiveDate>,
@@ -47,25 +47,25 @@ pub struct Known {
 
 /// The SHA-256 and size of what passes through a reader.
 #[derive(Default)]
-pub struct Digesting {
+pub(crate) struct Digesting {
     sha: Sha256,
     size: u64,
 }
 
 impl Digesting {
     /// `input`, read through this digest.
-    pub fn reader<R: Read>(&mut self, input: R) -> DigestingReader<'_, R> {
+    pub(crate) fn reader<R: Read>(&mut self, input: R) -> DigestingReader<'_, R> {
         DigestingReader { input, digest: self }
     }
 
     /// The digest of every byte read, and their count.
-    pub fn finish(self) -> ([u8; 32], u64) {
+    pub(crate) fn finish(self) -> ([u8; 32], u64) {
         (self.sha.finalize().into(), self.size)
     }
 }
 
 /// A reader that adds every byte it reads to a [`Digesting`].
-pub struct DigestingReader<'d, R> {
+pub(crate) struct DigestingReader<'d, R> {
     input: R,
     digest: &'d mut Digesting,
 }
@@ -83,7 +83,7 @@ impl<R: Read> Read for DigestingReader<'_, R> {
 /// read with the same week given (`week_given`), under these reading rules
 /// and a date window that accepted every line then and accepts them now.
 /// A file that cannot be read is not known: reading it reports why.
-pub fn recognise(
+pub(crate) fn recognise(
     ctx: &mut Context<'_>,
     path: &Path,
     week_given: Option<&str>,
@@ -155,7 +155,7 @@ pub fn recognise(
 
 /// Keeps what file `file_id` was: its run stored all its `lines` as the rows
 /// `first_id ..= last_id`.
-pub fn record(
+pub(crate) fn record(
     ctx: &mut Context<'_>,
     file_id: i64,
     content: &Content,

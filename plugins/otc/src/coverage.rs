@@ -32,7 +32,7 @@ const INSERT_COVERAGE: &str = "INSERT INTO otc_coverage \
 const COVERAGE_COLUMNS: usize = 9;
 
 /// The `otc.coverage` pipeline.
-pub struct Coverage {
+pub(crate) struct Coverage {
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
     as_of: Option<NaiveDate>,
@@ -46,7 +46,7 @@ type Pair = (&'static str, VenueType);
 
 /// One row of `otc_coverage`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WeekStatus {
+pub(crate) struct WeekStatus {
     pub week_ending: NaiveDate,
     pub tier: &'static str,
     pub venue_type: VenueType,
@@ -57,7 +57,7 @@ pub struct WeekStatus {
 }
 
 impl Coverage {
-    pub fn from_params(params: &Params) -> Result<Self> {
+    pub(crate) fn from_params(params: &Params) -> Result<Self> {
         let from = week::friday_param(params, "from")?;
         let to = week::friday_param(params, "to")?;
         let as_of = match params.opt_str("as_of")? {
@@ -306,7 +306,7 @@ fn last_friday(date: NaiveDate) -> NaiveDate {
 }
 
 /// Every expected pair's status in every week from `from` to `to` (Fridays).
-pub fn statuses(
+pub(crate) fn statuses(
     loaded: &Publications,
     pairs: &[Pair],
     from: NaiveDate,
@@ -381,7 +381,7 @@ fn write(ctx: &mut Context<'_>, run: &Run, as_of: NaiveDate, statuses: &[WeekSta
 /// The publications loaded: per (week, tier, venue type), their
 /// lastUpdateDates, ascending.
 #[derive(Default)]
-pub struct Publications {
+pub(crate) struct Publications {
     dates: BTreeMap<(NaiveDate, &'static str, VenueType), Vec<NaiveDate>>,
 }
 
@@ -427,7 +427,7 @@ impl Publications {
     }
 
     /// Notes one publication.
-    pub fn add(&mut self, key: (NaiveDate, &'static str, VenueType), date: NaiveDate) {
+    pub(crate) fn add(&mut self, key: (NaiveDate, &'static str, VenueType), date: NaiveDate) {
         let dates = self.dates.entry(key).or_default();
         if let Err(index) = dates.binary_search(&date) {
             dates.insert(index, date);

@@ -126,8 +126,9 @@ impl Fraction {
 /// venues), which every caller's fractions give.
 pub fn scaled_difference(a: Fraction, b: Fraction, scale: u32) -> Hundredths {
     let multiplier = u128::from(scale) * 100;
-    // The usual case: volumes below 2^40 or so keep every product in 128
-    // bits, and one integer division settles it.
+    // When every product fits 128 bits (shares of volumes below about 2^56,
+    // indexes of totals below about 2^26 shares) one integer division
+    // settles it; larger indexes take the 256-bit long division.
     narrow_difference(a, b, multiplier).unwrap_or_else(|| wide_difference(a, b, multiplier))
 }
 

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// The `otc.fetch` pipeline.
-pub struct Fetch {
+pub(crate) struct Fetch {
     plan: Plan,
     base_url: String,
     today: NaiveDate,
@@ -32,7 +32,7 @@ pub struct Fetch {
 impl Fetch {
     /// Plans the downloads; a week not due yet is refused here, before any
     /// request (`otc.params.week_not_due`).
-    pub fn from_params(params: &Params) -> Result<Self> {
+    pub(crate) fn from_params(params: &Params) -> Result<Self> {
         let today = fetch_plan::host_today()?;
         Ok(Fetch {
             plan: fetch_plan::plan(params, today)?,

@@ -30,9 +30,9 @@ use spine_plugin_api::{Context, Error, Result};
 use std::time::{Duration, Instant};
 
 /// FINRA's API; `-p base_url` points elsewhere (a mirror, a test server).
-pub const DEFAULT_BASE_URL: &str = "https://api.finra.org";
+pub(crate) const DEFAULT_BASE_URL: &str = "https://api.finra.org";
 /// Rows asked for per page: FINRA's maximum.
-pub const PAGE_LIMIT: u64 = 5000;
+pub(crate) const PAGE_LIMIT: u64 = 5000;
 /// FINRA's largest `offset`.
 const MAX_OFFSET: u64 = 500_000;
 /// Time between two requests: 10 a second, half FINRA's limit of 20.
@@ -45,7 +45,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const RECENT_DAYS: u64 = 364;
 
 /// One page of records.
-pub struct Page {
+pub(crate) struct Page {
     pub records: Vec<Map<String, Json>>,
     /// The `Record-Total` header: every record of the query.
     pub total: Option<u64>,
@@ -54,7 +54,7 @@ pub struct Page {
 }
 
 /// A blocking HTTP client with FINRA's pace.
-pub struct Client {
+pub(crate) struct Client {
     agent: ureq::Agent,
     base_url: String,
     last_request: Option<Instant>,
@@ -64,7 +64,7 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(base_url: &str) -> Client {
+    pub(crate) fn new(base_url: &str) -> Client {
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(15))
             .timeout_read(Duration::from_secs(120))
@@ -81,7 +81,7 @@ impl Client {
     }
 
     /// The dataset that holds `download`'s week on `today`.
-    pub fn dataset(download: &Download, today: NaiveDate) -> &'static str {
+    pub(crate) fn dataset(download: &Download, today: NaiveDate) -> &'static str {
         if week_start(download) + Days::new(RECENT_DAYS) >= today {
             "weeklySummary"
         } else {
@@ -90,7 +90,7 @@ impl Client {
     }
 
     /// One page of `download`'s records from `offset`.
-    pub fn page(
+    pub(crate) fn page(
         &mut self,
         ctx: &mut Context<'_>,
         download: &Download,
@@ -160,7 +160,7 @@ impl Client {
 }
 
 /// The Monday of `download`'s week: the API's `weekStartDate`.
-pub fn week_start(download: &Download) -> NaiveDate {
+pub(crate) fn week_start(download: &Download) -> NaiveDate {
     download.week_ending - Days::new(4)
 }
 

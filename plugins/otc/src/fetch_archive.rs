@@ -17,11 +17,11 @@ use std::path::{Path, PathBuf};
 
 /// FINRA's header row: the columns of its downloadable files, as the parser
 /// reads them.
-pub use crate::parse::COLUMNS;
+pub(crate) use crate::parse::COLUMNS;
 
 /// A file now in the archive.
 #[derive(Debug)]
-pub struct Archived {
+pub(crate) struct Archived {
     pub path: PathBuf,
     /// False when an equal file was already archived under that name.
     pub new: bool,
@@ -30,7 +30,7 @@ pub struct Archived {
 
 /// Writes one download into the archive: one file per `lastUpdateDate` it
 /// holds (a week's rows normally share one; a partly revised week has two).
-pub struct ArchiveWriter {
+pub(crate) struct ArchiveWriter {
     folder: PathBuf,
     /// `T1-ATS`: the names' prefix.
     prefix: String,
@@ -53,7 +53,7 @@ impl Drop for Pending {
 
 impl ArchiveWriter {
     /// A writer for files named `<prefix>-<lastUpdateDate>.psv` in `folder`.
-    pub fn new(folder: PathBuf, prefix: String) -> Self {
+    pub(crate) fn new(folder: PathBuf, prefix: String) -> Self {
         ArchiveWriter {
             folder,
             prefix,
@@ -62,7 +62,7 @@ impl ArchiveWriter {
     }
 
     /// Appends one data line (without its newline) published on `last_update`.
-    pub fn push(&mut self, last_update: &str, line: &str) -> Result<()> {
+    pub(crate) fn push(&mut self, last_update: &str, line: &str) -> Result<()> {
         if !self.pending.contains_key(last_update) {
             let pending = self.start(last_update)?;
             self.pending.insert(last_update.to_owned(), pending);
@@ -97,7 +97,7 @@ impl ArchiveWriter {
     }
 
     /// Syncs every file and gives each its name; the archived files in name order.
-    pub fn finish(mut self) -> Result<Vec<Archived>> {
+    pub(crate) fn finish(mut self) -> Result<Vec<Archived>> {
         let mut archived = Vec::new();
         for (last_update, mut pending) in std::mem::take(&mut self.pending) {
             let out = pending.out.take().expect("open until finished");

@@ -17,14 +17,14 @@ const MAX_WEEKS: i64 = 260;
 
 /// FINRA's two kinds of venue, as its API's `summaryTypeCode` tells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VenueType {
+pub(crate) enum VenueType {
     Ats,
     NonAts,
 }
 
 impl VenueType {
     /// The name used in parameters, archive file names and the tables.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             VenueType::Ats => "ATS",
             VenueType::NonAts => "NON_ATS",
@@ -32,7 +32,7 @@ impl VenueType {
     }
 
     /// The API's `summaryTypeCode` of per-symbol-per-venue rows.
-    pub fn summary_type_code(self) -> &'static str {
+    pub(crate) fn summary_type_code(self) -> &'static str {
         match self {
             VenueType::Ats => "ATS_W_SMBL_FIRM",
             VenueType::NonAts => "OTC_W_SMBL_FIRM",
@@ -47,7 +47,7 @@ impl VenueType {
 }
 
 /// The API's `tierIdentifier` of a tier.
-pub fn api_tier(tier: Tier) -> &'static str {
+pub(crate) fn api_tier(tier: Tier) -> &'static str {
     match tier {
         Tier::NmsTier1 => "T1",
         Tier::NmsTier2 => "T2",
@@ -57,7 +57,7 @@ pub fn api_tier(tier: Tier) -> &'static str {
 
 /// One week of one tier and venue type: one download.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Download {
+pub(crate) struct Download {
     pub week_ending: NaiveDate,
     pub tier: Tier,
     pub venue_type: VenueType,
@@ -65,7 +65,7 @@ pub struct Download {
 
 impl Download {
     /// `2025-11-14 T1 ATS`, for messages and metrics.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         format!(
             "{} {} {}",
             self.week_ending,
@@ -77,14 +77,14 @@ impl Download {
 
 /// What a run fetches, and what it was asked for that is not due yet.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub downloads: Vec<Download>,
     /// `2025-11-14 T2 (due 2025-12-15)`: asked for in a range, not published yet.
     pub not_due: Vec<String>,
 }
 
 /// Reads the parameters into a plan as of `today`.
-pub fn plan(params: &Params, today: NaiveDate) -> Result<Plan> {
+pub(crate) fn plan(params: &Params, today: NaiveDate) -> Result<Plan> {
     let tiers = list_param(params, "tiers", "T1, T2 or OTCE", Tier::parse)?;
     let types = list_param(params, "types", "ATS or NON_ATS", VenueType::parse)?;
     let week_ending = week::week_ending_param(params)?;
@@ -249,7 +249,7 @@ fn list_param<T: PartialEq>(
 /// `SPINE_TODAY` before any plugin is asked). Read here because the factory,
 /// which must refuse a week not due before anything runs, has no context to
 /// ask; the plugin runs in the host's process, so it sees the same value.
-pub fn host_today() -> Result<NaiveDate> {
+pub(crate) fn host_today() -> Result<NaiveDate> {
     match std::env::var("SPINE_TODAY") {
         Ok(text) => parse_date(text.trim()).ok_or_else(|| {
             Error::new(

@@ -126,11 +126,9 @@ impl RecordHasher {
 
     /// Appends the 32-character hash of `key`, in lowercase hex, to `out`.
     pub fn push_hash(&mut self, key: &HashKey<'_>, out: &mut String) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        for byte in self.hash(key) {
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
+        // The 16 bytes read as one big-endian number print in their own
+        // order, zero-padded; writing to a String cannot fail.
+        let _ = write!(out, "{:032x}", u128::from_be_bytes(self.hash(key)));
     }
 }
 

@@ -1,4 +1,5 @@
-//! `otc.ingest`: streams FINRA files into `otc_raw`, bad lines into `otc_rejects`.
+//! `otc.ingest`: streams FINRA files into `otc_raw_files` and `otc_raw_lines`
+//! (read together through the view `otc_raw`), bad lines into `otc_rejects`.
 //!
 //! Every data line is counted once, as inserted, duplicate (the same record
 //! hash was already stored for the same lastUpdateDate) or rejected, each
@@ -29,6 +30,7 @@ use crate::{decimal, sources, upgrade, week};
 use chrono::NaiveDate;
 use serde_json::json;
 use spine_plugin_api::{Context, Error, Level, Metrics, Params, Pipeline, Result, SqlValue};
+use std::any::Any;
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -39,6 +41,8 @@ use std::thread;
 /// [`crate::bulk::ROWS_PER_STATEMENT`] of them.
 const BATCH_ROWS: usize = 1024;
 
+// The column `batch_id` (named in migration 001, which cannot change) holds
+// the ingest's execution id; "batch" in this file means a chunk of lines.
 const INSERT_FILE: &str =
     "INSERT INTO otc_raw_files (batch_id, source_file, ingested_at) VALUES (?1, ?2, ?3) RETURNING id";
 
@@ -147,7 +151,7 @@ impl Ingest {
         drop(received);
         let read = match reading.join() {
             Ok(read) => read,
-            Err(_) => Err(Error::new("otc.ingest.thread", "the reading thread panicked")),
+            Err(payload) => Err(reader_panicked(payload.as_ref())),
         };
         stored?;
         let (weeks, publications) = read?;
@@ -175,6 +179,20 @@ impl Ingest {
     }
 }
 
+/// The run's error when the reading thread panicked, with the panic's own
+/// message (a `&str` or `String` payload; any other payload has none to give).
+fn reader_panicked(payload: &(dyn Any + Send)) -> Error {
+    let message = match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+        (Some(text), _) => text,
+        (None, Some(text)) => text.as_str(),
+        (None, None) => "a panic with no message",
+    };
+    Error::new(
+        "otc.ingest.thread",
+        format!("the reading thread panicked: {message}"),
+    )
+}
+
 /// Batches read ahead of the one being stored.
 const QUEUED_BATCHES: usize = 2;
 
@@ -182,8 +200,6 @@ const QUEUED_BATCHES: usize = 2;
 enum Event {
     /// A file with a header: its batches follow, then [`Event::FileEnd`].
     File(String),
-    /// A file without a single line.
-    Empty(String),
     /// A file loaded whole before, not read again: its size, and what it holds.
     Known(String, u64, Known),
     Batch(Box<Batch>),
@@ -255,8 +271,20 @@ struct Reader {
     recycled: mpsc::Receiver<Box<Batch>>,
 }
 
-/// The storing side stopped: reading stops too.
-struct Stopped;
+/// Why reading stopped short.
+enum ReadError {
+    /// A file cannot be read or is not a FINRA weekly file: the run fails
+    /// with this error.
+    Failed(Error),
+    /// The storing side stopped: reading stops too.
+    Stopped,
+}
+
+impl From<Error> for ReadError {
+    fn from(error: Error) -> Self {
+        ReadError::Failed(error)
+    }
+}
 
 impl Reader {
     /// Reads every file, but those already known; returns the weeks and the
@@ -267,37 +295,37 @@ impl Reader {
     ) -> Result<(BTreeSet<NaiveDate>, BTreeSet<Publication>)> {
         for (path, known) in files {
             let read = match known {
-                Some(known) => self.known(&path, known).map_err(Err),
+                Some(known) => self.known(&path, known),
                 None => self.file(&path),
             };
             match read {
                 Ok(()) => {}
-                Err(Ok(error)) => {
+                Err(ReadError::Failed(error)) => {
                     let _ = self.events.send(Event::Failed(error));
                     break;
                 }
-                Err(Err(Stopped)) => break,
+                Err(ReadError::Stopped) => break,
             }
         }
         Ok((self.weeks, self.publications))
     }
 
-    fn send(&self, event: Event) -> std::result::Result<(), Stopped> {
-        self.events.send(event).map_err(|_| Stopped)
+    fn send(&self, event: Event) -> std::result::Result<(), ReadError> {
+        self.events.send(event).map_err(|_| ReadError::Stopped)
     }
 
     /// A file known from an earlier run: its weeks, and no line read.
-    fn known(&mut self, path: &Path, known: Known) -> std::result::Result<(), Stopped> {
+    fn known(&mut self, path: &Path, known: Known) -> std::result::Result<(), ReadError> {
         self.weeks.extend(known.weeks.iter().copied());
         let size = path.metadata().map(|metadata| metadata.len()).unwrap_or(0);
         self.read_before += size;
         self.send(Event::Known(path.display().to_string(), self.read_before, known))
     }
 
-    fn file(&mut self, path: &Path) -> std::result::Result<(), std::result::Result<Error, Stopped>> {
+    fn file(&mut self, path: &Path) -> std::result::Result<(), ReadError> {
         let name = path.display().to_string();
         let input = File::open(path)
-            .map_err(|e| Ok(Error::new("otc.ingest.read", format!("cannot open {name}: {e}"))))?;
+            .map_err(|e| Error::new("otc.ingest.read", format!("cannot open {name}: {e}")))?;
         // The file's bytes are digested as they are read, so that a later run
         // can recognise them (contents.rs).
         let mut digest = Digesting::default();
@@ -307,16 +335,13 @@ impl Reader {
         self.in_key_order = true;
         // A file starts a run of lines in its week afresh: its weeks are noted.
         self.current_week = (NaiveDate::MIN, String::new());
-        let mut parser = match Parser::new(digest.reader(input), &name, self.dates).map_err(Ok)? {
-            Some(parser) => parser,
-            None => return self.send(Event::Empty(name)).map_err(Err),
-        };
-        self.send(Event::File(name.clone())).map_err(Err)?;
+        let mut parser = Parser::new(digest.reader(input), &name, self.dates)?;
+        self.send(Event::File(name.clone()))?;
         let mut batch = self.recycled.try_recv().unwrap_or_default();
-        while let Some(record) = parser.next_record().map_err(Ok)? {
+        while let Some(record) = parser.next_record()? {
             batch.records += 1;
             match record {
-                Record::Line(line) => self.line(&mut batch, &name, &line).map_err(Ok)?,
+                Record::Line(line) => self.line(&mut batch, &name, &line)?,
                 Record::Reject(reject) => batch.rejects.push(ReadReject {
                     line_number: reject.line,
                     // Clipped now: a batch of long bad lines stays small.
@@ -327,7 +352,7 @@ impl Reader {
             if batch.lines.rows() >= BATCH_ROWS || batch.rejects.len() >= BATCH_ROWS {
                 self.in_key_order &= batch.lines.sort(&mut self.last_group);
                 batch.read_to = self.read_before + parser.bytes_read();
-                self.send(Event::Batch(batch)).map_err(Err)?;
+                self.send(Event::Batch(batch))?;
                 batch = self.recycled.try_recv().unwrap_or_default();
             }
         }
@@ -336,7 +361,7 @@ impl Reader {
         if batch.records > 0 {
             self.in_key_order &= batch.lines.sort(&mut self.last_group);
             batch.read_to = self.read_before;
-            self.send(Event::Batch(batch)).map_err(Err)?;
+            self.send(Event::Batch(batch))?;
         }
         let mismatch = std::mem::take(&mut self.mismatch);
         let (sha256, size) = digest.finish();
@@ -352,7 +377,6 @@ impl Reader {
             content,
             in_key_order,
         })
-        .map_err(Err)
     }
 
     /// Places one well-formed line in its week and queues it for insertion.
@@ -534,7 +558,6 @@ impl<'r> Store<'r> {
         for event in events {
             match event {
                 Event::Failed(error) => return Err(error),
-                Event::Empty(name) => ctx.log(Level::Warn, &format!("{name} is empty: no header, no lines")),
                 Event::Known(name, read_to, known) => self.known(ctx, &name, read_to, &known)?,
                 Event::File(name) => {
                     let id = self.file_row(ctx, &name)?;
@@ -856,6 +879,26 @@ impl RawBatch {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_panic_of_the_reading_thread_reports_its_message() {
+        let panicked = |body: fn()| {
+            let payload = thread::spawn(body).join().unwrap_err();
+            reader_panicked(payload.as_ref()).message
+        };
+        assert_eq!(
+            panicked(|| panic!("a static message")),
+            "the reading thread panicked: a static message"
+        );
+        assert_eq!(
+            panicked(|| panic!("line {}", 7)),
+            "the reading thread panicked: line 7"
+        );
+        assert_eq!(
+            panicked(|| std::panic::panic_any(7_u8)),
+            "the reading thread panicked: a panic with no message"
+        );
+    }
+
     /// A batch of `lines` (FINRA's columns, without the header), as the
     /// reader queues them for the week ending 2025-11-21.
     fn batch(lines: &[&str]) -> RawBatch {
@@ -865,9 +908,8 @@ mod tests {
             lines.join("\n")
         );
         let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
-        let mut parser = Parser::new(text.as_bytes(), "x.psv", DateWindow::until_a_year_after(today))
-            .unwrap()
-            .unwrap();
+        let mut parser =
+            Parser::new(text.as_bytes(), "x.psv", DateWindow::until_a_year_after(today)).unwrap();
         let (mut batch, mut hasher) = (RawBatch::default(), RecordHasher::default());
         while let Some(record) = parser.next_record().unwrap() {
             let Record::Line(line) = record else {

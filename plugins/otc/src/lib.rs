@@ -53,6 +53,8 @@ pub fn plugin() -> Plugin {
         "FINRA OTC weekly transparency data: ingest, normalize, summarize",
     )
     // Released migrations never change: the host refuses checksum drift.
+    // Where a released file's comments came to be wrong, the correction is in
+    // migrations/README.md.
     .migration(1, "otc_tables", include_str!("../migrations/001_otc_tables.sql"))
     .migration(
         2,

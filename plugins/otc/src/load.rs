@@ -18,7 +18,7 @@ use serde_json::Value as Json;
 use spine_plugin_api::{Context, Level, Metrics, Params, Pipeline, Result};
 
 /// The `otc.load` pipeline.
-pub struct Load {
+pub(crate) struct Load {
     ingest: Ingest,
     analytics: bool,
 }
@@ -26,7 +26,7 @@ pub struct Load {
 impl Load {
     /// Takes `otc.ingest`'s parameters, checked before the run as there, and
     /// `analytics`.
-    pub fn from_params(params: &Params) -> Result<Self> {
+    pub(crate) fn from_params(params: &Params) -> Result<Self> {
         Ok(Load {
             ingest: Ingest::from_params(params)?,
             analytics: params.opt_bool("analytics")?.unwrap_or(false),

@@ -373,51 +373,55 @@ impl Normalize {
     pub fn stage(&mut self, ctx: &mut Context<'_>) -> Result<Figures> {
         let run = Run::start(ctx)?;
         upgrade::rehash_legacy_lines(ctx)?;
-        let first = ctx
-            .query_one(
-                "SELECT raw_id FROM otc_watermarks WHERE stage = ?1",
-                &[STAGE.into()],
-                |row| row.i64(0),
-            )?
-            .unwrap_or(0);
-        // The rows to process: (first, last], and the queue. The run holds
-        // the write lock, so no row arrives meanwhile.
-        let last = ctx
-            .query_one("SELECT coalesce(max(id), 0) FROM otc_raw_lines", &[], |row| {
-                row.i64(0)
-            })?
-            .unwrap_or(0);
-        let queued_last = ctx
-            .query_one(
-                "SELECT coalesce(max(raw_id), 0) FROM otc_normalize_queue",
-                &[],
-                |row| row.i64(0),
-            )?
-            .unwrap_or(0);
-
+        let awaiting = Awaiting::find(ctx)?;
         let mut pass = Pass::new(&run);
-        pass.selection(ctx, Selection::Queued, 0, queued_last)?;
-        pass.selection(ctx, Selection::New, first, last)?;
+        pass.selection(ctx, Selection::Queued, 0, awaiting.queued_last)?;
+        pass.selection(ctx, Selection::New, awaiting.watermark, awaiting.last)?;
         pass.settle_same_day(ctx)?;
         pass.rejects.flush(ctx)?;
         ctx.progress(pass.processed, pass.processed, "rows");
+        awaiting.mark_done(ctx)?;
+        pass.queue_weeks(ctx)?;
+        Ok(pass.figures())
+    }
+}
 
+/// The raw rows a run normalizes: those after the watermark, up to the last
+/// stored, and the queue. The run holds the write lock, so no row arrives
+/// meanwhile.
+struct Awaiting {
+    /// The last row an earlier run normalized.
+    watermark: i64,
+    /// The last row stored.
+    last: i64,
+    /// The last queued row.
+    queued_last: i64,
+}
+
+impl Awaiting {
+    fn find(ctx: &mut Context<'_>) -> Result<Self> {
+        let mut integer = |sql: &str, params: &[SqlValue<'_>]| -> Result<i64> {
+            Ok(ctx.query_one(sql, params, |row| row.i64(0))?.unwrap_or(0))
+        };
+        Ok(Awaiting {
+            watermark: integer(
+                "SELECT raw_id FROM otc_watermarks WHERE stage = ?1",
+                &[STAGE.into()],
+            )?,
+            last: integer("SELECT coalesce(max(id), 0) FROM otc_raw_lines", &[])?,
+            queued_last: integer("SELECT coalesce(max(raw_id), 0) FROM otc_normalize_queue", &[])?,
+        })
+    }
+
+    /// Empties the queue and moves the watermark past the rows normalized.
+    fn mark_done(&self, ctx: &mut Context<'_>) -> Result<()> {
         ctx.execute("DELETE FROM otc_normalize_queue", &[])?;
         ctx.execute(
             "INSERT INTO otc_watermarks (stage, raw_id) VALUES (?1, ?2) \
              ON CONFLICT (stage) DO UPDATE SET raw_id = excluded.raw_id",
-            &[STAGE.into(), last.max(first).into()],
+            &[STAGE.into(), self.last.max(self.watermark).into()],
         )?;
-        pass.queue_weeks(ctx)?;
-        let rejected = pass.rejects.count() - pass.same_day;
-        let figures = json!({
-            "processed": pass.processed,
-            "accepted": pass.processed.saturating_sub(rejected),
-            "rejected": rejected,
-            "revised": pass.changed.saturating_sub(pass.new_keys),
-            "same_day_conflicts": pass.same_day,
-        });
-        Ok(figures.as_object().cloned().unwrap_or_default())
+        Ok(())
     }
 }
 
@@ -472,6 +476,19 @@ impl<'r> Pass<'r> {
             weeks: BTreeSet::new(),
             rejected_weeks: BTreeSet::new(),
         }
+    }
+
+    /// The run's figures: rows read, accepted, rejected and revised.
+    fn figures(&self) -> Figures {
+        let rejected = self.rejects.count() - self.same_day;
+        let figures = json!({
+            "processed": self.processed,
+            "accepted": self.processed.saturating_sub(rejected),
+            "rejected": rejected,
+            "revised": self.changed.saturating_sub(self.new_keys),
+            "same_day_conflicts": self.same_day,
+        });
+        figures.as_object().cloned().unwrap_or_default()
     }
 
     /// The id of this run's otc_normalize_runs row, which keeps the time and

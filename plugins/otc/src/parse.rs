@@ -176,8 +176,8 @@ impl<R: Read> Parser<R> {
     /// Reads the header of `input`; `file` names it in errors, and `dates`
     /// bounds the `lastUpdateDate`s accepted. An input with no line at all (an
     /// empty file, often a download cut short) is an error, like a header
-    /// without FINRA's columns, so `Ok(None)` is never returned.
-    pub fn new(input: R, file: &str, dates: DateWindow) -> Result<Option<Self>> {
+    /// without FINRA's columns.
+    pub fn new(input: R, file: &str, dates: DateWindow) -> Result<Self> {
         let mut lines = Lines::new(input);
         if !lines.next_non_blank().map_err(|e| read_error(file, e))? {
             return Err(Error::new(
@@ -208,14 +208,14 @@ impl<R: Read> Parser<R> {
                     COLUMNS.join("|")
                 ))
         })?;
-        Ok(Some(Parser {
+        Ok(Parser {
             lines,
             width: header.len(),
             fields: header,
             positions,
             dates,
             file: file.to_owned(),
-        }))
+        })
     }
 
     /// Bytes of the input read so far (the header and every line returned),
@@ -569,9 +569,7 @@ totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
 
     /// Every record of `input`: lines as `N: tier|symbol|…|date`, rejects as `N! reason`.
     fn parse(input: &[u8]) -> Result<Vec<String>> {
-        let Some(mut parser) = Parser::new(input, "t.psv", window())? else {
-            return Ok(Vec::new());
-        };
+        let mut parser = Parser::new(input, "t.psv", window())?;
         let mut seen = Vec::new();
         while let Some(record) = parser.next_record()? {
             seen.push(match record {
@@ -835,7 +833,7 @@ totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
             format!("{HEADER}\r\n\n{AAPL}\r\nBAD|LINE\n{AAPL}"),
             format!("{HEADER}\n{AAPL}\n"),
         ] {
-            let mut parser = Parser::new(input.as_bytes(), "t.psv", window()).unwrap().unwrap();
+            let mut parser = Parser::new(input.as_bytes(), "t.psv", window()).unwrap();
             let header_end = input.find('\n').unwrap() as u64 + 1;
             assert_eq!(parser.bytes_read(), header_end);
             while parser.next_record().unwrap().is_some() {}
@@ -847,7 +845,7 @@ totalWeeklyShareQuantity|totalWeeklyTradeCount|lastUpdateDate";
     fn the_raw_line_of_a_reject_or_a_line_is_the_line_as_written() {
         let written = r#"OTC|X|"A | B"|V|M|1|x|2025-12-15"#;
         let input = format!("{HEADER}\r\n{written}\r\n{AAPL}\r\n");
-        let mut parser = Parser::new(input.as_bytes(), "t.psv", window()).unwrap().unwrap();
+        let mut parser = Parser::new(input.as_bytes(), "t.psv", window()).unwrap();
         let Some(Record::Reject(reject)) = parser.next_record().unwrap() else {
             panic!("expected a reject");
         };

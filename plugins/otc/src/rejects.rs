@@ -19,13 +19,13 @@ const COLUMNS: usize = 8;
 
 /// The stage that rejected a line.
 #[derive(Debug, Clone, Copy)]
-pub enum Stage {
+pub(crate) enum Stage {
     Parse,
     Normalize,
 }
 
 /// One rejected line or record.
-pub struct Rejected<'a> {
+pub(crate) struct Rejected<'a> {
     pub source_file: &'a str,
     pub line_number: u64,
     pub raw_line: &'a str,
@@ -43,7 +43,7 @@ struct Pending {
 }
 
 /// Collects one run's rejects and writes them in batches.
-pub struct RejectWriter {
+pub(crate) struct RejectWriter {
     execution_id: String,
     rejected_at: String,
     stage: &'static str,
@@ -52,7 +52,7 @@ pub struct RejectWriter {
 }
 
 impl RejectWriter {
-    pub fn new(run: &Run, stage: Stage) -> Self {
+    pub(crate) fn new(run: &Run, stage: Stage) -> Self {
         Self {
             execution_id: run.execution_id.clone(),
             rejected_at: run.started_at.clone(),
@@ -66,7 +66,7 @@ impl RejectWriter {
     }
 
     /// Records one reject (written at the latest by [`RejectWriter::flush`]).
-    pub fn add(&mut self, ctx: &mut Context<'_>, rejected: Rejected<'_>) -> Result<()> {
+    pub(crate) fn add(&mut self, ctx: &mut Context<'_>, rejected: Rejected<'_>) -> Result<()> {
         self.pending.push(Pending {
             source_file: rejected.source_file.to_owned(),
             line_number: i64::try_from(rejected.line_number).unwrap_or(i64::MAX),
@@ -81,7 +81,7 @@ impl RejectWriter {
     }
 
     /// Writes what is pending.
-    pub fn flush(&mut self, ctx: &mut Context<'_>) -> Result<()> {
+    pub(crate) fn flush(&mut self, ctx: &mut Context<'_>) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -104,7 +104,7 @@ impl RejectWriter {
     }
 
     /// Rejects recorded so far, written or pending.
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.written + self.pending.len() as u64
     }
 }

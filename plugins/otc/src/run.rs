@@ -8,10 +8,10 @@ use spine_plugin_api::{Context, Error, Metrics, Result};
 
 /// The figures one stage reports: a pipeline's metrics, or (under its name)
 /// one part of `otc.load`'s.
-pub type Figures = serde_json::Map<String, serde_json::Value>;
+pub(crate) type Figures = serde_json::Map<String, serde_json::Value>;
 
 /// A stage's figures as a run's metrics.
-pub fn metrics(figures: Figures) -> Metrics {
+pub(crate) fn metrics(figures: Figures) -> Metrics {
     figures
         .into_iter()
         .fold(Metrics::new(), |metrics, (name, value)| {
@@ -20,7 +20,7 @@ pub fn metrics(figures: Figures) -> Metrics {
 }
 
 /// One execution, as the host describes it.
-pub struct Run {
+pub(crate) struct Run {
     pub execution_id: String,
     /// ISO 8601 UTC. Read once: every row of a run carries the same time, and
     /// the clock is not read a million times.
@@ -29,7 +29,7 @@ pub struct Run {
 
 impl Run {
     /// Asks the host which execution this is.
-    pub fn start(ctx: &mut Context<'_>) -> Result<Run> {
+    pub(crate) fn start(ctx: &mut Context<'_>) -> Result<Run> {
         let answer = ctx.call("execution.info", "{}")?;
         let execution_id = serde_json::from_str::<serde_json::Value>(&answer)
             .ok()
@@ -48,7 +48,7 @@ impl Run {
 }
 
 /// Today's date as the host gives it (`SPINE_TODAY` fixes it for tests).
-pub fn today(ctx: &mut Context<'_>) -> Result<NaiveDate> {
+pub(crate) fn today(ctx: &mut Context<'_>) -> Result<NaiveDate> {
     let today = ctx.today()?;
     parse_date(&today).ok_or_else(|| {
         Error::new(
@@ -59,7 +59,7 @@ pub fn today(ctx: &mut Context<'_>) -> Result<NaiveDate> {
 }
 
 /// Fails once the operator pressed Ctrl-C; the host then rolls the run back.
-pub fn stop_if_cancelled(ctx: &Context<'_>) -> Result<()> {
+pub(crate) fn stop_if_cancelled(ctx: &Context<'_>) -> Result<()> {
     if ctx.cancelled() {
         return Err(Error::new(
             "otc.cancelled",

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 const EXTENSIONS: [&str; 3] = ["psv", "csv", "txt"];
 
 /// The files to load, in order; an error when there are none.
-pub fn list(path: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn list(path: &Path) -> Result<Vec<PathBuf>> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }

@@ -21,7 +21,7 @@ const CHUNK_ROWS: i64 = 10_000;
 /// lines can meet under one new hash: the old hash already told apart every
 /// line but those with the same figures and firms' names alike, and no line
 /// has a non-ATS hash before this runs.
-pub fn rehash_legacy_lines(ctx: &mut Context<'_>) -> Result<()> {
+pub(crate) fn rehash_legacy_lines(ctx: &mut Context<'_>) -> Result<()> {
     let read = format!(
         "SELECT line.id, week_ending, {}, symbol, venue_name, share_volume, trade_count \
          FROM otc_raw_rehash AS pending JOIN otc_raw_lines AS line ON line.id = pending.raw_id \

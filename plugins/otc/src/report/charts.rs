@@ -13,9 +13,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use spine_plugin_api::{Error, Result};
 
 /// The venue types' colours, as [`super::data::VENUE_TYPES`] orders them.
-pub const TYPE_COLOURS: [RGBColor; 2] = [RGBColor(43, 108, 176), RGBColor(221, 107, 32)];
+pub(super) const TYPE_COLOURS: [RGBColor; 2] = [RGBColor(43, 108, 176), RGBColor(221, 107, 32)];
 /// The same, paler: a second line of one venue type.
-pub const PALE_COLOURS: [RGBColor; 2] = [RGBColor(144, 184, 224), RGBColor(240, 176, 128)];
+pub(super) const PALE_COLOURS: [RGBColor; 2] = [RGBColor(144, 184, 224), RGBColor(240, 176, 128)];
 const INK: RGBColor = RGBColor(45, 55, 72);
 const GRID: RGBColor = RGBColor(226, 232, 240);
 const FONT: &str = "sans-serif";
@@ -26,7 +26,7 @@ const WIDTH: u32 = 880;
 const MAX_BAR: u32 = 56;
 
 /// One bar of a share chart.
-pub struct Bar {
+pub(super) struct Bar {
     pub label: String,
     pub value: f64,
     pub value_label: String,
@@ -34,7 +34,7 @@ pub struct Bar {
 
 /// One line of a chart over the weeks: a value per week, `None` where the
 /// week has none (the line breaks there).
-pub struct Line {
+pub(super) struct Line {
     pub name: String,
     pub colour: RGBColor,
     pub values: Vec<Option<f64>>,
@@ -42,14 +42,14 @@ pub struct Line {
 
 /// A week on the time axis: its label, and whether it is complete (an
 /// incomplete week is drawn pale and marked `*`).
-pub struct WeekTick {
+pub(super) struct WeekTick {
     pub label: String,
     pub complete: bool,
 }
 
 /// Horizontal bars, largest first, labelled on the left with the bar's
 /// label and on the right with its value.
-pub fn share_bars(bars: &[Bar], colour: RGBColor, x_desc: &str) -> Result<String> {
+pub(super) fn share_bars(bars: &[Bar], colour: RGBColor, x_desc: &str) -> Result<String> {
     let count = segments(bars.len());
     let height = 64 + 24 * count as u32;
     draw(WIDTH, height, |root| {
@@ -119,7 +119,7 @@ pub fn share_bars(bars: &[Bar], colour: RGBColor, x_desc: &str) -> Result<String
 
 /// Bars per week, one stacked segment per series (bottom first), with a
 /// legend; `format_y` writes the axis' values.
-pub fn stacked_weeks(
+pub(super) fn stacked_weeks(
     weeks: &[WeekTick],
     series: &[(&str, RGBColor, Vec<f64>)],
     y_desc: &str,
@@ -172,7 +172,7 @@ pub fn stacked_weeks(
 }
 
 /// Lines over the weeks, with a dot at every value and a legend.
-pub fn week_lines(
+pub(super) fn week_lines(
     weeks: &[WeekTick],
     lines: &[Line],
     y_desc: &str,
@@ -329,7 +329,7 @@ fn draw(
 
 /// `text`, cut to `chars` characters with `…` when longer (the tables
 /// beside the charts give it whole).
-pub fn shorten(text: &str, chars: usize) -> String {
+pub(super) fn shorten(text: &str, chars: usize) -> String {
     if text.chars().count() <= chars {
         return text.to_owned();
     }

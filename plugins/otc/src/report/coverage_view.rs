@@ -9,7 +9,7 @@ use serde::Serialize;
 
 /// The block, as the template reads it.
 #[derive(Serialize)]
-pub struct CoverageView {
+pub(super) struct CoverageView {
     as_of: String,
     first_week: String,
     last_week: String,
@@ -40,7 +40,7 @@ struct CoverageCellView {
 }
 
 /// The coverage grid: one row per (tier, venue type), one column per week.
-pub fn coverage_view(coverage: &Coverage, report_week: &str) -> CoverageView {
+pub(super) fn coverage_view(coverage: &Coverage, report_week: &str) -> CoverageView {
     CoverageView {
         as_of: coverage.as_of.clone(),
         first_week: coverage.first_week.clone(),

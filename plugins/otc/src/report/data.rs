@@ -10,18 +10,18 @@ use spine_plugin_api::{Context, Error, Result, SqlValue};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How many venues of each type the league table lists; the rest are summed.
-pub const LEAGUE_VENUES: usize = 15;
+pub(super) const LEAGUE_VENUES: usize = 15;
 /// How many symbols the top-symbols table lists.
-pub const TOP_SYMBOLS: i64 = 20;
+pub(super) const TOP_SYMBOLS: i64 = 20;
 /// How many loaded weeks the charts over time cover (the report's week last).
-pub const CHARTED_WEEKS: i64 = 12;
+pub(super) const CHARTED_WEEKS: i64 = 12;
 
 /// The two kinds of venue, as the tables spell them, in the report's order.
-pub const VENUE_TYPES: [&str; 2] = ["ATS", "NON_ATS"];
+pub(super) const VENUE_TYPES: [&str; 2] = ["ATS", "NON_ATS"];
 
 /// The week the report is about, and what the database holds around it.
 #[derive(Debug)]
-pub struct Week {
+pub(super) struct Week {
     pub week_ending: String,
     /// The (tier, venue type) pairs loaded anywhere in the database: what a
     /// complete week holds.
@@ -34,7 +34,7 @@ pub struct Week {
 
 /// Chooses the week: `asked`, which must be summarized, or else the latest
 /// week that holds every expected (tier, venue type) pair.
-pub fn choose_week(ctx: &mut Context<'_>, asked: Option<&str>) -> Result<Week> {
+pub(super) fn choose_week(ctx: &mut Context<'_>, asked: Option<&str>) -> Result<Week> {
     let mut pairs_by_week: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
     ctx.query(
         "SELECT week_ending, tier, venue_type FROM otc_venue_share WHERE tier <> 'ALL'
@@ -116,7 +116,7 @@ fn list_weeks<'a>(weeks: impl DoubleEndedIterator<Item = &'a String> + ExactSize
 }
 
 /// `NMS Tier 1 ATS, OTC NON_ATS`.
-pub fn pair_list<'a>(pairs: impl IntoIterator<Item = &'a (String, String)>) -> String {
+pub(super) fn pair_list<'a>(pairs: impl IntoIterator<Item = &'a (String, String)>) -> String {
     pairs
         .into_iter()
         .map(|(tier, venue_type)| format!("{tier} {venue_type}"))
@@ -126,7 +126,7 @@ pub fn pair_list<'a>(pairs: impl IntoIterator<Item = &'a (String, String)>) -> S
 
 /// One venue's line of the league table.
 #[derive(Debug)]
-pub struct Venue {
+pub(super) struct Venue {
     pub rank: i64,
     pub venue: String,
     pub mpid: Option<String>,
@@ -143,7 +143,7 @@ pub struct Venue {
 /// One venue type's league: the week's venues by rank, and the venues of
 /// the previous loaded week that are gone.
 #[derive(Debug)]
-pub struct League {
+pub(super) struct League {
     pub venue_type: &'static str,
     /// The tiers the week holds for this venue type (`NMS Tier 1,OTC`).
     pub tiers: String,
@@ -158,13 +158,13 @@ pub struct League {
 
 /// The week a league compares with.
 #[derive(Debug)]
-pub struct PreviousWeek {
+pub(super) struct PreviousWeek {
     pub week_ending: String,
     pub tiers: String,
 }
 
 /// Each venue type's league for `week`; a type with no rows that week is left out.
-pub fn leagues(ctx: &mut Context<'_>, week: &str) -> Result<Vec<League>> {
+pub(super) fn leagues(ctx: &mut Context<'_>, week: &str) -> Result<Vec<League>> {
     let mut leagues = Vec::new();
     for venue_type in VENUE_TYPES {
         let previous: Option<PreviousWeek> = ctx.query_one(
@@ -246,7 +246,7 @@ pub fn leagues(ctx: &mut Context<'_>, week: &str) -> Result<Vec<League>> {
 
 /// One symbol's week, ATS beside non-ATS, across tiers.
 #[derive(Debug)]
-pub struct Symbol {
+pub(super) struct Symbol {
     pub symbol: String,
     pub issue_name: Option<String>,
     /// The tiers it traded in that week (two when it was reclassified).
@@ -259,7 +259,7 @@ pub struct Symbol {
 }
 
 /// The week's symbols with the most off-exchange volume; ties by symbol.
-pub fn top_symbols(ctx: &mut Context<'_>, week: &str) -> Result<(Vec<Symbol>, i64)> {
+pub(super) fn top_symbols(ctx: &mut Context<'_>, week: &str) -> Result<(Vec<Symbol>, i64)> {
     let mut symbols = Vec::new();
     ctx.query(
         "SELECT side.symbol,
@@ -301,7 +301,7 @@ pub fn top_symbols(ctx: &mut Context<'_>, week: &str) -> Result<(Vec<Symbol>, i6
 
 /// One venue type's totals in one week, across tiers.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Totals {
+pub(super) struct Totals {
     pub volume: i64,
     pub trades: i64,
 }
@@ -309,7 +309,7 @@ pub struct Totals {
 /// One venue type's concentration in one week, across tiers, as
 /// `otc.analytics` computed it (see `otc_concentration`).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Concentration {
+pub(super) struct Concentration {
     /// Herfindahl-Hirschman index, 0 to 10,000: De Minimis Firms as many
     /// tiny firms (low) or as one venue (high); equal for ATS data.
     pub hhi_low: Option<Hundredths>,
@@ -325,7 +325,7 @@ pub struct Concentration {
 
 /// One loaded week of the charts over time.
 #[derive(Debug)]
-pub struct WeekTotals {
+pub(super) struct WeekTotals {
     pub week_ending: String,
     /// Per venue type, as [`VENUE_TYPES`] orders them.
     pub totals: [Totals; 2],
@@ -337,7 +337,7 @@ pub struct WeekTotals {
 }
 
 /// The last [`CHARTED_WEEKS`] loaded weeks up to `week`, oldest first.
-pub fn history(ctx: &mut Context<'_>, week: &Week) -> Result<Vec<WeekTotals>> {
+pub(super) fn history(ctx: &mut Context<'_>, week: &Week) -> Result<Vec<WeekTotals>> {
     let mut weeks: Vec<WeekTotals> = Vec::new();
     let mut pairs: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
     ctx.query(
@@ -418,7 +418,7 @@ pub fn history(ctx: &mut Context<'_>, week: &Week) -> Result<Vec<WeekTotals>> {
 
 /// The weeks from `from` to `to` summarized since `otc.analytics` last ran:
 /// their concentration is missing or out of date.
-pub fn awaiting_analytics(ctx: &mut Context<'_>, from: &str, to: &str) -> Result<Vec<String>> {
+pub(super) fn awaiting_analytics(ctx: &mut Context<'_>, from: &str, to: &str) -> Result<Vec<String>> {
     let mut weeks = Vec::new();
     ctx.query(
         "SELECT week_ending FROM otc_analytics_queue WHERE week_ending BETWEEN ?1 AND ?2 ORDER BY week_ending",
@@ -435,11 +435,11 @@ pub fn awaiting_analytics(ctx: &mut Context<'_>, from: &str, to: &str) -> Result
 /// weeks FINRA is still publishing.
 const COVERAGE_WEEKS_AFTER: u64 = 4;
 /// How many weeks the coverage grid shows at most.
-pub const COVERAGE_COLUMNS: usize = 16;
+pub(super) const COVERAGE_COLUMNS: usize = 16;
 
 /// One cell of the coverage grid.
 #[derive(Debug)]
-pub struct CoverageCell {
+pub(super) struct CoverageCell {
     /// `loaded`, `missing` or `not_due`.
     pub status: String,
     pub due_date: String,
@@ -450,7 +450,7 @@ pub struct CoverageCell {
 /// The last `otc.coverage` answer: its totals, and the weeks around the
 /// report's week.
 #[derive(Debug)]
-pub struct Coverage {
+pub(super) struct Coverage {
     pub as_of: String,
     pub first_week: String,
     pub last_week: String,
@@ -466,7 +466,7 @@ pub struct Coverage {
 
 /// `otc_coverage` from `from` to a few weeks after `week`; `None` when
 /// `otc.coverage` has not run.
-pub fn coverage(ctx: &mut Context<'_>, from: &str, week: &str) -> Result<Option<Coverage>> {
+pub(super) fn coverage(ctx: &mut Context<'_>, from: &str, week: &str) -> Result<Option<Coverage>> {
     let Some(mut coverage) = ctx.query_one(
         "SELECT min(as_of), min(week_ending), max(week_ending), sum(status = 'loaded'),
                 sum(status = 'missing'), sum(status = 'not_due')
@@ -526,7 +526,7 @@ pub fn coverage(ctx: &mut Context<'_>, from: &str, week: &str) -> Result<Option<
 /// One file's part in the week: the rows of one tier and venue type it
 /// holds that the week's figures stand on.
 #[derive(Debug)]
-pub struct SourceFile {
+pub(super) struct SourceFile {
     pub file: String,
     pub tier: String,
     pub venue_type: String,
@@ -539,7 +539,7 @@ pub struct SourceFile {
 
 /// A normalize run whose rows the week's figures stand on.
 #[derive(Debug)]
-pub struct NormalizeRun {
+pub(super) struct NormalizeRun {
     pub execution_id: String,
     pub normalized_at: String,
     pub rows: i64,
@@ -547,7 +547,7 @@ pub struct NormalizeRun {
 
 /// Where the week's figures come from.
 #[derive(Debug)]
-pub struct Provenance {
+pub(super) struct Provenance {
     pub files: Vec<SourceFile>,
     pub normalize_runs: Vec<NormalizeRun>,
     /// When the week's summaries were computed (earliest, latest).
@@ -557,12 +557,12 @@ pub struct Provenance {
 /// The files, publications and runs behind `week`'s venue figures (the
 /// winning row of every key: a file whose rows were all revised away is
 /// not listed).
-pub fn provenance(ctx: &mut Context<'_>, week: &str) -> Result<Provenance> {
+pub(super) fn provenance(ctx: &mut Context<'_>, week: &str) -> Result<Provenance> {
     let mut files = Vec::new();
     ctx.query(
         "SELECT file.source_file, figure.tier,
                 CASE figure.venue_type WHEN 1 THEN 'ATS' ELSE 'NON_ATS' END,
-                figure.last_update_date, count(*), file.batch_id, file.ingested_at
+                figure.last_update_date, count(*), file.batch_id AS execution_id, file.ingested_at
          FROM otc_venue_figures AS figure
              JOIN otc_raw_lines AS line ON line.id = figure.raw_id
              JOIN otc_raw_files AS file ON file.id = line.file_id

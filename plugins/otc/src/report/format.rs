@@ -5,7 +5,7 @@ use crate::decimal::Hundredths;
 use chrono::NaiveDate;
 
 /// `+1.25` (up), `-1,720.23` (down), `0.00`.
-pub fn signed(change: Hundredths) -> (String, &'static str) {
+pub(super) fn signed(change: Hundredths) -> (String, &'static str) {
     let zero = Hundredths::from_hundredths(0);
     let text = grouped_decimal(change);
     match change.cmp(&zero) {
@@ -16,7 +16,7 @@ pub fn signed(change: Hundredths) -> (String, &'static str) {
 }
 
 /// `ATS`, `Non-ATS`.
-pub fn type_title(venue_type: &str) -> &'static str {
+pub(super) fn type_title(venue_type: &str) -> &'static str {
     if venue_type == "ATS" {
         "ATS"
     } else {
@@ -25,19 +25,19 @@ pub fn type_title(venue_type: &str) -> &'static str {
 }
 
 /// `Nov 28` for `2025-11-28`; the text itself if it is not a date.
-pub fn short_date(date: &str) -> String {
+pub(super) fn short_date(date: &str) -> String {
     NaiveDate::parse_from_str(date, "%Y-%m-%d")
         .map_or_else(|_| date.to_owned(), |date| date.format("%b %d").to_string())
 }
 
 /// `1,234,567`, `-12`.
-pub fn grouped(number: i128) -> String {
+pub(super) fn grouped(number: i128) -> String {
     let sign = if number < 0 { "-" } else { "" };
     format!("{sign}{}", group_digits(&number.unsigned_abs().to_string()))
 }
 
 /// `2,660.46`: a decimal with its whole part grouped.
-pub fn grouped_decimal(value: Hundredths) -> String {
+pub(super) fn grouped_decimal(value: Hundredths) -> String {
     let text = value.to_string();
     let (sign, unsigned) = text
         .strip_prefix('-')
@@ -47,7 +47,7 @@ pub fn grouped_decimal(value: Hundredths) -> String {
 }
 
 /// Digits with a comma before every group of three from the right.
-pub fn group_digits(digits: &str) -> String {
+pub(super) fn group_digits(digits: &str) -> String {
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (index, digit) in digits.chars().enumerate() {
         if index > 0 && (digits.len() - index).is_multiple_of(3) {
@@ -59,7 +59,7 @@ pub fn group_digits(digits: &str) -> String {
 }
 
 /// An axis value: `0`, `750K`, `1.5M`, `2B`.
-pub fn axis_quantity(value: f64) -> String {
+pub(super) fn axis_quantity(value: f64) -> String {
     let (scaled, suffix) = match value.abs() {
         v if v >= 1e9 => (value / 1e9, "B"),
         v if v >= 1e6 => (value / 1e6, "M"),

@@ -25,7 +25,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// `otc.report`'s declaration.
-pub fn definition() -> PipelineDef {
+pub(crate) fn definition() -> PipelineDef {
     PipelineDef::new(
         "otc.report",
         "Write one week's report as a self-contained HTML file: venue shares, top symbols, charts, provenance",
@@ -43,14 +43,14 @@ pub fn definition() -> PipelineDef {
 }
 
 /// The `otc.report` pipeline.
-pub struct Report {
+pub(crate) struct Report {
     week_ending: Option<String>,
     out: Option<PathBuf>,
 }
 
 impl Report {
     /// Checks the week (a Friday) and `out` (an `.html` file name) before the run.
-    pub fn from_params(params: &Params) -> Result<Self> {
+    pub(crate) fn from_params(params: &Params) -> Result<Self> {
         let week_ending = crate::week::week_ending_param(params)?.map(|week| week.to_string());
         let out = params.opt_str("out")?.map(checked_out).transpose()?;
         Ok(Report { week_ending, out })

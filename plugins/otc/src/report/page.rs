@@ -20,7 +20,7 @@ use spine_plugin_api::{Error, Result};
 const CHART_VENUES: usize = 10;
 
 /// Everything the page shows.
-pub struct Inputs<'a> {
+pub(super) struct Inputs<'a> {
     pub week: &'a Week,
     pub leagues: &'a [League],
     pub symbols: &'a [Symbol],
@@ -35,7 +35,7 @@ pub struct Inputs<'a> {
 }
 
 /// The page as HTML.
-pub fn render(inputs: &Inputs<'_>) -> Result<String> {
+pub(super) fn render(inputs: &Inputs<'_>) -> Result<String> {
     let page = Page::new(inputs)?;
     let mut env = Environment::new();
     // Everything is escaped, whatever the template's name says.
