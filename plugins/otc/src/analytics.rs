@@ -31,6 +31,7 @@ use crate::movers::{self, PRIOR_WEEKS};
 use crate::run::{metrics, stop_if_cancelled, Figures, Run};
 use crate::tier::Tier;
 use crate::week;
+use crate::week_chunks::{self, FigureKey};
 use chrono::NaiveDate;
 use serde_json::json;
 use spine_plugin_api::{Context, Error, Level, Metrics, Params, Pipeline, Result, Row, SqlValue};
@@ -74,10 +75,6 @@ const WEEK_FIGURES: &str = "SELECT tier, symbol, venue_type, venue, is_aggregate
     FROM otc_venue_figures \
     WHERE week_ending = ?1 AND (tier, symbol, venue_type, venue) > (?2, ?3, ?4, ?5) \
     ORDER BY tier, symbol, venue_type, venue LIMIT ?6";
-
-/// Rows read per query: the groups they complete are written before the
-/// next, so memory follows this, not the size of the week.
-const CHUNK_ROWS: i64 = 100_000;
 
 /// The `otc.analytics` pipeline.
 pub struct Analytics {
@@ -517,38 +514,15 @@ impl WeekWriter<'_> {
         let insert = BulkInsert::new(INSERT_SYMBOL_CONCENTRATION, SYMBOL_CONCENTRATION_COLUMNS, "");
         let mut pass = SymbolPass::default();
         loop {
-            let (tier, symbol, venue_type, venue) = pass.last_key();
-            let (mut read, mut failure) = (0, None);
-            ctx.query(
-                WEEK_FIGURES,
-                &[
-                    SqlValue::Text(week),
-                    SqlValue::Text(&tier),
-                    SqlValue::Text(&symbol),
-                    SqlValue::Integer(venue_type),
-                    SqlValue::Text(&venue),
-                    SqlValue::Integer(CHUNK_ROWS),
-                ],
-                |row| {
-                    read += 1;
-                    match pass.row(row, week) {
-                        Ok(()) => Ok(true),
-                        Err(error) => {
-                            failure = Some(error);
-                            Ok(false)
-                        }
-                    }
-                },
-            )?;
-            if let Some(error) = failure {
-                return Err(error);
-            }
-            if read < CHUNK_ROWS {
+            let last = week_chunks::read_chunk(ctx, WEEK_FIGURES, week, &pass.last_key(), |row| {
+                pass.row(row, week)
+            })?;
+            if last {
                 pass.end_group(week)?;
             }
             self.written.symbol_concentration += self.write_symbols(ctx, &insert, week, &pass.done)?;
             pass.done.clear();
-            if read < CHUNK_ROWS {
+            if last {
                 break;
             }
         }
@@ -809,7 +783,7 @@ struct SymbolPass {
 impl SymbolPass {
     /// The key (tier, symbol, venue type code, venue) of the last row read;
     /// empty texts before the first, which sort before every key.
-    fn last_key(&self) -> (String, String, i64, String) {
+    fn last_key(&self) -> FigureKey {
         match &self.current {
             Some(group) => (
                 group.tier.clone(),

@@ -42,6 +42,7 @@ pub mod summarize;
 pub mod tier;
 mod upgrade;
 pub mod week;
+mod week_chunks;
 
 use spine_plugin_api::{export_plugin, Param, ParamKind, PipelineDef, Plugin};
 

@@ -38,6 +38,7 @@ use crate::bulk::BulkInsert;
 use crate::hash::VenueType;
 use crate::run::{metrics, stop_if_cancelled, Figures, Run};
 use crate::tier::Tier;
+use crate::week_chunks::{self, FigureKey};
 use crate::{decimal, week};
 use chrono::NaiveDate;
 use serde_json::json;
@@ -57,11 +58,6 @@ const WEEK_ROWS: &str = "SELECT tier, symbol, venue_type, venue, is_aggregate, s
     FROM otc_venue_figures \
     WHERE week_ending = ?1 AND (tier, symbol, venue_type, venue) > (?2, ?3, ?4, ?5) \
     ORDER BY tier, symbol, venue_type, venue LIMIT ?6";
-
-/// Rows read per query. The symbols they complete are written before the
-/// next query, so memory follows this and the week's symbols (a few side-by-side
-/// sums each), not the size of the week.
-const CHUNK_ROWS: i64 = 100_000;
 
 const INSERT_SYMBOL: &str = "INSERT INTO otc_symbol_summary \
     (week_ending, tier, symbol, venue_type, issue_name, total_volume, total_trades, venue_count, avg_trade_size, \
@@ -321,38 +317,13 @@ impl WeekWriter<'_> {
     fn read_week(&self, ctx: &mut Context<'_>, pass: &mut WeekPass, week: &str) -> Result<u64> {
         let mut written = 0;
         loop {
-            let (tier, symbol, venue_type, venue) = pass.last_key();
-            let (mut read, mut failure) = (0, None);
-            ctx.query(
-                WEEK_ROWS,
-                &[
-                    SqlValue::Text(week),
-                    SqlValue::Text(&tier),
-                    SqlValue::Text(&symbol),
-                    SqlValue::Integer(venue_type),
-                    SqlValue::Text(&venue),
-                    SqlValue::Integer(CHUNK_ROWS),
-                ],
-                |row| {
-                    read += 1;
-                    match pass.row(row) {
-                        Ok(()) => Ok(true),
-                        Err(error) => {
-                            failure = Some(error);
-                            Ok(false)
-                        }
-                    }
-                },
-            )?;
-            if let Some(error) = failure {
-                return Err(error);
-            }
-            if read < CHUNK_ROWS {
+            let last = week_chunks::read_chunk(ctx, WEEK_ROWS, week, &pass.last_key(), |row| pass.row(row))?;
+            if last {
                 pass.end_symbol();
             }
             written += self.write_symbols(ctx, week, &pass.symbols)?;
             pass.symbols.clear();
-            if read < CHUNK_ROWS {
+            if last {
                 return Ok(written);
             }
         }
@@ -649,7 +620,7 @@ impl WeekPass {
 
     /// The key (tier, symbol, venue type code, venue) of the last row read;
     /// empty texts before the first, which sort before every key.
-    fn last_key(&self) -> (String, String, i64, String) {
+    fn last_key(&self) -> FigureKey {
         match &self.current {
             Some(group) => (
                 group.tier.clone(),
